@@ -1,0 +1,25 @@
+# One virtual environment holds everything. torch goes in first so that pip takes the
+# CPU build on these machines instead of resolving a CUDA build from the registry.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test doctor clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[all]"
+
+# The README's test command. pytest exits 5 when it collects nothing: that is a failure here.
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+doctor: install
+	$(BIN)/diffproxy doctor
+
+clean:
+	rm -rf $(VENV) build *.egg-info

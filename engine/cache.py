@@ -1,0 +1,36 @@
+"""Where the engine keeps what it builds once: Anny's model cache, UV lookups.
+
+``DIFFPROXY_CACHE_DIR`` overrides the default ``~/.cache/diffproxy``. Anny's own cache
+lives in ``<cache>/anny`` unless ``ANNY_CACHE_DIR`` is set, which then wins.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+CACHE_ENV = "DIFFPROXY_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffproxy"
+    return Path(root).expanduser()
+
+
+def anny_cache_dir() -> Path:
+    env = os.environ.get("ANNY_CACHE_DIR")
+    return Path(env).expanduser() if env else cache_dir() / "anny"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

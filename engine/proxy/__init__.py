@@ -1,0 +1,26 @@
+"""The dense proxy: part ids + UV per pixel, and the way back to points on the body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.proxy.lookup import LookupResult, UVLookup, surface_points, uv_of_surface_points
+from engine.proxy.part_table import PartTable, build_part_table
+from engine.proxy.parts import NUM_PARTS, PALETTE, PART_ID, PART_NAMES, rgb_to_seg, seg_to_rgb
+
+
+@dataclass
+class BodyProxy:
+    """What the proxies of one body model need: its part table and its UV lookup."""
+
+    part_table: PartTable
+    lookup: UVLookup
+
+    @classmethod
+    def for_body(cls, body, grid: int = 512) -> "BodyProxy":
+        table = build_part_table(body)
+        return cls(part_table=table, lookup=UVLookup.for_body(body, table.face_part, grid=grid))
+
+
+__all__ = ["NUM_PARTS", "PALETTE", "PART_ID", "PART_NAMES", "BodyProxy", "LookupResult", "PartTable",
+           "UVLookup", "build_part_table", "rgb_to_seg", "seg_to_rgb", "surface_points", "uv_of_surface_points"]
