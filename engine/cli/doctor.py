@@ -1,0 +1,113 @@
+"""``diffproxy doctor``: what a user runs first when something is off."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cache import anny_cache_dir, cache_dir
+from engine.errors import InputError
+
+_PACKAGES = ("diffproxy", "torch", "numpy", "anny", "smplx", "roma", "bpy", "diffusers", "transformers",
+             "accelerate")
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _device() -> dict:
+    import torch
+
+    if torch.cuda.is_available():
+        return {"device": "cuda", "name": torch.cuda.get_device_name(0), "count": torch.cuda.device_count()}
+    return {"device": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+
+
+def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
+    from engine.body import load_body_model
+    from engine.proxy import BodyProxy
+    from engine.proxy.roundtrip import uv_roundtrip
+
+    t0 = time.perf_counter()
+    try:
+        body = load_body_model(name, smplx_model=smplx_model)
+    except InputError as e:
+        return {"usable": False, "reason": str(e)}
+    info: dict = {"usable": True, "load_s": round(time.perf_counter() - t0, 2),
+                  "vertices": int(body.faces.max()) + 1,
+                  "faces": int(body.faces.shape[0]), "joints": len(body.joint_names)}
+    if name == "smplx":
+        info["model_file"] = str(body.model_path)
+    t0 = time.perf_counter()
+    report = uv_roundtrip(body, BodyProxy.for_body(body), samples=samples)
+    info["uv_roundtrip"] = report.as_dict()
+    info["uv_roundtrip_s"] = round(time.perf_counter() - t0, 2)
+    return info
+
+
+def doctor(
+    json_out: Annotated[bool, typer.Option("--json", help="End with one JSON object on the last line.")] = False,
+    smplx_model: Annotated[Optional[Path], typer.Option(
+        help="SMPL-X model file (SMPLX_NEUTRAL.npz); default: $DIFFPROXY_SMPLX_MODEL.")] = None,
+    samples: Annotated[int, typer.Option(help="Surface points in the UV round trip.")] = 100_000,
+) -> None:
+    """Report versions, compute device, body models, cache, and run the proxy UV round trip."""
+    console = Console(stderr=json_out)
+    smplx_path = smplx_model or (Path(os.environ["DIFFPROXY_SMPLX_MODEL"])
+                                 if os.environ.get("DIFFPROXY_SMPLX_MODEL") else None)
+    result: dict = {"versions": _versions(), "compute": _device(),
+                    "cache_dir": str(cache_dir()), "anny_cache_dir": str(anny_cache_dir()), "body_models": {}}
+    for name in ("anny", "smplx"):
+        if name == "smplx" and smplx_path is None:
+            from engine.body.smplx_body import SMPLX_HELP
+
+            result["body_models"][name] = {"usable": False, "reason": f"no model file given. {SMPLX_HELP}"}
+            continue
+        with console.status(f"checking {name}..."):
+            result["body_models"][name] = _check_body(name, smplx_path, samples)
+    fractions = {n: b["uv_roundtrip"]["within_1mm"] for n, b in result["body_models"].items() if b["usable"]}
+    result["uv_roundtrip_within_1mm"] = fractions
+    # every usable body model must pass: a user's SMPL-X file that fails is a problem too
+    result["ok"] = result["body_models"]["anny"]["usable"] and all(f >= 0.995 for f in fractions.values())
+    _print(console, result)
+    if json_out:
+        print(json.dumps(result))
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+def _print(console: Console, r: dict) -> None:
+    t = Table(title="diffproxy doctor", show_header=False)
+    for k, v in r["versions"].items():
+        t.add_row(k, v or "[red]not installed[/red]")
+    t.add_row("compute", ", ".join(f"{k}={v}" for k, v in r["compute"].items()))
+    t.add_row("cache", r["cache_dir"])
+    t.add_row("anny cache", r["anny_cache_dir"])
+    for name, b in r["body_models"].items():
+        if not b["usable"]:
+            t.add_row(f"body model {name}", f"[yellow]not usable[/yellow]: {b['reason']}")
+            continue
+        rt = b["uv_roundtrip"]
+        t.add_row(f"body model {name}",
+                  f"usable ({b['vertices']} vertices, {b['faces']} faces, {b['joints']} joints)")
+        t.add_row(f"  UV round trip {name}",
+                  f"{rt['within_1mm']:.4%} of {rt['samples']} within 1 mm; failures {rt['failures']} "
+                  f"(not found {rt['not_found']}, outside face {rt['outside_face']}); "
+                  f"max {rt['max_error_mm']:.3g} mm")
+    t.add_row("verdict", "[green]ok[/green]" if r["ok"] else "[red]problems found[/red]")
+    console.print(t)

@@ -1,0 +1,92 @@
+"""Pinhole cameras in the OpenCV convention, the only convention inside the engine.
+
+``x_cam = R_cam_world @ x_world + t_cam_world``; the camera looks along +Z, x right, y down;
+``pixel = (K @ x_cam)[:2] / z``, with pixel centres at integer coordinates (the top-left
+pixel covers [-0.5, 0.5]^2). World: metres, Z up, right-handed, as in Blender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.errors import InputError, check_finite, check_shape
+
+
+@dataclass
+class Cameras:
+    """N cameras: K (N, 3, 3), R_cam_world (N, 3, 3), t_cam_world (N, 3), image size in
+    pixels (width, height) shared by all views."""
+
+    K: torch.Tensor
+    R_cam_world: torch.Tensor
+    t_cam_world: torch.Tensor
+    width: int
+    height: int
+
+    def __post_init__(self):
+        check_cameras(self.K, self.R_cam_world, self.t_cam_world)
+        if int(self.width) <= 0 or int(self.height) <= 0:
+            raise InputError(f"image size: width and height must be positive, got {self.width}x{self.height}")
+
+    def __len__(self) -> int:
+        return self.K.shape[0]
+
+    @property
+    def centers_world(self) -> torch.Tensor:
+        """(N, 3) camera centres: ``-R^T t``."""
+        return -torch.einsum("nji,nj->ni", self.R_cam_world, self.t_cam_world)
+
+    def project(self, points_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points (P, 3) or (N, P, 3) -> pixels (N, P, 2) and depths (N, P)."""
+        return project(points_world, self.K, self.R_cam_world, self.t_cam_world)
+
+    def to(self, *args, **kwargs) -> "Cameras":
+        return Cameras(self.K.to(*args, **kwargs), self.R_cam_world.to(*args, **kwargs),
+                       self.t_cam_world.to(*args, **kwargs), self.width, self.height)
+
+    def subset(self, index) -> "Cameras":
+        return Cameras(self.K[index], self.R_cam_world[index], self.t_cam_world[index], self.width, self.height)
+
+
+def check_cameras(K: torch.Tensor, R_cam_world: torch.Tensor, t_cam_world: torch.Tensor,
+                  name: str = "cameras") -> None:
+    """Shapes, finiteness, an invertible upper-triangular K with positive focal lengths and
+    a proper rotation; the error names the field and the camera index."""
+    check_shape(f"{name}.K", K, ("N", 3, 3))
+    check_shape(f"{name}.R_cam_world", R_cam_world, (K.shape[0], 3, 3))
+    check_shape(f"{name}.t_cam_world", t_cam_world, (K.shape[0], 3))
+    for field, x in (("K", K), ("R_cam_world", R_cam_world), ("t_cam_world", t_cam_world)):
+        check_finite(f"{name}.{field}", x)
+    Kd, Rd = K.detach().double(), R_cam_world.detach().double()
+    for i in range(K.shape[0]):
+        if Kd[i, 0, 0] <= 0 or Kd[i, 1, 1] <= 0:
+            raise InputError(f"{name}.K[{i}]: focal lengths must be positive, got fx={Kd[i, 0, 0]:.4g}, fy={Kd[i, 1, 1]:.4g}")
+        if Kd[i, 1, 0] != 0 or Kd[i, 2, 0] != 0 or Kd[i, 2, 1] != 0 or Kd[i, 2, 2] != 1:
+            raise InputError(f"{name}.K[{i}]: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {Kd[i].tolist()}")
+        if abs(torch.linalg.det(Kd[i])) < 1e-12:
+            raise InputError(f"{name}.K[{i}]: singular matrix")
+        err = (Rd[i] @ Rd[i].T - torch.eye(3, dtype=Rd.dtype)).abs().max()
+        if err > 1e-4 or torch.linalg.det(Rd[i]) < 0:
+            raise InputError(f"{name}.R_cam_world[{i}]: not a rotation (|R R^T - I| = {err:.2g}, det = {torch.linalg.det(Rd[i]):.3g})")
+
+
+def project(points_world: torch.Tensor, K: torch.Tensor, R_cam_world: torch.Tensor,
+            t_cam_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """points (P, 3) or (N, P, 3) in the world -> pixels (N, P, 2), depths (N, P)."""
+    if points_world.dim() == 2:
+        points_world = points_world.expand(K.shape[0], -1, -1)
+    check_shape("points_world", points_world, (K.shape[0], None, 3))
+    points_cam = torch.einsum("nij,npj->npi", R_cam_world, points_world) + t_cam_world[:, None]
+    z = points_cam[..., 2]
+    uvw = torch.einsum("nij,npj->npi", K, points_cam)
+    return uvw[..., :2] / uvw[..., 2:3], z
+
+
+def pixel_rays(K: torch.Tensor, R_cam_world: torch.Tensor, xy_px: torch.Tensor) -> torch.Tensor:
+    """World directions (unit) of the rays through pixels xy_px (N, P, 2)."""
+    ones = torch.ones_like(xy_px[..., :1])
+    d_cam = torch.einsum("nij,npj->npi", torch.linalg.inv(K), torch.cat([xy_px, ones], dim=-1))
+    d_world = torch.einsum("nji,npj->npi", R_cam_world, d_cam)
+    return d_world / d_world.norm(dim=-1, keepdim=True)
