@@ -31,10 +31,24 @@ def _build_anny():
     import anny
     import anny.paths
 
-    anny.paths.set_anny_cache_path(anny_cache_dir())
-    # "lbs": plain torch skinning, differentiable in float32/float64 on CPU and CUDA,
-    # as fast as Anny's warp kernel at our batch sizes (measured: ~35 ms fwd+bwd, B=8).
-    return anny.Anny(skinning_method="lbs")
+    cache = anny_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    anny.paths.set_anny_cache_path(cache)
+    # The first construction writes Anny's cache (~40 s); a lock keeps concurrent processes
+    # (test workers, render workers) from building it at the same time.
+    with open(cache / ".diffproxy.lock", "w") as lock:
+        _lock(lock)
+        # "lbs": plain torch skinning, differentiable in float32/float64 on CPU and CUDA,
+        # as fast as Anny's warp kernel at our batch sizes (measured: ~35 ms fwd+bwd, B=8).
+        return anny.Anny(skinning_method="lbs")
+
+
+def _lock(f) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; concurrent first builds are rare there
+        return
+    fcntl.flock(f, fcntl.LOCK_EX)
 
 
 class AnnyBody(BodyModel):

@@ -11,6 +11,8 @@ full rotations (no hand PCA), ``num_betas`` shape coefficients; expression is no
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -91,14 +93,15 @@ class SMPLXBody(BodyModel):
         path = resolve_smplx_path(model_path)
         data = validate_smplx_file(path)
         self.model_path = path
-        self.smplx = smplx.SMPLX(
-            str(path), ext="npz", num_betas=num_betas, num_expression_coeffs=10, use_pca=False,
-            flat_hand_mean=True, use_face_contour=False, dtype=torch.float64,
-            # every parameter is passed to forward: the layer holds buffers only
-            **{f"create_{k}": False for k in ("global_orient", "body_pose", "betas", "left_hand_pose",
-                                             "right_hand_pose", "expression", "jaw_pose", "leye_pose",
-                                             "reye_pose", "transl")},
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints warnings about component counts
+            self.smplx = smplx.SMPLX(
+                str(path), ext="npz", num_betas=num_betas, num_expression_coeffs=10, use_pca=False,
+                flat_hand_mean=True, use_face_contour=False, dtype=torch.float64,
+                # every parameter is passed to forward: the layer holds buffers only
+                **{f"create_{k}": False for k in ("global_orient", "body_pose", "betas", "left_hand_pose",
+                                                 "right_hand_pose", "expression", "jaw_pose", "leye_pose",
+                                                 "reye_pose", "transl")},
+            )
         self.joint_names = tuple(JOINT_NAMES[:NUM_JOINTS])
         self.pose_joint_names = self.joint_names[1:]
         self.shape_names = tuple(f"beta{i}" for i in range(self.smplx.num_betas))
@@ -124,7 +127,7 @@ class SMPLXBody(BodyModel):
         m = self.smplx
         B = R_pose.shape[0]
         eye = torch.eye(3, dtype=R_pose.dtype, device=R_pose.device).expand(B, 1, 3, 3)
-        full_pose = torch.cat([eye, R_pose], dim=1).reshape(B, -1)
+        full_pose = torch.cat([eye, R_pose], dim=1)  # (B, 55, 3, 3)
         expression = torch.zeros(B, m.num_expression_coeffs, dtype=shape.dtype, device=shape.device)
         vertices, joints = lbs(
             torch.cat([shape, expression], dim=1), full_pose, m.v_template,

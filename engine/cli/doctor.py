@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -54,11 +55,31 @@ def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
                   "faces": int(body.faces.shape[0]), "joints": len(body.joint_names)}
     if name == "smplx":
         info["model_file"] = str(body.model_path)
+    info["forward_backward_b8_ms"] = round(_time_forward_backward(body, batch=8) * 1000, 1)
     t0 = time.perf_counter()
-    report = uv_roundtrip(body, BodyProxy.for_body(body), samples=samples)
-    info["uv_roundtrip"] = report.as_dict()
+    try:
+        report = uv_roundtrip(body, BodyProxy.for_body(body), samples=samples).as_dict()
+    except InputError as e:  # e.g. a UV map that is no atlas: nothing maps back
+        report = {"samples": samples, "within_1mm": 0.0, "error": str(e)}
+    info["uv_roundtrip"] = report
     info["uv_roundtrip_s"] = round(time.perf_counter() - t0, 2)
     return info
+
+
+def _time_forward_backward(body, batch: int, repeats: int = 5) -> float:
+    """Median seconds of one forward + backward through a posed batch (float32)."""
+    import torch
+
+    params = body.neutral_params(batch)
+    params.body_pose = 0.2 * torch.randn_like(params.body_pose)
+    times = []
+    for _ in range(repeats + 1):
+        pose = params.body_pose.clone().requires_grad_()
+        t0 = time.perf_counter()
+        out = body(dataclasses.replace(params, body_pose=pose))
+        out.vertices.square().sum().backward()
+        times.append(time.perf_counter() - t0)
+    return sorted(times[1:])[repeats // 2]
 
 
 def doctor(
@@ -104,7 +125,11 @@ def _print(console: Console, r: dict) -> None:
             continue
         rt = b["uv_roundtrip"]
         t.add_row(f"body model {name}",
-                  f"usable ({b['vertices']} vertices, {b['faces']} faces, {b['joints']} joints)")
+                  f"usable ({b['vertices']} vertices, {b['faces']} faces, {b['joints']} joints; "
+                  f"forward+backward, batch 8: {b['forward_backward_b8_ms']} ms)")
+        if "error" in rt:
+            t.add_row(f"  UV round trip {name}", f"[red]failed[/red]: {rt['error']}")
+            continue
         t.add_row(f"  UV round trip {name}",
                   f"{rt['within_1mm']:.4%} of {rt['samples']} within 1 mm; failures {rt['failures']} "
                   f"(not found {rt['not_found']}, outside face {rt['outside_face']}); "

@@ -59,10 +59,17 @@ class UVLookup:
 
     @classmethod
     def build(cls, uv_coords: np.ndarray, uv_faces: np.ndarray, face_part: np.ndarray,
-              grid: int = 512) -> "UVLookup":
+              grid: int = 512, name: str = "body model") -> "UVLookup":
         uv_tri = np.asarray(uv_coords, dtype=np.float64)[np.asarray(uv_faces)]
+        if not np.isfinite(uv_tri).all() or uv_tri.min() < -1e-6 or uv_tri.max() > 1 + 1e-6:
+            raise InputError(f"{name}: texture coordinates must be finite and inside [0, 1]")
         lo = np.clip(np.floor(uv_tri.min(axis=1) * grid).astype(np.int64), 0, grid - 1)
         hi = np.clip(np.floor(uv_tri.max(axis=1) * grid).astype(np.int64), 0, grid - 1)
+        entries = int(((hi - lo + 1).prod(axis=1)).sum())
+        if entries > 64 * grid * grid:  # a real atlas lists each cell a few times; Anny: ~5
+            raise InputError(
+                f"{name}: its UV triangles span {entries / grid**2:.0f} times the UV square; this is not a "
+                "UV atlas of small, non-overlapping charts, so (part, u, v) cannot name a surface point")
         cells, faces = [], []
         for f in range(len(uv_tri)):
             xs, ys = np.meshgrid(np.arange(lo[f, 0], hi[f, 0] + 1), np.arange(lo[f, 1], hi[f, 1] + 1))
@@ -86,7 +93,7 @@ class UVLookup:
             with np.load(path) as d:
                 return cls(d["uv_tri"], d["face_part"], d["cell_start"], d["cell_faces"], int(d["grid"]))
         log.info("building the UV lookup of %s (grid %d) into %s", body.name, grid, path)
-        lookup = cls.build(**arrays, grid=grid)
+        lookup = cls.build(**arrays, grid=grid, name=body.name)
         buf = io.BytesIO()
         np.savez(buf, uv_tri=lookup.uv_tri.numpy(), face_part=arrays["face_part"], grid=grid,
                  **lookup._csr())

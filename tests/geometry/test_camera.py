@@ -1,0 +1,76 @@
+import pytest
+import torch
+from helpers import ring_cameras
+
+from engine.errors import InputError
+from engine.geometry import Cameras, pixel_centers, pixel_rays, plucker_rays, project
+
+
+def test_projection_of_known_points():
+    K = torch.tensor([[[100.0, 0, 63.5], [0, 100, 31.5], [0, 0, 1]]])
+    R, t = torch.eye(3)[None], torch.tensor([[0.0, 0, 2]])
+    xy, z = project(torch.tensor([[0.0, 0, 0], [0.2, -0.1, 0]]), K, R, t)
+    torch.testing.assert_close(xy[0], torch.tensor([[63.5, 31.5], [73.5, 26.5]]))
+    torch.testing.assert_close(z[0], torch.tensor([2.0, 2.0]))
+
+
+def test_rays_hit_the_points_they_came_from():
+    cams = ring_cameras(3)
+    pts = torch.randn(50, 3, dtype=torch.float64) * 0.5
+    xy, z = cams.project(pts)
+    d = pixel_rays(cams.K, cams.R_cam_world, xy)
+    o = cams.centers_world[:, None]
+    torch.testing.assert_close(o + d * ((pts - o).norm(dim=-1, keepdim=True)), pts.expand(3, -1, -1))
+    assert (z > 0).all()
+
+
+def test_plucker_moment_is_the_same_for_any_point_on_the_ray():
+    cams = ring_cameras(2, size=32)
+    rays = plucker_rays(cams)  # (N, 6, H, W)
+    assert rays.shape == (2, 6, 32, 32)
+    d, m = rays[:, :3], rays[:, 3:]
+    torch.testing.assert_close(d.norm(dim=1), torch.ones(2, 32, 32, dtype=torch.float64))
+    p = cams.centers_world[:, :, None, None] + 2.7 * d  # another point on each ray
+    torch.testing.assert_close(torch.cross(p, d, dim=1), m)
+    assert torch.allclose((d * m).sum(dim=1), torch.zeros(1, dtype=torch.float64), atol=1e-12)
+
+
+def test_strided_cells_see_their_centre_pixel():
+    cams = ring_cameras(1, size=64)
+    coarse = plucker_rays(cams, stride=8)
+    fine = plucker_rays(cams, stride=1)
+    assert coarse.shape == (1, 6, 8, 8)
+    # the centre of cell (0, 0) of stride 8 is pixel 3.5: halfway between pixels 3 and 4
+    torch.testing.assert_close(pixel_centers(64, 64, 8)[0, 0], torch.tensor([3.5, 3.5]))
+    mid = (fine[..., 3, 3] + fine[..., 4, 4]) / 2
+    assert (coarse[..., 0, 0] - mid).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda K, R, t: K.__setitem__((0, 0, 0), float("nan")), r"cameras.K: 1 non-finite"),
+    (lambda K, R, t: K.__setitem__((1, 1, 1), 0.0), r"cameras.K\[1\]: focal lengths must be positive"),
+    (lambda K, R, t: K.__setitem__((0, 2, 0), 0.5), r"cameras.K\[0\]: expected"),
+    (lambda K, R, t: R.__setitem__((1, 0, 0), 2.0), r"cameras.R_cam_world\[1\]: not a rotation"),
+    (lambda K, R, t: t.__setitem__((0, 2), float("inf")), r"cameras.t_cam_world: 1 non-finite"),
+])
+def test_bad_cameras_are_named(mutate, message):
+    c = ring_cameras(2)
+    K, R, t = c.K.clone(), c.R_cam_world.clone(), c.t_cam_world.clone()
+    mutate(K, R, t)
+    with pytest.raises(InputError, match=message):
+        Cameras(K, R, t, 256, 256)
+
+
+def test_singular_K_and_wrong_shapes():
+    c = ring_cameras(2)
+    K = c.K.clone()
+    K[0, 0, 0] = 1e-14
+    K[0, 1, 1] = 1e-14
+    with pytest.raises(InputError, match="singular"):
+        Cameras(K, c.R_cam_world, c.t_cam_world, 256, 256)
+    with pytest.raises(InputError, match=r"R_cam_world: expected shape \(2, 3, 3\)"):
+        Cameras(c.K, c.R_cam_world[:1], c.t_cam_world, 256, 256)
+    with pytest.raises(InputError, match="image size"):
+        Cameras(c.K, c.R_cam_world, c.t_cam_world, 0, 256)
+    with pytest.raises(InputError, match="points_world"):
+        c.project(torch.zeros(3, 5, 3, dtype=torch.float64))

@@ -1,0 +1,75 @@
+"""Shared test helpers (importable as ``helpers``: pytest puts tests/ on sys.path)."""
+
+import torch
+
+
+def random_pose(body, batch: int, scale: float, seed: int, rot_dim: int = 3):
+    """Params with random pose, shape and placement, in the body's dtype."""
+    g = torch.Generator().manual_seed(seed)
+    p = body.neutral_params(batch)
+    kw = dict(generator=g, dtype=torch.float64)
+    p.body_pose = (scale * torch.randn(p.body_pose.shape, **kw)).to(body.dtype)
+    p.global_orient = torch.randn(batch, 3, **kw).to(body.dtype)
+    p.transl = torch.randn(batch, 3, **kw).to(body.dtype)
+    p.shape = torch.rand(p.shape.shape, **kw).to(body.dtype)
+    p.scale = (0.8 + 0.4 * torch.rand(batch, **kw)).to(body.dtype)
+    return p
+
+
+def write_fake_smplx(path, seed: int = 0):
+    """A structurally valid SMPL-X model file: every key and shape of SMPLX_NEUTRAL.npz
+    (v1.0 layout: 10 shape + 10 expression components), random contents. Real SMPL-X files
+    are licensed and never available to the tests."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    V, F, T, J = 10475, 20908, 11313, 55
+    weights = rng.random((V, J)) ** 8
+    weights /= weights.sum(axis=1, keepdims=True)
+    regressor = rng.random((J, V)) ** 16
+    regressor /= regressor.sum(axis=1, keepdims=True)
+    from smplx.joint_names import JOINT_NAMES  # noqa: F401  (the joint order the file follows)
+
+    parents = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
+                        20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38,
+                        21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53])
+    kintree = np.stack([parents, np.arange(J)]).astype(np.int64)
+    kintree[0, 0] = 4294967295  # as in the real files
+    np.savez(
+        path,
+        v_template=(rng.standard_normal((V, 3)) * [0.2, 0.5, 0.1]).astype(np.float32),
+        f=rng.integers(0, V, (F, 3)).astype(np.uint32),
+        weights=weights.astype(np.float32), J_regressor=regressor.astype(np.float32), kintree_table=kintree,
+        shapedirs=(0.01 * rng.standard_normal((V, 3, 20))).astype(np.float32),
+        posedirs=(0.001 * rng.standard_normal((V, 3, (J - 1) * 9))).astype(np.float32),
+        hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
+        hands_meanl=np.zeros(45), hands_meanr=np.zeros(45),
+        lmk_faces_idx=rng.integers(0, F, 51), lmk_bary_coords=np.full((51, 3), 1 / 3),
+        dynamic_lmk_faces_idx=rng.integers(0, F, (79, 17)), dynamic_lmk_bary_coords=np.full((79, 17, 3), 1 / 3),
+        # an atlas-like UV map: small triangles along a random walk, which overlap each other
+        vt=np.clip(0.5 + np.cumsum(rng.normal(0, 0.004, (T, 2)), axis=0), 0, 1),
+        ft=(np.arange(F)[:, None] % (T - 2) + np.arange(3)).astype(np.uint32),
+    )
+    return path
+
+
+def ring_cameras(n: int = 4, size: int = 256, radius: float = 3.0, seed: int = 0, dtype=torch.float64):
+    """n cameras on a ring around the origin at chest height, looking at the origin."""
+    from engine.geometry import Cameras
+
+    g = torch.Generator().manual_seed(seed)
+    Ks, Rs, ts = [], [], []
+    for i in range(n):
+        a = 2 * torch.pi * i / n + 0.3 * torch.rand(1, generator=g, dtype=dtype).item()
+        c = torch.tensor([radius * torch.cos(torch.tensor(a)), radius * torch.sin(torch.tensor(a)),
+                          0.3 + 0.5 * torch.rand(1, generator=g).item()], dtype=dtype)
+        forward = -c / c.norm()
+        right = torch.linalg.cross(forward, torch.tensor([0, 0, 1.0], dtype=dtype))
+        right = right / right.norm()
+        down = torch.linalg.cross(forward, right)
+        R = torch.stack([right, down, forward])  # rows: camera axes in the world
+        f = size * (1.2 + 0.3 * torch.rand(1, generator=g).item())
+        Ks.append(torch.tensor([[f, 0, size / 2 - 0.5 + 5], [0, f, size / 2 - 0.5 - 3], [0, 0, 1]], dtype=dtype))
+        Rs.append(R)
+        ts.append(-R @ c)
+    return Cameras(torch.stack(Ks), torch.stack(Rs), torch.stack(ts), size, size)
