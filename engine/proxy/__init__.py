@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from engine.proxy.lookup import LookupResult, UVLookup, surface_points, uv_of_surface_points
 from engine.proxy.part_table import PartTable, build_part_table
 from engine.proxy.parts import NUM_PARTS, PALETTE, PART_ID, PART_NAMES, rgb_to_seg, seg_to_rgb
+from engine.proxy.uncertainty import AggregatedProxy, aggregate_samples
 
 
 @dataclass
@@ -22,5 +23,5 @@ class BodyProxy:
         return cls(part_table=table, lookup=UVLookup.for_body(body, table.face_part, grid=grid))
 
 
-__all__ = ["NUM_PARTS", "PALETTE", "PART_ID", "PART_NAMES", "BodyProxy", "LookupResult", "PartTable",
+__all__ = ["AggregatedProxy", "aggregate_samples", "NUM_PARTS", "PALETTE", "PART_ID", "PART_NAMES", "BodyProxy", "LookupResult", "PartTable",
            "UVLookup", "build_part_table", "rgb_to_seg", "seg_to_rgb", "surface_points", "uv_of_surface_points"]
