@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -15,14 +16,16 @@ class InputError(ValueError):
     """Bad input from a user or a file: the message names the input and what was expected."""
 
 
-def check_shape(name: str, x: torch.Tensor, shape: Sequence[int | None | str]) -> None:
+def check_shape(name: str, x: torch.Tensor | np.ndarray, shape: Sequence[int | None | str],
+                sizes: dict[str, int] | None = None) -> None:
     """Check ``x`` against ``shape``: ``None`` matches any size, a string names a size that
-    must be equal wherever the same string appears (e.g. ``("B", None, 3)``)."""
-    if not isinstance(x, torch.Tensor):
-        raise InputError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != len(shape):
+    must be equal wherever the same string appears (e.g. ``("B", None, 3)``). Pass one
+    ``sizes`` dict to several calls to make named sizes agree across arrays."""
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise InputError(f"{name}: expected a tensor or array, got {type(x).__name__}")
+    if x.ndim != len(shape):
         raise InputError(f"{name}: expected shape {_fmt(shape)}, got {tuple(x.shape)}")
-    sizes: dict[str, int] = {}
+    sizes = {} if sizes is None else sizes
     for actual, want in zip(x.shape, shape):
         if isinstance(want, str):
             if sizes.setdefault(want, actual) != actual:

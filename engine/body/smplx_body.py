@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.body.base import BodyModel
-from engine.errors import InputError
+from engine.errors import InputError, check_shape
 
 SMPLX_ENV = "DIFFPROXY_SMPLX_MODEL"
 SMPLX_HELP = (
@@ -66,19 +66,11 @@ def validate_smplx_file(path: Path) -> dict[str, np.ndarray]:
         data = dict(np.load(path, allow_pickle=False))
     except Exception as e:  # zip or npy corruption: say which file
         raise InputError(f"{path}: not a readable .npz file ({e})") from e
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int] = {}  # V, F and T must agree across keys
     for key, shape in _KEYS.items():
         if key not in data:
             raise InputError(f"{path}: missing key '{key}' (expected shape {shape}). {SMPLX_HELP}")
-        arr = data[key]
-        ok = arr.ndim == len(shape)
-        for actual, want in zip(arr.shape, shape) if ok else ():
-            if isinstance(want, str):
-                ok &= sizes.setdefault(want, actual) == actual
-            elif want is not None:
-                ok &= actual == want
-        if not ok:
-            raise InputError(f"{path}: key '{key}' has shape {arr.shape}, expected {shape}")
+        check_shape(f"{path}: key '{key}'", data[key], shape, sizes)
     return data
 
 

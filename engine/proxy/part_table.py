@@ -106,7 +106,7 @@ def build_part_table(body) -> PartTable:
     to_part = _JOINT_PART[body.name]
     W = body.skinning_weights().double()  # (V, J)
     joint_parts = [to_part(j) for j in body.joint_names]
-    rest = body(body.neutral_params(1).to(body.dtype))
+    rest = body(body.neutral_params(1))
     verts, joints = rest.vertices[0].double(), rest.joints[0].double()
 
     vertex_weights = torch.zeros(W.shape[0], len(PART_ID), dtype=W.dtype)
