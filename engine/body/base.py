@@ -54,13 +54,15 @@ class BodyParams:
     def batch_size(self) -> int:
         return self.transl.shape[0]
 
+    def _map(self, fn) -> "BodyParams":
+        return replace(self, **{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
+                                for f in fields(self)})
+
     def to(self, *args, **kwargs) -> "BodyParams":
-        return replace(self, **{f.name: None if getattr(self, f.name) is None
-                                else getattr(self, f.name).to(*args, **kwargs) for f in fields(self)})
+        return self._map(lambda x: x.to(*args, **kwargs))
 
     def detach(self) -> "BodyParams":
-        return replace(self, **{f.name: None if getattr(self, f.name) is None
-                                else getattr(self, f.name).detach() for f in fields(self)})
+        return self._map(torch.Tensor.detach)
 
 
 @dataclass

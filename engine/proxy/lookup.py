@@ -47,6 +47,7 @@ class UVLookup:
         self.grid = grid
         self.uv_tri = torch.as_tensor(uv_tri, dtype=torch.float64)  # (F, 3, 2)
         self.face_part = torch.as_tensor(face_part, dtype=torch.long)
+        self.cell_start, self.cell_faces = cell_start, cell_faces  # the CSR form, as cached on disk
         counts = np.diff(cell_start)
         table = np.full((grid * grid, max(int(counts.max()), 1)), -1, dtype=np.int64)
         rows = np.repeat(np.arange(grid * grid), counts)
@@ -96,14 +97,9 @@ class UVLookup:
         lookup = cls.build(**arrays, grid=grid, name=body.name)
         buf = io.BytesIO()
         np.savez(buf, uv_tri=lookup.uv_tri.numpy(), face_part=arrays["face_part"], grid=grid,
-                 **lookup._csr())
+                 cell_start=lookup.cell_start, cell_faces=lookup.cell_faces)
         atomic_write_bytes(path, buf.getvalue())
         return lookup
-
-    def _csr(self) -> dict[str, np.ndarray]:
-        t = self.table.numpy()
-        counts = (t >= 0).sum(axis=1)
-        return {"cell_start": np.concatenate([[0], np.cumsum(counts)]), "cell_faces": t[t >= 0]}
 
     def barycentric(self, face: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
         """Barycentric coordinates of ``uv`` (..., 2) in the UV triangles ``face`` (...)."""
