@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from engine.cli.assets_cmd import app as assets_app
 from engine.cli.doctor import doctor
+from engine.cli.synth_cmds import preview, render, validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="DiffProxy: multi-view human mesh recovery from dense proxies.")
 app.command()(doctor)
+app.command()(render)
+app.command()(validate)
+app.command()(preview)
+app.add_typer(assets_app, name="assets")
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""File formats, each defined once, readable with numpy + json alone."""

@@ -1,0 +1,158 @@
+"""The scene folder: cameras + images for every view and, when rendered by synth, the ground
+truth. Readable with numpy and json alone (no torch, no bpy).
+
+```
+scene_000012/
+  scene.json        schema_version, generator, seed/index, cameras (OpenCV + Blender),
+                    views (image path, occlusion), body (model, params, pose family),
+                    appearance, lighting, occluders, assets, versions, timings
+  images/view_00.png ...   RGB (8-bit sRGB), one per camera
+  proxies.npz       seg (N,H,W) uint8 part ids, uv (N,H,W,2) float32, depth (N,H,W) float32
+                    (OpenCV z, 0 where nothing is hit), body_mask (N,H,W) bool (body without
+                    occluders)
+  gt.npz            vertices (V,3), joints (J,3), keypoints (33,3) float64 world;
+                    keypoints_2d (N,33,2), joints_2d (N,J,2) float64 px; keypoints_visibility,
+                    joints_visibility (N,·) uint8: 0 outside the image, 1 hidden, 2 visible
+```
+
+A scene folder appears only complete: the writer fills a hidden temporary folder beside it
+and renames it into place, so an interrupted render leaves no partial scene.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+
+SCHEMA_VERSION = 1
+SCENE_JSON = "scene.json"
+PROXY_KEYS = {"seg": np.uint8, "uv": np.float32, "depth": np.float32, "body_mask": np.bool_}
+GT_KEYS = ("vertices", "joints", "keypoints", "keypoints_2d", "joints_2d", "keypoints_visibility",
+           "joints_visibility")
+
+
+def scene_name(index: int) -> str:
+    return f"scene_{index:06d}"
+
+
+def is_complete(folder: Path) -> bool:
+    return (Path(folder) / SCENE_JSON).is_file()
+
+
+class SceneWriter:
+    """``with SceneWriter(final) as tmp: ...write into tmp...`` renames tmp to ``final`` on
+    success and removes it on any error."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.tmp = self.final.parent / f".tmp-{self.final.name}-{os.getpid()}"
+
+    def __enter__(self) -> Path:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        (self.tmp / "images").mkdir(parents=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or self.final.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if not (self.tmp / SCENE_JSON).is_file():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise RuntimeError(f"{self.final}: writer finished without {SCENE_JSON}")
+        os.rename(self.tmp, self.final)
+
+
+def remove_stale_temporaries(root: Path, names: set[str]) -> int:
+    """Remove temporary folders of the given scene names left by killed renders."""
+    removed = 0
+    for tmp in Path(root).glob(".tmp-scene_*"):
+        if tmp.name[len(".tmp-"):].rsplit("-", 1)[0] in names:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def write_json(path: Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=1, allow_nan=False))
+
+
+@dataclass
+class Scene:
+    folder: Path
+    record: dict
+    proxies: dict[str, np.ndarray] | None
+    gt: dict[str, np.ndarray] | None
+
+    @property
+    def num_views(self) -> int:
+        return len(self.record["cameras"])
+
+    def camera_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        cams = self.record["cameras"]
+        K = np.array([c["K"] for c in cams], dtype=np.float64)
+        R = np.array([c["R_cam_world"] for c in cams], dtype=np.float64)
+        t = np.array([c["t_cam_world"] for c in cams], dtype=np.float64)
+        return K, R, t, [(c["width"], c["height"]) for c in cams]
+
+    def image_path(self, view: int) -> Path:
+        return self.folder / self.record["views"][view]["image"]
+
+
+def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
+    """Read and check a scene folder; errors name the file and the field."""
+    folder = Path(folder)
+    path = folder / SCENE_JSON
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing (incomplete scene folder)") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON: {e}") from None
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(f"{path}: field 'schema_version' is {version!r}, this reader knows {SCHEMA_VERSION}")
+    for key in ("cameras", "views"):
+        if not isinstance(record.get(key), list) or not record[key]:
+            raise InputError(f"{path}: field '{key}' must be a non-empty list")
+    if len(record["views"]) != len(record["cameras"]):
+        raise InputError(f"{path}: {len(record['views'])} views but {len(record['cameras'])} cameras")
+    for i, cam in enumerate(record["cameras"]):
+        for key, shape in (("K", (3, 3)), ("R_cam_world", (3, 3)), ("t_cam_world", (3,))):
+            arr = np.asarray(cam.get(key), dtype=np.float64) if key in cam else None
+            if arr is None or arr.shape != shape or not np.isfinite(arr).all():
+                raise InputError(f"{path}: field 'cameras[{i}].{key}' must be a finite {shape} array")
+    for i, view in enumerate(record["views"]):
+        if not (folder / view.get("image", "")).is_file():
+            raise InputError(f"{path}: field 'views[{i}].image': file {folder / view.get('image', '?')} missing")
+    proxies = gt = None
+    if load_arrays and "files" in record:
+        if "proxies" in record["files"]:
+            proxies = _load_npz(folder / record["files"]["proxies"], PROXY_KEYS, len(record["views"]))
+        if "gt" in record["files"]:
+            gt = _load_npz(folder / record["files"]["gt"], dict.fromkeys(GT_KEYS), None)
+    return Scene(folder, record, proxies, gt)
+
+
+def _load_npz(path: Path, keys: dict, views: int | None) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing") from None
+    except Exception as e:  # zipfile/pickle errors of a truncated or foreign file
+        raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    for key, dtype in keys.items():
+        if key not in arrays:
+            raise InputError(f"{path}: field '{key}' missing")
+        if dtype is not None and arrays[key].dtype != dtype:
+            raise InputError(f"{path}: field '{key}' must be {np.dtype(dtype).name}, got {arrays[key].dtype}")
+        if views is not None and arrays[key].shape[0] != views:
+            raise InputError(f"{path}: field '{key}' has {arrays[key].shape[0]} views, scene.json has {views}")
+    return arrays
