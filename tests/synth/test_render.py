@@ -130,3 +130,16 @@ def test_dataset_refuses_another_config(tmp_path, tiny_config):
     write_dataset_record(tmp_path, load_config(tiny_config))
     with pytest.raises(InputError, match="first difference: 'cameras.views'"):
         write_dataset_record(tmp_path, load_config(tiny_config, {"cameras": {"views": 5}}))
+
+
+def test_worker_runs_as_a_script_the_way_a_blender_binary_starts_it(tmp_path, tiny_config):
+    """No Blender binary here: a stand-in takes Blender's command line (``-b --factory-startup
+    -noaudio -P worker.py``) and runs the script file with this Python (which has bpy), so the
+    file-mode start, its imports and the protocol are those a Blender binary would use."""
+    fake = tmp_path / "blender"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = "-b" ] && [ "$3" = "-noaudio" ] && [ "$4" = "-P" ] || exit 3\n'
+                    f'cd / && unset PYTHONPATH  # as a Blender binary does\nexec "{sys.executable}" "$5"\n')
+    fake.chmod(0o755)
+    cfg = load_config(tiny_config, {"cameras": {"views": 2}})
+    summary = render_dataset(tmp_path / "bin", 1, cfg, blender=str(fake))
+    assert summary["rendered"] == 1 and validate(tmp_path / "bin")["summary"]["ok"]
