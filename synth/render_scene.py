@@ -59,57 +59,73 @@ def versions(blender_version: str) -> dict:
 
 def render_scene(spec: SceneSpec, arrays: dict[str, np.ndarray], worker: BlenderWorker, root: Path,
                  render: dict, seed: int, config_hash: str, sample_s: float = 0.0) -> Path:
+    """Render one sampled scene into ``root/scene_XXXXXX`` (atomically); returns the folder."""
     final = Path(root) / scene_name(spec.index)
     t0 = time.perf_counter()
     with SceneWriter(final) as tmp:
-        job_dir = tmp / "_job"
-        job_dir.mkdir()
-        np.savez(job_dir / "body.npz", vertices=spec.placed.vertices.astype(np.float32), **arrays)
-        placed = spec.placed
-        lo, hi = placed.vertices.min(axis=0), placed.vertices.max(axis=0)
-        body_info = {"height": float(hi[2] - lo[2]), "ground_z": 0.0, "up": [0.0, 0.0, 1.0],
-                     "joints": dict(zip(placed.joint_names, placed.joints.tolist())),
-                     "keypoints": dict(zip(placed.keypoint_names, placed.keypoints.tolist())),
-                     "family": spec.body.get("family")}
-        job = {"out_dir": str(tmp), "body_npz": str(job_dir / "body.npz"), "body_info": body_info,
-               "appearance": spec.appearance, "lighting": spec.lighting, "occluders": spec.occluders,
-               "cameras": spec.cameras, "render": render}
-        (job_dir / "job.json").write_text(json.dumps(job))
-        reply = worker.run(job_dir / "job.json")
+        reply = _run_blender(spec, arrays, worker, tmp, render)
         t_blender = time.perf_counter() - t0
-
         t1 = time.perf_counter()
-        occluder_triangles = np.load(tmp / "occluder_triangles.npy")
-        renderer = ProxyRenderer(placed.vertices, arrays["faces"], arrays["face_part"], arrays["uv_coords"],
-                                 arrays["uv_faces"], occluder_triangles)
-        views = [renderer.render(np.asarray(c["K"]), np.asarray(c["R_cam_world"]), np.asarray(c["t_cam_world"]),
-                                 c["width"], c["height"]) for c in spec.cameras]
+        views, occluder_triangles = _proxy_pass(spec, arrays, tmp)
         t_proxy = time.perf_counter() - t1
-        np.savez_compressed(tmp / "proxies.npz", seg=np.stack([v.seg for v in views]),
-                            uv=np.stack([v.uv for v in views]),
-                            depth=np.stack([np.where(np.isfinite(v.depth), v.depth, 0) for v in views]).astype(np.float32),
-                            body_mask=np.stack([v.body_mask for v in views]))
-        gt, view_records = _ground_truth(spec, views)
-        np.savez_compressed(tmp / "gt.npz", **gt)
-        occluder_triangles_count = len(occluder_triangles)
-        (tmp / "occluder_triangles.npy").unlink()
-        shutil.rmtree(job_dir)
+        view_records = _write_arrays(tmp, spec, views)
         record = {
             "schema_version": SCHEMA_VERSION, "generator": GENERATOR, "seed": seed, "index": spec.index,
             "config_hash": config_hash, "body": spec.body,
             "cameras": spec.cameras, "views": view_records,
             "appearance": spec.appearance, "lighting": _portable(spec.lighting), "occluders": spec.occluders,
             "blender": {"appearance": reply["appearance"], "lighting": _portable(reply["lighting"]),
-                        "occluder_triangles": occluder_triangles_count},
+                        "occluder_triangles": occluder_triangles},
             "files": {"proxies": "proxies.npz", "gt": "gt.npz"},
             "proxy_semantics": "body surface cut by occluders and the ground, not by hair or clothing",
             "versions": versions(reply["blender_version"]),
-            "timings": {"sample_s": sample_s, "blender_build_s": reply["timings"]["build_s"], "rgb_render_s": reply["timings"]["render_s"],
-                        "blender_total_s": t_blender, "proxy_pass_s": t_proxy,
-                        "total_s": sample_s + time.perf_counter() - t0},
+            "timings": {"sample_s": sample_s, "blender_build_s": reply["timings"]["build_s"],
+                        "rgb_render_s": reply["timings"]["render_s"], "blender_total_s": t_blender,
+                        "proxy_pass_s": t_proxy, "total_s": sample_s + time.perf_counter() - t0},
         }
         write_json(tmp / "scene.json", record)
     return final
+
+
+def _run_blender(spec: SceneSpec, arrays: dict[str, np.ndarray], worker: BlenderWorker, tmp: Path,
+                 render: dict) -> dict:
+    """Hand the body mesh and the spec to the Blender worker; it writes the RGB images and the
+    occluder triangles into ``tmp``."""
+    job_dir = tmp / "_job"
+    job_dir.mkdir()
+    placed = spec.placed
+    np.savez(job_dir / "body.npz", vertices=placed.vertices.astype(np.float32), **arrays)
+    body_info = {"height": float(np.ptp(placed.vertices[:, 2])), "ground_z": 0.0, "up": [0.0, 0.0, 1.0],
+                 "joints": dict(zip(placed.joint_names, placed.joints.tolist())),
+                 "keypoints": dict(zip(placed.keypoint_names, placed.keypoints.tolist())),
+                 "family": spec.body.get("family")}
+    job = {"out_dir": str(tmp), "body_npz": str(job_dir / "body.npz"), "body_info": body_info,
+           "appearance": spec.appearance, "lighting": spec.lighting, "occluders": spec.occluders,
+           "cameras": spec.cameras, "render": render}
+    (job_dir / "job.json").write_text(json.dumps(job))
+    reply = worker.run(job_dir / "job.json")
+    shutil.rmtree(job_dir)
+    return reply
+
+
+def _proxy_pass(spec: SceneSpec, arrays: dict[str, np.ndarray], tmp: Path) -> tuple[list, int]:
+    path = tmp / "occluder_triangles.npy"
+    occluders = np.load(path)
+    path.unlink()
+    renderer = ProxyRenderer(spec.placed.vertices, arrays["faces"], arrays["face_part"], arrays["uv_coords"],
+                             arrays["uv_faces"], occluders)
+    views = [renderer.render(np.asarray(c["K"]), np.asarray(c["R_cam_world"]), np.asarray(c["t_cam_world"]),
+                             c["width"], c["height"]) for c in spec.cameras]
+    return views, len(occluders)
+
+
+def _write_arrays(tmp: Path, spec: SceneSpec, views) -> list[dict]:
+    depth = np.stack([np.where(np.isfinite(v.depth), v.depth, 0) for v in views]).astype(np.float32)
+    np.savez_compressed(tmp / "proxies.npz", seg=np.stack([v.seg for v in views]), uv=np.stack([v.uv for v in views]),
+                        depth=depth, body_mask=np.stack([v.body_mask for v in views]))
+    gt, view_records = _ground_truth(spec, views)
+    np.savez_compressed(tmp / "gt.npz", **gt)
+    return view_records
 
 
 def _portable(lighting: dict) -> dict:
