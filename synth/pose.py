@@ -10,7 +10,8 @@ Walking uses the walk cycle shipped with Anny (MPFB2 "crappy_experimental_female
 legs and arms are driven by IK targets of a control rig Anny does not ship, so we read the
 feet's forward offsets from the pelvis (-> hip flexion), the foot pitch (-> ankle) and the
 swing phases (-> knee), the hands' forward offsets (-> arm swing), and the spine, neck and
-head rotations directly (same bone names, rotations in each bone's rest frame).
+head rotations directly (same bone names, rotations in each bone's rest frame; on SMPL-X,
+which has no such frames, in an upright bone frame close to them).
 """
 
 from __future__ import annotations
@@ -409,15 +410,19 @@ def sample_pose(body, rng: np.random.Generator, cfg: PoseConfig, shape: torch.Te
 
 
 _SHAPE_DISTRIBUTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+SMPLX_BETA_CLIP = 2.5  # SMPL-X betas are standard normal under its shape prior; clip the tails
 
 
 def sample_shape(rng: np.random.Generator, body) -> np.ndarray:
-    """(6,) phenotypes drawn from Anny's shipped shape distribution, clipped to [0, 1].
+    """Anny: (6,) phenotypes drawn from Anny's shipped shape distribution, clipped to [0, 1].
+    SMPL-X: its betas, standard normal (its shape space's prior), clipped to +-2.5.
 
-    torch.distributions draw from torch's global generator only, so the draw runs in a
+    torch.distributions draw from torch's global generator only, so Anny's draw runs in a
     forked generator state seeded from ``rng`` (restored afterwards)."""
+    if body.name == "smplx":
+        return np.clip(rng.standard_normal(len(body.shape_names)), -SMPLX_BETA_CLIP, SMPLX_BETA_CLIP)
     if body.name != "anny":
-        raise InputError(f"body model: sample_shape supports 'anny', got '{body.name}'")
+        raise InputError(f"body model: sample_shape supports 'anny' and 'smplx', got '{body.name}'")
     from anny.shape_distribution import SimpleShapeDistribution
 
     dist = _SHAPE_DISTRIBUTIONS.get(body)

@@ -12,8 +12,9 @@ Fingers are curls (degrees at the three joints of each finger, positive toward t
 plus a spread at the knuckle; their axes are measured on the rest mesh of each model.
 
 The only model-specific parts are ``BONES`` (which bones carry each anatomical joint; a
-rotation is split evenly along a chain), ``ARM_BONES`` (the bones whose rest direction is
-turned into the hanging neutral arm) and ``SEGMENTS`` (capsules for the self-intersection
+rotation is split evenly along a chain, and joints sharing a bone compose on it in
+``JOINTS`` order), ``ARM_BONES`` (the bones whose rest direction is turned into the
+hanging neutral arm), ``FINGER_BONES`` and ``SEGMENTS`` (capsules for the self-intersection
 check).
 """
 
@@ -57,7 +58,7 @@ def limits(joint: str) -> tuple[tuple[float, float], ...]:
     return ANATOMY[base_joint(joint)][1]
 
 
-# --- per-model tables (only Anny is implemented) --------------------------------------
+# --- per-model tables (Anny, SMPL-X) ---------------------------------------------------
 BONES: dict[str, dict[str, tuple[str, ...]]] = {
     "anny": {
         "lumbar": ("spine05", "spine04", "spine03"),
@@ -69,16 +70,31 @@ BONES: dict[str, dict[str, tuple[str, ...]]] = {
             ("forearm", "lowerarm02"), ("wrist", "wrist"), ("hip", "upperleg01"),
             ("knee", "lowerleg01"), ("ankle", "foot"))},
     },
+    # SMPL-X has no forearm twist bone: pronation is shared by the elbow and the wrist (about
+    # the forearm's axis), which spreads the twist over the forearm's skin.
+    "smplx": {
+        "lumbar": ("spine1",), "thoracic": ("spine2", "spine3"), "neck": ("neck",), "head": ("head",),
+        **{f"{j}_{s}": tuple(f"{side}_{b}" for b in bones) for s, side in (("l", "left"), ("r", "right"))
+           for j, bones in (("clavicle", ("collar",)), ("shoulder", ("shoulder",)), ("elbow", ("elbow",)),
+                            ("forearm", ("elbow", "wrist")), ("wrist", ("wrist",)), ("hip", ("hip",)),
+                            ("knee", ("knee",)), ("ankle", ("ankle",)))},
+    },
 }
 # Per side: (shoulder bone, elbow bone, wrist bone) of the arm whose rest direction is
 # turned into the neutral hanging arm (Anny rests in an A-pose with bent elbows).
+# SMPL-X rests in a T-pose with straight arms (its elbow hinge is then taken as the one
+# that bends the forearm forward).
 ARM_BONES = {"anny": {s: (f"upperarm01.{s.upper()}", f"lowerarm01.{s.upper()}", f"wrist.{s.upper()}")
-                      for s in ("l", "r")}}
+                      for s in ("l", "r")},
+             "smplx": {s: (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+                       for s, side in (("l", "left"), ("r", "right"))}}
 # Finger bones per side, thumb to pinky, knuckle to tip; the hand's wrist bone.
 FINGER_BONES = {"anny": {s: tuple(tuple(f"finger{k}-{j}.{s.upper()}" for j in (1, 2, 3)) for k in range(1, 6))
-                         for s in ("l", "r")}}
+                         for s in ("l", "r")},
+                "smplx": {s: tuple(tuple(f"{side}_{f}{j}" for j in (1, 2, 3)) for f in FINGERS)
+                          for s, side in (("l", "left"), ("r", "right"))}}
 # Capsules of the self-intersection check: name -> (start joint, end joint, skinned bones).
-# A bone's skin belongs to the first segment listing a prefix of its name.
+# A bone's skin belongs to the first segment listing a prefix of its name (without the side).
 SEGMENTS = {
     "anny": {
         "torso_low": ("spine05", "spine02", ("root", "pelvis", "spine05", "spine04", "spine03")),
@@ -92,6 +108,19 @@ SEGMENTS = {
                ("thigh", "upperleg01", "lowerleg01", ("upperleg",)),
                ("shin", "lowerleg01", "foot", ("lowerleg",)),
                ("foot", "foot", "toe3-1", ("foot", "toe")))},
+    },
+    "smplx": {
+        "torso_low": ("spine1", "spine3", ("pelvis", "spine1", "spine2")),
+        "torso_high": ("spine3", "neck", ("spine3", "collar")),
+        "head": ("neck", "head", ("neck", "head", "jaw", "eye")),
+        **{f"{n}_{s}": (f"{side}_{a}", f"{side}_{b}", members) for s, side in (("l", "left"), ("r", "right"))
+           for n, a, b, members in (
+               ("upperarm", "shoulder", "elbow", ("shoulder",)),
+               ("forearm", "elbow", "wrist", ("elbow",)),
+               ("hand", "wrist", "middle1", ("wrist",) + FINGERS),
+               ("thigh", "hip", "knee", ("hip",)),
+               ("shin", "knee", "ankle", ("knee",)),
+               ("foot", "ankle", "foot", ("ankle", "foot")))},
     },
 }
 # The head capsule runs from neck01 to the head joint and on by this factor (the skull).

@@ -6,6 +6,10 @@ axes, composed along the chain: ``Q_bone = Q_parent @ local_bone`` (Q: posed rot
 relative to the rest pose). With ``G_bone`` the rotation that turns the rest pose into the
 anatomical neutral pose (arms hanging, elbows straight) and ``A_bone`` an anatomical
 rotation about world axes at that neutral pose, ``local = G_parent^-1 @ A @ G_bone``.
+
+SMPL-X composes its local rotations the same way, with every rest frame aligned with its
+native axes (Y up, facing +Z); ``SMPLXBody.to_canonical`` (C) turns them into the canonical
+frame, so a canonical local rotation R is passed to it as ``C^T @ R @ C``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from synth.pose_limits import (ANATOMY, ARM_BONES, BONES, FINGER_BONES, HEAD_EXT
 
 _RIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PENETRATION_DEPTH = 0.6  # a vertex counts when closer to a foreign capsule's axis than this x its radius
+STRAIGHT_ARM_DEG = 10.0  # a rest elbow bent less than this is straight: its hinge bends the forearm forward
+# A Blender bone pointing up (+Z) with no roll: its X, Y, Z axes in the canonical frame. The
+# walk cycle's rotations of Anny's spine bones, which are close to it, use it on models
+# without Anny's rest frames.
+UPRIGHT_BONE_FRAME = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -50,6 +59,23 @@ def euler_xyz(deg) -> np.ndarray:
     return axis_angle(ex, deg[0]) @ axis_angle(ey, deg[1]) @ axis_angle(ez, deg[2])
 
 
+def split_side(model: str, bone: str) -> tuple[str, str]:
+    """A bone name -> (name without the side, "l" | "r" | "")."""
+    if model == "anny":
+        base, _, side = bone.partition(".")
+        return base, side.lower()
+    for side in ("left", "right"):
+        if bone.startswith(side + "_"):
+            return bone[len(side) + 1:], side[0]
+    return bone, ""
+
+
+def _parents(body) -> np.ndarray:
+    if body.name == "anny":
+        return np.asarray(body.anny.bone_parents)
+    return body.smplx.parents.cpu().numpy()
+
+
 def world_euler(joint: str, angles) -> np.ndarray:
     """Anatomical (a, b, c) of ``joint`` -> world-axis euler angles (x, y, z), degrees."""
     signs = np.asarray(ANATOMY[base_joint(joint)][0], dtype=float)
@@ -65,13 +91,17 @@ class PoseRig:
             raise InputError(f"body model: the pose sampler supports {sorted(BONES)}, got '{body.name}'")
         names = list(body.joint_names)
         self.index = {n: i for i, n in enumerate(names)}
-        self.parents = np.asarray(body.anny.bone_parents)
+        self.model = body.name
+        self.parents = _parents(body)
         if any(p >= i for i, p in enumerate(self.parents)):
             raise RuntimeError("pose rig: bones must be listed parents first")
         with torch.no_grad():
             rest = body(body.neutral_params())
-        J = rest.joints[0].double().numpy()
-        self.rest_frames = rest.bone_transforms[0, :, :3, :3].double().numpy()
+        J = rest.joints[0].double().cpu().numpy()
+        transforms = rest.bone_transforms
+        self.rest_frames = None if transforms is None else transforms[0, :, :3, :3].double().cpu().numpy()
+        C = getattr(body, "to_canonical", None)  # the frame of the model's pose parameters
+        self.to_canonical = np.eye(3) if C is None else C.double().cpu().numpy()
         self.joint_bones = {j: [self.index[b] for b in BONES[body.name][j]] for j in JOINTS}
         self.G = self._neutral_offsets(body.name, J)
         self.fingers = {s: self._finger_axes(body.name, J, s) for s in ("l", "r")}
@@ -83,8 +113,10 @@ class PoseRig:
         for s, (sh, el, wr) in ARM_BONES[model].items():
             ish, iel, iwr = self.index[sh], self.index[el], self.index[wr]
             upper, fore = J[iel] - J[ish], J[iwr] - J[iel]
-            G_up = _frame_map(upper, fore, down, forward)  # the rest elbow bend becomes a forward flexion
-            hinge = np.cross(upper, fore)
+            bend = np.degrees(np.arccos(np.clip(_unit(upper) @ _unit(fore), -1, 1)))
+            plane = fore if bend >= STRAIGHT_ARM_DEG else forward  # T-pose: flexion brings the forearm forward
+            G_up = _frame_map(upper, plane, down, forward)  # the rest elbow bend becomes a forward flexion
+            hinge = np.cross(upper, plane)
             own[ish] = G_up
             own[iel] = _frame_map(fore, hinge, down, G_up @ hinge)
         G = np.tile(np.eye(3), (len(self.parents), 1, 1))
@@ -118,10 +150,10 @@ class PoseRig:
         self.head_seg = self.seg_names.index("head")
 
         def segment_of(bone: str) -> int:
-            base, _, side = bone.partition(".")
+            base, side = split_side(body.name, bone)
             for k, (name, (_, _, members)) in enumerate(segs.items()):
                 sided = name[-2:] in ("_l", "_r")
-                if any(base.startswith(m) for m in members) and (not sided or name[-1] == side.lower()):
+                if any(base.startswith(m) for m in members) and (not sided or name[-1] == side):
                     return k
             return -1
 
@@ -143,7 +175,7 @@ class PoseRig:
         for joint, bones in self.joint_bones.items():
             rotvec = roma.rotmat_to_rotvec(torch.as_tensor(euler_xyz(world_euler(joint, angles[joint])))).numpy()
             for b in bones:  # a chain shares the rotation evenly (same axis: exact)
-                A[b] = roma.rotvec_to_rotmat(torch.as_tensor(rotvec / len(bones))).numpy()
+                A[b] = A[b] @ roma.rotvec_to_rotmat(torch.as_tensor(rotvec / len(bones))).numpy()
         Gp = np.stack([self.G[p] if p >= 0 else np.eye(3) for p in self.parents])
         local = np.transpose(Gp, (0, 2, 1)) @ A @ self.G
         for side, fingers in self.fingers.items():
@@ -153,11 +185,15 @@ class PoseRig:
                     local[b] = axis_angle(curl_axes[j], c[j])
                 if np.any(spread_axis):
                     local[bones[0]] = local[bones[0]] @ axis_angle(spread_axis, c[3])
+        if self.model != "anny":
+            C = self.to_canonical
+            local = C.T @ local @ C
         return roma.rotmat_to_rotvec(torch.as_tensor(local[1:])).numpy()
 
     def rest_to_local_ref(self, bone: str, R_bone: np.ndarray) -> np.ndarray:
-        """A rotation in a bone's own rest frame (Blender pose-bone convention) -> local-ref."""
-        F = self.rest_frames[self.index[bone]]
+        """A rotation in an Anny bone's own rest frame (Blender pose-bone convention) ->
+        local-ref. Models without Anny's bones use an upright bone frame."""
+        F = self.rest_frames[self.index[bone]] if self.model == "anny" else UPRIGHT_BONE_FRAME
         return F @ R_bone @ F.T
 
 
