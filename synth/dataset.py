@@ -44,7 +44,22 @@ class Shard:
 
 
 def config_hash(cfg: SynthConfig) -> str:
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    """Hash of what determines the scenes. The SMPL-X file counts by its content, not its
+    path, so a dataset can be resumed with the model file moved elsewhere."""
+    d = cfg.to_dict()
+    if d["body"]["model"] == "smplx":
+        d["body"]["smplx_model"] = _file_sha256(d["body"]["smplx_model"] or None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _file_sha256(path: str | None) -> str:
+    from engine.body.smplx_body import resolve_smplx_path
+
+    h = hashlib.sha256()
+    with open(resolve_smplx_path(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_dataset_record(root: Path, cfg: SynthConfig) -> str:

@@ -11,6 +11,7 @@ stored ones, so the parameters alone reproduce the ground truth.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -117,8 +118,18 @@ def scene_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
 
 
+def _dataset_smplx_model(root: Path) -> str | None:
+    """The SMPL-X file a dataset was rendered with (``dataset.json``), if any."""
+    for folder in (root, root.parent):
+        path = folder / "dataset.json"
+        if path.is_file():
+            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
+    return None
+
+
 def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
-    bodies = _Bodies(smplx_model)
+    root = Path(root)
+    bodies = _Bodies(smplx_model or _dataset_smplx_model(root))
     reports = []
     for folder in scene_folders(root):
         reports.append(check_scene(folder, bodies))

@@ -21,7 +21,7 @@ def test_smplx_scene_renders_and_validates(tmp_path):
     out = tmp_path / "data"
     summary = render_dataset(out, 1, cfg)
     assert summary["rendered"] == 1
-    result = validate(out, smplx_model=str(model))["summary"]
+    result = validate(out)["summary"]  # the model file comes from dataset.json
     assert result["ok"], result["bad_scenes"]
     assert result["proxy_px_within_1px"] >= 0.999 and result["foreground_px"] > 100
     scene = read_scene(out / "scene_000000")
@@ -29,3 +29,12 @@ def test_smplx_scene_renders_and_validates(tmp_path):
     assert body["model"] == "smplx" and len(body["params"]["shape"]) == 10
     assert np.asarray(body["params"]["body_pose"]).shape == (54, 3)
     assert scene.gt["vertices"].shape == (10475, 3) and scene.gt["joints"].shape == (55, 3)
+
+    # The dataset is tied to the model file's content, not its path: moved, it resumes.
+    moved = tmp_path / "elsewhere" / "SMPLX_NEUTRAL.npz"
+    moved.parent.mkdir()
+    model.rename(moved)
+    again = load_config(None, {"body": {"model": "smplx", "smplx_model": str(moved)},
+                               "cameras": {"views": 3, "width": 72, "height": 64},
+                               "render": {"samples": 2, "denoise": False}})
+    assert render_dataset(out, 1, again)["skipped"] == 1
