@@ -6,6 +6,7 @@ import typer
 
 from engine.cli.assets_cmd import app as assets_app
 from engine.cli.doctor import doctor
+from engine.cli.fit_cmds import evaluate, fit
 from engine.cli.synth_cmds import preview, render, validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -14,6 +15,8 @@ app.command()(doctor)
 app.command()(render)
 app.command()(validate)
 app.command()(preview)
+app.command()(fit)
+app.command()(evaluate)
 app.add_typer(assets_app, name="assets")
 
 

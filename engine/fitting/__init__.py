@@ -1,5 +1,7 @@
-"""Fitting a body model to dense multi-view proxies (in progress: correspondences so far)."""
+"""Fitting a body model to dense multi-view proxies."""
 
 from engine.fitting.correspondences import Correspondences, proxy_correspondences
+from engine.fitting.fit import fit
+from engine.fitting.types import FitOptions, FitResult, ProxyViews
 
-__all__ = ["Correspondences", "proxy_correspondences"]
+__all__ = ["Correspondences", "FitOptions", "FitResult", "ProxyViews", "fit", "proxy_correspondences"]

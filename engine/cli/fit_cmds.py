@@ -1,0 +1,216 @@
+"""``diffproxy fit | evaluate``: fit a body to one scene's proxies; the oracle evaluation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import InputError
+
+console = Console(stderr=True)
+
+
+def _fail(e: Exception) -> None:
+    console.print(f"[red]error:[/red] {e}")
+    raise typer.Exit(2)
+
+
+def _int_list(name: str, text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{name}: expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise InputError(f"{name}: empty list")
+    return values
+
+
+def _fit_options(pairs: list[str] | None, **fixed):
+    """``FitOptions`` from ``KEY=VALUE`` overrides (``--set body_iters=40``), typed by the field."""
+    from dataclasses import fields
+
+    from engine.fitting import FitOptions
+
+    kinds = {f.name: type(f.default) for f in fields(FitOptions) if isinstance(f.default, (int, float, bool))}
+    values = dict(fixed)
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in kinds:
+            raise InputError(f"--set: expected KEY=VALUE with KEY one of {sorted(kinds)}, got {pair!r}")
+        try:
+            values[key] = text.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](text)
+        except ValueError:
+            raise InputError(f"--set {key}: expected a {kinds[key].__name__}, got {text!r}") from None
+    return FitOptions(**values)
+
+
+SET_HELP = "Override a fit option, KEY=VALUE (repeatable), e.g. --set body_iters=40."
+
+
+def _options_record(options) -> dict:
+    return {k: str(v) if not isinstance(v, (int, float, bool, str)) else v for k, v in asdict(options).items()}
+
+
+def evaluate(
+    dataset: Path = typer.Argument(..., help="A dataset folder (scene_* inside) or one scene folder."),
+    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies)."),
+    corrupt: float = typer.Option(0.0, help="Share of foreground pixels made wrong in each simulated sample."),
+    samples: int = typer.Option(3, help="Simulated samples per view (with --corrupt), aggregated as in the paper."),
+    views: Optional[int] = typer.Option(None, help="Use the first N views of each scene (default: all)."),
+    views_sweep: Optional[str] = typer.Option(None, help="Comma-separated view counts, e.g. 1,2,4,8: one run each."),
+    uniform_weights: bool = typer.Option(False, help="Weigh every foreground pixel 1 (the ablation)."),
+    max_scenes: Optional[int] = typer.Option(None, help="Evaluate only the first M scenes."),
+    seed: int = typer.Option(0, help="Seed of the simulated corruption."),
+    plot: Optional[Path] = typer.Option(None, help="PNG of the errors against the number of views."),
+    smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+) -> None:
+    """Fit every scene from its ground-truth proxies (optionally corrupted) and report the errors."""
+    from tqdm import tqdm
+
+    from engine.fitting.evaluate import BodyCache, EvalConfig, dataset_smplx_model
+    from engine.fitting.evaluate import evaluate as run
+    from engine.fitting.plot import plot_error_vs_views
+
+    try:
+        counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
+        summaries, bodies = [], None
+        for count in counts:
+            config = EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
+                                uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
+                                smplx_model=str(smplx_model) if smplx_model else None, options=_fit_options(set_))
+            config.check()
+            bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(dataset), config.options.dtype)
+            bar = tqdm(desc=f"fit ({count or 'all'} views)", unit="scene", disable=as_json)
+            result = run(dataset, config, progress=lambda row: bar.update(1), bodies=bodies)
+            bar.close()
+            _print_table(result, count)
+            summaries.append(result["summary"])
+        if plot is not None:
+            title = f"{proxies} proxies" + (f", corrupt {corrupt} x{samples}" if corrupt else "") + \
+                    (", uniform weights" if uniform_weights else "") + f", {summaries[0]['scenes']} scenes"
+            console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
+    except InputError as e:
+        _fail(e)
+    if as_json:
+        out = dict(summaries[-1])
+        if len(summaries) > 1:
+            out["sweep"] = summaries
+        print(json.dumps(out))
+
+
+def _print_table(result: dict, count: int | None) -> None:
+    table = Table(title=f"errors in mm, {count or 'all'} views")
+    for name in ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "res. px", "s"):
+        table.add_column(name, no_wrap=True)
+    for r in result["scenes"]:
+        table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm",
+                                                                              "pa_mpvpe_mm")),
+                      f"{r['residual_px']:.2f}", f"{r['seconds']:.1f}")
+    s = result["summary"]
+    table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")),
+                  f"{s['residual_px']:.2f}", f"{s['seconds_per_scene']:.1f}")
+    console.print(table)
+
+
+def fit(
+    scene_dir: Path = typer.Argument(..., metavar="SCENE", help="A scene folder (cameras, images)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: fit.json, fit.npz, fit.glb, overlay.png."),
+    proxies: str = typer.Option("gt", help="gt (the scene's proxies.npz) or a folder holding proxies.npz "
+                                           "with seg, uv and optionally weight, in the scene's layout."),
+    views: Optional[str] = typer.Option(None, help="Comma-separated view indices (default: all)."),
+    refine_cameras: bool = typer.Option(False, help="Refine extrinsics and focal length with the body."),
+    body: Optional[str] = typer.Option(None, help="Body model (default: the scene's, else anny)."),
+    smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+) -> None:
+    """Fit the body model to one scene's proxies and write the result."""
+    from engine.fitting import ProxyViews
+    from engine.fitting.evaluate import BodyCache, dataset_smplx_model, scene_cameras, scene_errors, timed_fit
+    from engine.io.fit_result import write_fit
+    from engine.io.scene import read_scene
+
+    try:
+        scene = read_scene(scene_dir)
+        index = _int_list("--views", views) if views else list(range(scene.num_views))
+        bad = [i for i in index if not 0 <= i < scene.num_views]
+        if bad or len(set(index)) != len(index):
+            raise InputError(f"--views: {index} must be distinct indices in 0..{scene.num_views - 1}")
+        seg, uv, weight = _load_proxies(scene, proxies)
+        name = body or scene.record.get("body", {}).get("model", "anny")
+        options = _fit_options(set_, refine_cameras=refine_cameras)
+        bodies = BodyCache(str(smplx_model) if smplx_model else dataset_smplx_model(scene_dir), options.dtype)
+        model, proxy = bodies.get(name)
+        proxy_views = ProxyViews(seg[index], uv[index], scene_cameras(scene, index),
+                                 None if weight is None else weight[index])
+        result, seconds = timed_fit(proxy_views, model, proxy, options)
+        errors = {}
+        if scene.gt is not None and name == scene.record.get("body", {}).get("model"):
+            errors = scene_errors(result, scene.gt)
+        images = [_read_image(scene.image_path(i)) for i in index]
+        meta = {"scene": str(Path(scene_dir).resolve()), "proxies": proxies, "views": index,
+                "options": _options_record(options), "seconds": seconds, "errors_mm": errors}
+        paths = write_fit(out, result, model, proxy_views, images, meta, part_table=proxy.part_table)
+    except InputError as e:
+        _fail(e)
+    residual = [float(r) for r in result.residual_px]
+    console.print(f"fitted {model.name} to {len(index)} views ({result.correspondences} correspondences, "
+                  f"start: {result.init}) in {seconds:.1f} s; residual px per view: "
+                  + ", ".join(f"{r:.2f}" for r in residual))
+    if errors:
+        console.print("errors (mm): " + ", ".join(f"{k[:-3]} {v:.1f}" for k, v in errors.items()))
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if as_json:
+        print(json.dumps({"residual_px": residual, "timings": result.timings, "seconds": seconds,
+                          "correspondences": result.correspondences, "init": result.init, "out": str(out),
+                          **errors}))
+
+
+def _load_proxies(scene, source: str):
+    """seg (N,H,W), uv (N,H,W,2), weight (N,H,W) or None as tensors, from the scene or a folder."""
+    import torch
+
+    if source == "gt":
+        if scene.proxies is None:
+            raise InputError(f"{scene.folder / 'scene.json'}: field 'files.proxies' missing: pass --proxies DIR")
+        arrays = scene.proxies
+        path = scene.folder / scene.record["files"]["proxies"]
+    else:
+        path = Path(source) / "proxies.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            raise InputError(f"--proxies: {path} missing") from None
+        except Exception as e:  # zipfile errors of a truncated or foreign file
+            raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    for key in ("seg", "uv"):
+        if key not in arrays:
+            raise InputError(f"{path}: field '{key}' missing")
+    n = scene.num_views
+    for key in ("seg", "uv", "weight"):
+        if key in arrays and (arrays[key].ndim < 1 or arrays[key].shape[0] != n):
+            raise InputError(f"{path}: field '{key}' has shape {arrays[key].shape}, expected {n} views first")
+    if arrays["seg"].dtype.kind not in "iu":
+        raise InputError(f"{path}: field 'seg' must hold integer part ids, got {arrays['seg'].dtype}")
+    weight = torch.as_tensor(arrays["weight"], dtype=torch.float32) if "weight" in arrays else None
+    return (torch.as_tensor(arrays["seg"].astype(np.int64)), torch.as_tensor(arrays["uv"], dtype=torch.float32),
+            weight)
+
+
+def _read_image(path: Path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        return np.asarray(Image.open(path).convert("RGB"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable image ({e})") from None

@@ -1,0 +1,99 @@
+"""The fitting's objective: robust, weighted reprojection of proxy surface points, and the
+priors (pose regulariser, joint-angle limits, shape range, cameras near their calibration)."""
+
+from __future__ import annotations
+
+import math
+
+import roma
+import torch
+
+from engine.fitting.correspondences import Correspondences
+from engine.proxy.lookup import surface_points
+
+
+def project(points: torch.Tensor, view: torch.Tensor, K: torch.Tensor, R: torch.Tensor,
+            t: torch.Tensor) -> torch.Tensor:
+    """points (..., M, 3) world, each seen by camera ``view`` (M,) -> pixels (..., M, 2)."""
+    cam = torch.einsum("mij,...mj->...mi", R[view], points) + t[view]
+    z = cam[..., 2:].clamp(min=1e-3)  # points behind a camera get a large, finite residual
+    uvw = torch.einsum("mij,...mj->...mi", K[view], cam / z)
+    return uvw[..., :2]
+
+
+def gmof(sq_residual: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure on squared residuals: ~r^2 near 0, saturating at sigma^2 for outliers."""
+    s2 = sigma * sigma
+    return s2 * sq_residual / (s2 + sq_residual)
+
+
+def reprojection(vertices: torch.Tensor, faces: torch.Tensor, corr: Correspondences, K, R, t,
+                 sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean robust loss (B,) and the squared residuals (B, M) of the correspondences."""
+    points = surface_points(vertices, faces, corr.face, corr.bary)
+    sq = (project(points, corr.view, K, R, t) - corr.xy_px).square().sum(-1)
+    w = corr.weight.to(sq.dtype)
+    return (gmof(sq, sigma) * w).sum(-1) / w.sum().clamp(min=1e-9), sq
+
+
+def angle_limits(pose_joint_names: tuple[str, ...], device=None, dtype=None) -> torch.Tensor:
+    """Per-bone limit on the rotation angle (radians), by bone group: the spine, neck and
+    head turn less than limbs, fingers curl less than a full turn. A coarse anatomical
+    prior: it bounds how far each bone turns, not the direction."""
+    def limit(name: str) -> float:
+        n = name.lower()
+        if "spine" in n or n.startswith("neck") or n in ("pelvis.l", "pelvis.r"):
+            return 40.0
+        if n.startswith("head") or "clavicle" in n or "collar" in n or "shoulder01" in n:
+            return 60.0
+        if "finger" in n or "metacarpal" in n or any(f in n for f in ("thumb", "index", "middle", "ring", "pinky")):
+            return 110.0
+        if n.startswith("eye") or "jaw" in n or n.startswith("toe"):
+            return 30.0
+        return 160.0
+    return torch.tensor([math.radians(limit(n)) for n in pose_joint_names], device=device, dtype=dtype)
+
+
+def pose_priors(body_pose: torch.Tensor, limits: torch.Tensor, pose_weight: float,
+                limit_weight: float) -> torch.Tensor:
+    angle = body_pose.norm(dim=-1)  # (B, P)
+    over = torch.relu(angle - limits)
+    return pose_weight * body_pose.square().sum((-1, -2)) + limit_weight * over.square().sum(-1) * 100.0
+
+
+class CameraDelta(torch.nn.Module):
+    """Small corrections of N calibrated cameras: rotation, translation, focal scale."""
+
+    # The expected calibration error the prior is scaled by: 2 degrees, 2 cm, 3% focal.
+    SCALE = (math.radians(2.0), 0.02, 0.03)
+
+    def __init__(self, n: int, dtype, device):
+        super().__init__()
+        self.rot = torch.nn.Parameter(torch.zeros(n, 3, dtype=dtype, device=device))
+        self.trans = torch.nn.Parameter(torch.zeros(n, 3, dtype=dtype, device=device))
+        self.log_f = torch.nn.Parameter(torch.zeros(n, dtype=dtype, device=device))
+
+    def apply(self, K, R, t):
+        return self.apply_to(self.rot, self.trans, self.log_f, K, R, t)
+
+    @staticmethod
+    def apply_to(rot, trans, log_f, K, R, t):
+        dR = roma.rotvec_to_rotmat(rot)
+        focal = torch.zeros_like(K[0])
+        focal[0, 0] = focal[1, 1] = 1.0
+        K = K + (log_f.exp() - 1)[:, None, None] * K * focal  # fx, fy scaled; principal point kept
+        return K, dR @ R, torch.einsum("nij,nj->ni", dR, t) + trans
+
+    def prior(self) -> torch.Tensor:
+        return self.residuals(self.rot, self.trans, self.log_f).square().sum()
+
+    @classmethod
+    def residuals(cls, rot, trans, log_f) -> torch.Tensor:
+        a, b, c = cls.SCALE
+        return torch.cat([(rot / a).reshape(-1), (trans / b).reshape(-1), (log_f / c).reshape(-1)])
+
+    @torch.no_grad()
+    def load_flat(self, b: dict) -> None:
+        self.rot.copy_(b["cam_rot"].reshape(-1, 3))
+        self.trans.copy_(b["cam_trans"].reshape(-1, 3))
+        self.log_f.copy_(b["cam_f"])

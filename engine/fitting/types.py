@@ -1,0 +1,79 @@
+"""What the fitting takes and gives: proxy views with their cameras, options, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from engine.body.base import BodyParams
+from engine.errors import InputError, check_finite, check_shape
+from engine.geometry.camera import Cameras
+from engine.proxy.parts import check_part_ids
+
+
+@dataclass
+class ProxyViews:
+    """N views of one person: seg (N, H, W) part ids, uv (N, H, W, 2) in [0, 1], weight
+    (N, H, W) in [0, 1] or None (all 1), and the N calibrated cameras (image size W x H)."""
+
+    seg: torch.Tensor
+    uv: torch.Tensor
+    cameras: Cameras
+    weight: torch.Tensor | None = None
+
+    def __post_init__(self):
+        check_shape("seg", self.seg, ("N", "H", "W"))
+        check_shape("uv", self.uv, (*self.seg.shape, 2))
+        check_part_ids("seg", self.seg)
+        check_finite("uv", self.uv)
+        if self.weight is not None:
+            check_shape("weight", self.weight, tuple(self.seg.shape))
+            check_finite("weight", self.weight)
+        n, h, w = self.seg.shape
+        if len(self.cameras) != n:
+            raise InputError(f"cameras: {len(self.cameras)} cameras for {n} proxy views")
+        if (self.cameras.width, self.cameras.height) != (w, h):
+            raise InputError(f"cameras: image size {self.cameras.width}x{self.cameras.height} does not match "
+                             f"the proxies' {w}x{h}")
+        if not (self.seg > 0).any():
+            raise InputError(f"seg: no foreground pixels in any of the {n} views")
+
+    def __len__(self) -> int:
+        return self.seg.shape[0]
+
+    def subset(self, index) -> "ProxyViews":
+        index = list(index)
+        return ProxyViews(self.seg[index], self.uv[index], self.cameras.subset(index),
+                          None if self.weight is None else self.weight[index])
+
+
+@dataclass
+class FitOptions:
+    max_per_part: int = 48  # correspondences per view and part
+    robust_sigma_px: float = 4.0  # Geman-McClure scale of the reprojection residual
+    global_iters: int = 60
+    body_iters: int = 60
+    hand_iters: int = 15
+    lm_iters: int = 6  # Levenberg-Marquardt iterations after L-BFGS (0: none)
+    rel_tol: float = 1e-5  # a stage ends when the loss drops by less than this (relative)
+    pose_prior: float = 1e-3  # weight of the L2 pose regulariser (per pixel^2 of residual)
+    limit_prior: float = 1.0  # weight of the joint-limit penalty
+    refine_cameras: bool = False
+    camera_prior: float = 0.1  # keeps refined cameras near the given calibration
+    seed: int = 0
+    dtype: torch.dtype = torch.float32
+
+
+@dataclass
+class FitResult:
+    params: BodyParams  # batch of 1
+    vertices: torch.Tensor  # (V, 3) world
+    joints: torch.Tensor  # (J, 3)
+    keypoints: torch.Tensor  # (K, 3)
+    cameras: Cameras  # as given, or refined
+    residual_px: torch.Tensor  # (N,) weighted mean reprojection error per view
+    correspondences: int
+    init: str  # how the start was found
+    stage_losses: dict[str, list[float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)

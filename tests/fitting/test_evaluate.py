@@ -1,0 +1,193 @@
+"""The oracle evaluation and the fit/evaluate commands, on tiny scene folders written here
+(exact proxies by the synth proxy pass, blank images; no Blender). Every test runs the real
+fit; the plumbing tests cap its iterations to stay fast."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from helpers import ring_cameras
+from PIL import Image
+from typer.testing import CliRunner
+
+import engine.fitting.evaluate as ev
+from engine.cli.main import app
+from engine.errors import InputError
+from engine.fitting.evaluate import EvalConfig, evaluate
+from engine.fitting.types import FitOptions, FitResult
+from engine.io.fit_result import read_fit
+from engine.io.scene import GT_KEYS
+from synth.proxy_pass import ProxyRenderer
+
+SIZE, VIEWS = 48, 4
+
+
+def _write_scene(folder, index, body, proxy):
+    p = body.neutral_params(1)
+    g = torch.Generator().manual_seed(index)
+    p.body_pose = 0.15 * torch.randn(p.body_pose.shape, generator=g, dtype=torch.float64).to(body.dtype)
+    p.global_orient = torch.tensor([[0.0, 0.0, 0.5 + index]], dtype=body.dtype)
+    p.transl = torch.tensor([[0.0, 0.0, 0.2]], dtype=body.dtype)
+    out = body(p)
+    cams = ring_cameras(VIEWS, size=SIZE, seed=index)
+    renderer = ProxyRenderer(out.vertices[0].double().numpy(), body.faces.numpy(),
+                             proxy.part_table.face_part.numpy(), body.uv_coords.numpy(), body.uv_faces.numpy())
+    views = [renderer.render(cams.K[v].numpy(), cams.R_cam_world[v].numpy(), cams.t_cam_world[v].numpy(), SIZE, SIZE)
+             for v in range(VIEWS)]
+    (folder / "images").mkdir(parents=True)
+    for v in range(VIEWS):
+        Image.new("RGB", (SIZE, SIZE), (60, 70, 80)).save(folder / "images" / f"view_{v:02d}.png")
+    np.savez(folder / "proxies.npz", seg=np.stack([v.seg for v in views]), uv=np.stack([v.uv for v in views]),
+             depth=np.stack([np.where(np.isfinite(v.depth), v.depth, 0) for v in views]).astype(np.float32),
+             body_mask=np.stack([v.body_mask for v in views]))
+    gt = {k: np.zeros((VIEWS, 1)) for k in GT_KEYS}
+    gt.update(vertices=out.vertices[0].double().numpy(), joints=out.joints[0].double().numpy(),
+              keypoints=out.keypoints[0].double().numpy())
+    np.savez(folder / "gt.npz", **gt)
+    d = lambda x: x[0].double().numpy().tolist()  # noqa: E731
+    record = {"schema_version": 1, "index": index, "files": {"proxies": "proxies.npz", "gt": "gt.npz"},
+              "body": {"model": "anny", "params": {"global_orient": d(p.global_orient), "transl": d(p.transl),
+                                                   "body_pose": d(p.body_pose), "shape": d(p.shape), "scale": 1.0}},
+              "cameras": [{"K": cams.K[v].tolist(), "R_cam_world": cams.R_cam_world[v].tolist(),
+                           "t_cam_world": cams.t_cam_world[v].tolist(), "width": SIZE, "height": SIZE}
+                          for v in range(VIEWS)],
+              "views": [{"image": f"images/view_{v:02d}.png"} for v in range(VIEWS)]}
+    (folder / "scene.json").write_text(json.dumps(record))
+    return p, out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, anny32, anny_proxy):
+    root = tmp_path_factory.mktemp("dataset")
+    truth = {}
+    for i in range(2):
+        name = f"scene_{i:06d}"
+        truth[name] = _write_scene(root / name, i, anny32, anny_proxy)
+    return root, truth
+
+
+@pytest.fixture(scope="module")
+def bodies(anny32, anny_proxy):
+    cache = ev.BodyCache()
+    cache.cache["anny"] = (anny32, anny_proxy)
+    return cache
+
+
+@pytest.fixture
+def recorded_fit(monkeypatch, dataset, bodies):
+    """The real fit, its iteration counts capped so that these plumbing tests stay fast; the
+    calls made (views, options as asked) are recorded."""
+    calls = []
+    real_fit = ev.fit
+
+    def recorded_fit(views, body, proxy, options):
+        calls.append((views, options))
+        quick = dataclasses.replace(options, max_per_part=min(options.max_per_part, 16),
+                                    body_iters=min(options.body_iters, 20), hand_iters=min(options.hand_iters, 5),
+                                    lm_iters=min(options.lm_iters, 2))
+        return real_fit(views, body, proxy, quick)
+
+    monkeypatch.setattr(ev, "fit", recorded_fit)
+    monkeypatch.setattr(ev.BodyCache, "get", lambda self, name: bodies.cache[name])
+    return calls
+
+
+def test_evaluate_gt_proxies(dataset, recorded_fit):
+    result = evaluate(dataset[0], EvalConfig(views=3))
+    s = result["summary"]
+    assert s["scenes"] == 2 and s["views"] == 3 and len(result["scenes"]) == 2
+    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"):
+        assert 0 < s[key] < 80  # 48 px views and capped iterations: coarse, but on the body
+    views, _ = recorded_fit[0]
+    assert len(views) == 3 and views.weight is None and views.cameras.width == SIZE
+
+
+def test_corrupt_aggregates_samples_and_uniform_weights_replace_them(dataset, recorded_fit):
+    evaluate(dataset[0], EvalConfig(corrupt=0.3, samples=3, max_scenes=1))
+    views, _ = recorded_fit[-1]
+    w = views.weight
+    assert w is not None and 0 < w[views.seg > 0].mean() < 1 and (w[views.seg == 0] == 0).all()
+    evaluate(dataset[0], EvalConfig(corrupt=0.3, samples=3, max_scenes=1))
+    assert torch.equal(recorded_fit[-1][0].seg, views.seg)  # seeded per scene
+    evaluate(dataset[0], EvalConfig(corrupt=0.3, samples=3, max_scenes=1, uniform_weights=True))
+    u = recorded_fit[-1][0]
+    assert torch.equal(u.seg, views.seg) and torch.equal(u.weight, (u.seg > 0).float())
+
+
+@pytest.mark.parametrize("config, field", [
+    (EvalConfig(proxies="model"), "proxies"), (EvalConfig(corrupt=2.0), "corrupt"),
+    (EvalConfig(samples=0), "samples"), (EvalConfig(views=0), "views"), (EvalConfig(views=9), "views"),
+])
+def test_bad_config(dataset, recorded_fit, config, field):
+    with pytest.raises(InputError, match=field):
+        evaluate(dataset[0], config)
+
+
+def test_not_a_dataset(tmp_path):
+    with pytest.raises(InputError, match="no scene_"):
+        evaluate(tmp_path)
+
+
+def test_cli_evaluate_json_and_plot(dataset, recorded_fit, tmp_path):
+    plot = tmp_path / "views.png"
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--views-sweep", "1,2,4", "--plot", str(plot),
+                                   "--json", "--set", "body_iters=7"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes"):
+        assert math.isfinite(out[key])
+    assert [s["views"] for s in out["sweep"]] == [1, 2, 4] and out["scenes"] == 2
+    assert recorded_fit[-1][1].body_iters == 7
+    assert Image.open(plot).size[0] > 100
+
+
+def test_cli_bad_option(dataset, recorded_fit):
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--set", "nope=1"])
+    assert res.exit_code == 2 and "--set" in res.output
+
+
+def test_cli_fit_writes_outputs(dataset, recorded_fit, tmp_path):
+    root, _ = dataset
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000001"), "--views", "0,2", "--out", str(tmp_path / "o"),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(out["residual_px"]) == 2 and max(out["residual_px"]) < 5 and out["mpvpe_mm"] < 150
+    fit = read_fit(tmp_path / "o")
+    assert fit["meta"]["views"] == [0, 2] and len(fit["cameras"]) == 2
+    assert (tmp_path / "o" / "overlay.png").is_file() and (tmp_path / "o" / "fit.glb").is_file()
+
+
+def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
+    root, _ = dataset
+    arrays = dict(np.load(root / "scene_000000" / "proxies.npz"))
+    (tmp_path / "p").mkdir()
+    np.savez(tmp_path / "p" / "proxies.npz", seg=arrays["seg"], uv=arrays["uv"],
+             weight=(arrays["seg"] > 0).astype(np.float32))
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies", str(tmp_path / "p"),
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert recorded_fit[-1][0].weight is not None
+    np.savez(tmp_path / "p" / "proxies.npz", seg=arrays["seg"][:2], uv=arrays["uv"][:2])
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies", str(tmp_path / "p"),
+                                   "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "'seg'" in res.output and not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize("args, message", [(["--views", "0,7"], "--views"), (["--views", "a"], "--views"),
+                                           (["--proxies", "/nonexistent"], "proxies.npz")])
+def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
+    res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2 and message in res.output
+
+
+@pytest.mark.slow
+def test_real_fit_gives_finite_metrics(dataset):
+    fast = FitOptions(max_per_part=8, global_iters=10, body_iters=10, hand_iters=2)
+    result = evaluate(dataset[0], EvalConfig(views=4, max_scenes=1, options=fast))
+    s = result["summary"]
+    assert all(math.isfinite(s[k]) for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
+    assert s["mpvpe_mm"] < 300

@@ -1,0 +1,98 @@
+"""The fitting on exact proxies of a known posed Anny (cast by the synth proxy pass)."""
+
+import math
+
+import numpy as np
+import pytest
+import roma
+import torch
+from helpers import ring_cameras
+
+from engine.errors import InputError
+from engine.fitting import FitOptions, ProxyViews, fit
+from engine.geometry.camera import Cameras
+from engine.metrics import mpvpe
+from synth.proxy_pass import ProxyRenderer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def scene(anny32, anny_proxy):
+    torch.manual_seed(0)
+    params = anny32.neutral_params(1)
+    params.body_pose[0, anny32.pose_joint_names.index("lowerarm01.L")] = torch.tensor([0.0, 0.0, 0.8])
+    params.body_pose[0, anny32.pose_joint_names.index("upperleg01.R")] = torch.tensor([-0.5, 0.0, 0.0])
+    params.global_orient[0] = torch.tensor([0.0, 0.0, 2.0])
+    params.transl[0] = torch.tensor([0.2, -0.1, 0.05])
+    out = anny32(params)
+    cams = ring_cameras(4, 192, dtype=torch.float32)
+    renderer = ProxyRenderer(out.vertices[0].double().numpy(), anny32.faces.numpy(),
+                             anny_proxy.part_table.face_part.numpy(), anny32.uv_coords.numpy(), anny32.uv_faces.numpy())
+    seg, uv = [], []
+    for i in range(4):
+        v = renderer.render(cams.K[i].double().numpy(), cams.R_cam_world[i].double().numpy(),
+                            cams.t_cam_world[i].double().numpy(), 192, 192)
+        seg.append(v.seg), uv.append(v.uv)
+    return ProxyViews(torch.as_tensor(np.stack(seg)), torch.as_tensor(np.stack(uv)), cams), out
+
+
+def test_fit_recovers_a_known_body(scene, anny32, anny_proxy):
+    views, gt = scene
+    result = fit(views, anny32, anny_proxy, FitOptions())
+    err = mpvpe(result.vertices[None], gt.vertices).item()
+    assert err < 25.0, err
+    assert result.residual_px.max() < 3.0 and result.correspondences > 500
+    assert set(result.timings) >= {"init_s", "body_s", "hands_s", "total_s"}
+
+
+def test_one_view_fits_without_a_guess(scene, anny32, anny_proxy):
+    views, gt = scene
+    result = fit(views.subset([0]), anny32, anny_proxy, FitOptions(body_iters=60, hand_iters=15))
+    assert torch.isfinite(result.vertices).all() and result.residual_px[0] < 5.0
+    # depth is weakly observed from one view, but the body lands in the right place
+    assert (result.vertices.mean(0) - gt.vertices[0].mean(0)).norm() < 0.3
+
+
+def test_camera_refinement_recovers_calibration_noise(scene, anny32, anny_proxy):
+    views, gt = scene
+    cams = views.cameras
+    g = torch.Generator().manual_seed(1)
+    axis = torch.nn.functional.normalize(torch.randn(4, 3, generator=g), dim=-1)
+    dR = roma.rotvec_to_rotmat(axis * math.radians(2.0))
+    noisy = Cameras(cams.K.clone(), dR @ cams.R_cam_world,
+                    cams.t_cam_world + 0.02 * torch.nn.functional.normalize(torch.randn(4, 3, generator=g), dim=-1),
+                    cams.width, cams.height)
+    noisy.K[:, 0, 0] *= 1.03
+    noisy.K[:, 1, 1] *= 1.03
+    bad = ProxyViews(views.seg, views.uv, noisy)
+    plain = fit(bad, anny32, anny_proxy, FitOptions())
+    refined = fit(bad, anny32, anny_proxy, FitOptions(refine_cameras=True))
+    assert refined.residual_px.mean() < 0.6 * plain.residual_px.mean()
+
+    # Body and cameras can only be recovered up to one common rigid motion (the gauge):
+    # compare what is invariant to it, the cameras' relative rotations, and the focal lengths.
+    def relative_error(R):
+        rel, true = R[:, None] @ R[None].transpose(-1, -2), cams.R_cam_world[:, None] @ cams.R_cam_world[None].mT
+        return roma.rotmat_geodesic_distance(rel, true).mean()
+
+    focal_error = lambda K: (K[:, 0, 0] / cams.K[:, 0, 0] - 1).abs().mean()  # noqa: E731
+    print("relative rotation error (deg): noisy", math.degrees(relative_error(noisy.R_cam_world)),
+          "refined", math.degrees(relative_error(refined.cameras.R_cam_world)),
+          "focal error: noisy", focal_error(noisy.K).item(), "refined", focal_error(refined.cameras.K).item())
+    assert relative_error(refined.cameras.R_cam_world) < 0.5 * relative_error(noisy.R_cam_world)
+    assert focal_error(refined.cameras.K) < 0.5 * focal_error(noisy.K)
+
+
+def test_bad_inputs_are_named(scene, anny32, anny_proxy):
+    views, _ = scene
+    with pytest.raises(InputError, match="cameras: 3 cameras for 4 proxy views"):
+        ProxyViews(views.seg, views.uv, views.cameras.subset([0, 1, 2]))
+    with pytest.raises(InputError, match="no foreground"):
+        ProxyViews(torch.zeros_like(views.seg), views.uv, views.cameras)
+    uv = views.uv.clone()
+    uv[0, 0, 0, 0] = float("nan")
+    with pytest.raises(InputError, match="uv"):
+        ProxyViews(views.seg, uv, views.cameras)
+    with pytest.raises(InputError, match="image size"):
+        ProxyViews(views.seg[:, :100], views.uv[:, :100], views.cameras)
