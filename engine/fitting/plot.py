@@ -1,4 +1,6 @@
-"""Error against the number of views, as a PNG: matplotlib when installed, else a plain PIL chart."""
+"""Error against the number of views, as a PNG: matplotlib when installed, else a plain PIL chart.
+Both axes are logarithmic: one view is ~100x worse than eight, and the 4- vs 8-view gap
+must stay visible."""
 
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ def plot_error_vs_views(summaries: list[dict], path: Path, title: str = "") -> P
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
     for key, (label, color) in SERIES.items():
         ax.plot(views, [s[key] for s in summaries], "o-", label=label, color=np.array(color) / 255)
-    ax.set(xlabel="views", ylabel="error (mm)", title=title, xticks=views)
-    ax.set_ylim(bottom=0)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set(xlabel="views", ylabel="error (mm)", title=title, xticks=views, xticklabels=[str(v) for v in views])
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -44,22 +47,29 @@ def _pil_chart(views: list[int], summaries: list[dict], path: Path, title: str,
     left, top, right, bottom = margin
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
-    values = [s[k] for s in summaries for k in SERIES if np.isfinite(s[k])]
-    y_max = _nice(max(values, default=1.0))
-    x_lo, x_hi = min(views), max(views)
+    values = [s[k] for s in summaries for k in SERIES if np.isfinite(s[k]) and s[k] > 0]
+    lo = 10.0 ** np.floor(np.log10(min(values, default=1.0)))
+    hi = 10.0 ** np.ceil(np.log10(max(values, default=10.0)))
+    hi = hi * 10 if hi <= lo else hi
+    x_lo, x_hi = np.log2(min(views)), np.log2(max(views))
 
     def at(x: float, y: float) -> tuple[float, float]:
-        fx = 0.5 if x_hi == x_lo else (x - x_lo) / (x_hi - x_lo)
-        return left + fx * (w - left - right), h - bottom - y / y_max * (h - top - bottom)
+        fx = 0.5 if x_hi == x_lo else (np.log2(x) - x_lo) / (x_hi - x_lo)
+        fy = (np.log10(max(y, lo)) - np.log10(lo)) / (np.log10(hi) - np.log10(lo))
+        return left + fx * (w - left - right), h - bottom - fy * (h - top - bottom)
 
     draw.rectangle([left, top, w - right, h - bottom], outline="black")
-    for i in range(6):  # horizontal grid and y labels
-        y = y_max * i / 5
-        _, py = at(x_lo, y)
-        draw.line([left, py, w - right, py], fill=(225, 225, 225))
-        draw.text((5, py - 6), f"{y:.3g}", fill="black")
+    decade = lo
+    while decade < hi * 1.001:  # horizontal grid at 1, 2, 5 x 10^k, labels at each decade
+        for m in (1, 2, 5):
+            y = decade * m
+            if y <= hi * 1.001:
+                _, py = at(min(views), y)
+                draw.line([left, py, w - right, py], fill=(200, 200, 200) if m == 1 else (235, 235, 235))
+                draw.text((5, py - 6), f"{y:g}", fill="black")
+        decade *= 10
     for v in views:
-        px, _ = at(v, 0)
+        px, _ = at(v, lo)
         draw.text((px - 4, h - bottom + 5), str(v), fill="black")
     draw.text((w // 2 - 20, h - 20), "views", fill="black")
     draw.text((5, 8), f"error (mm)  {title}", fill="black")
@@ -73,10 +83,3 @@ def _pil_chart(views: list[int], summaries: list[dict], path: Path, title: str,
         draw.text((w - right - 85, top + 6 + 14 * row), label, fill="black")
     img.save(path)
 
-
-def _nice(x: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at or above x."""
-    if not np.isfinite(x) or x <= 0:
-        return 1.0
-    p = 10 ** np.floor(np.log10(x))
-    return float(next(m * p for m in (1, 2, 5, 10) if m * p >= x))
