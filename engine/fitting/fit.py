@@ -113,7 +113,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         rest = body(body.neutral_params(1).to(dtype=dtype, device=device))
         template = surface_points(rest.vertices, body.faces, corr.face, corr.bary)[0]
     torso = torch.isin(corr.part, torch.tensor([PART_ID[p] for p in TORSO_PARTS], device=device))
-    R, t, s, how = initial_placement(template, corr, torso, cams)
+    R, t, s, how = initial_placement(template, corr, torso, cams, iters=opt.global_iters)
     timings["init_s"] = time.perf_counter() - t0
 
     var = _Variables(body, R, t, s, dtype, device)

@@ -52,7 +52,7 @@ class ProxyViews:
 class FitOptions:
     max_per_part: int = 48  # correspondences per view and part
     robust_sigma_px: float = 4.0  # Geman-McClure scale of the reprojection residual
-    global_iters: int = 60
+    global_iters: int = 80  # Adam steps of the batched placement starts
     body_iters: int = 60
     hand_iters: int = 15
     lm_iters: int = 6  # Levenberg-Marquardt iterations after L-BFGS (0: none)
