@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.io.scene import read_scene
+from engine.io.scene import read_scene, scene_folders
 from engine.proxy.parts import seg_to_rgb
 
 # Bones between the 33 named keypoints (engine.body.base.KEYPOINT_NAMES).
@@ -76,8 +76,6 @@ def _light_name(spec: dict) -> str:
 
 
 def write_previews(source: Path, out: Path | None, max_scenes: int = 4) -> list[Path]:
-    from synth.validate import scene_folders
-
     folders = scene_folders(source)[:max_scenes]
     written = []
     for folder in folders:

@@ -11,7 +11,6 @@ stored ones, so the parameters alone reproduce the ground truth.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
-from engine.io.scene import read_scene
+from engine.io.scene import dataset_smplx_model, read_scene, scene_folders
 from engine.proxy import BodyProxy, surface_points
 
 DEPTH_TOLERANCE_M = 1e-3
@@ -109,27 +108,9 @@ def check_scene(folder: Path, bodies: _Bodies) -> SceneReport:
     return report
 
 
-def scene_folders(root: Path) -> list[Path]:
-    root = Path(root)
-    if (root / "scene.json").is_file():
-        return [root]
-    if not root.is_dir():
-        raise InputError(f"{root}: not a scene folder or a dataset folder")
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
-
-
-def _dataset_smplx_model(root: Path) -> str | None:
-    """The SMPL-X file a dataset was rendered with (``dataset.json``), if any."""
-    for folder in (root, root.parent):
-        path = folder / "dataset.json"
-        if path.is_file():
-            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
-    return None
-
-
 def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
     root = Path(root)
-    bodies = _Bodies(smplx_model or _dataset_smplx_model(root))
+    bodies = _Bodies(smplx_model or dataset_smplx_model(root))
     reports = []
     for folder in scene_folders(root):
         reports.append(check_scene(folder, bodies))

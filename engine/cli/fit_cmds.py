@@ -76,7 +76,8 @@ def evaluate(
     """Fit every scene from its ground-truth proxies (optionally corrupted) and report the errors."""
     from tqdm import tqdm
 
-    from engine.fitting.evaluate import BodyCache, EvalConfig, dataset_smplx_model
+    from engine.fitting.evaluate import BodyCache, EvalConfig
+    from engine.io.scene import dataset_smplx_model
     from engine.fitting.evaluate import evaluate as run
     from engine.fitting.plot import plot_error_vs_views
 
@@ -135,7 +136,8 @@ def fit(
 ) -> None:
     """Fit the body model to one scene's proxies and write the result."""
     from engine.fitting import ProxyViews
-    from engine.fitting.evaluate import BodyCache, dataset_smplx_model, scene_cameras, scene_errors, timed_fit
+    from engine.fitting.evaluate import BodyCache, scene_cameras, scene_errors, timed_fit
+    from engine.io.scene import dataset_smplx_model
     from engine.io.fit_result import write_fit
     from engine.io.scene import read_scene
 

@@ -9,7 +9,6 @@ ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from engine.fitting.corrupt import corrupt_proxies
 from engine.fitting.fit import fit
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
-from engine.io.scene import Scene, read_scene
+from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
 from engine.proxy import BodyProxy, aggregate_samples
 
@@ -68,27 +67,6 @@ class BodyCache:
             body = load_body_model(name, smplx_model=self.smplx_model if name == "smplx" else None, dtype=self.dtype)
             self.cache[name] = (body, BodyProxy.for_body(body))
         return self.cache[name]
-
-
-def scene_folders(root: Path) -> list[Path]:
-    root = Path(root)
-    if (root / "scene.json").is_file():
-        return [root]
-    if not root.is_dir():
-        raise InputError(f"{root}: not a scene folder or a dataset folder")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
-    if not folders:
-        raise InputError(f"{root}: no scene_* folders")
-    return folders
-
-
-def dataset_smplx_model(root: Path) -> str | None:
-    """The SMPL-X file a dataset was rendered with (``dataset.json``), if any."""
-    for folder in (Path(root), Path(root).parent):
-        path = folder / "dataset.json"
-        if path.is_file():
-            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
-    return None
 
 
 def scene_cameras(scene: Scene, index: list[int]) -> Cameras:
@@ -154,6 +132,8 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     ``bodies`` to several calls to build each body model once."""
     config.check()
     folders = scene_folders(root)[: config.max_scenes]
+    if not folders:
+        raise InputError(f"{root}: no scene_* folders")
     bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(root), config.options.dtype)
     rows = []
     for i, folder in enumerate(folders):

@@ -79,6 +79,26 @@ def remove_stale_temporaries(root: Path, names: set[str]) -> int:
     return removed
 
 
+def scene_folders(root: Path) -> list[Path]:
+    """``root`` itself when it is a scene folder, else its ``scene_*`` folders (sorted)."""
+    root = Path(root)
+    if (root / SCENE_JSON).is_file():
+        return [root]
+    if not root.is_dir():
+        raise InputError(f"{root}: not a scene folder or a dataset folder")
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
+
+
+def dataset_smplx_model(root: Path) -> str | None:
+    """The SMPL-X file a dataset was rendered with (its ``dataset.json``), if any; ``root``
+    may be the dataset folder or one of its scenes."""
+    for folder in (Path(root), Path(root).parent):
+        path = folder / "dataset.json"
+        if path.is_file():
+            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
+    return None
+
+
 def write_json(path: Path, data: dict) -> None:
     Path(path).write_text(json.dumps(data, indent=1, allow_nan=False))
 

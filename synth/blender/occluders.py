@@ -3,7 +3,6 @@ asset, each filling the oriented box its spec gives (see synth/occluders.py)."""
 
 from __future__ import annotations
 
-import math
 
 import bmesh
 import bpy

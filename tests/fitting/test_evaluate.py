@@ -17,7 +17,7 @@ import engine.fitting.evaluate as ev
 from engine.cli.main import app
 from engine.errors import InputError
 from engine.fitting.evaluate import EvalConfig, evaluate
-from engine.fitting.types import FitOptions, FitResult
+from engine.fitting.types import FitOptions
 from engine.io.fit_result import read_fit
 from engine.io.scene import GT_KEYS
 from synth.proxy_pass import ProxyRenderer
