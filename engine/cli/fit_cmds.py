@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import InputError
+from engine.io.files import read_npz, require_fields
 
 console = Console(stderr=True)
 
@@ -137,9 +138,8 @@ def fit(
     """Fit the body model to one scene's proxies and write the result."""
     from engine.fitting import ProxyViews
     from engine.fitting.evaluate import BodyCache, scene_cameras, scene_errors, timed_fit
-    from engine.io.scene import dataset_smplx_model
     from engine.io.fit_result import write_fit
-    from engine.io.scene import read_scene
+    from engine.io.scene import dataset_smplx_model, read_scene
 
     try:
         scene = read_scene(scene_dir)
@@ -188,16 +188,8 @@ def _load_proxies(scene, source: str):
         path = scene.folder / scene.record["files"]["proxies"]
     else:
         path = Path(source) / "proxies.npz"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise InputError(f"--proxies: {path} missing") from None
-        except Exception as e:  # zipfile errors of a truncated or foreign file
-            raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
-    for key in ("seg", "uv"):
-        if key not in arrays:
-            raise InputError(f"{path}: field '{key}' missing")
+        arrays = read_npz(path, missing=f"--proxies: {path} missing")
+    require_fields(path, arrays, ("seg", "uv"))
     n = scene.num_views
     for key in ("seg", "uv", "weight"):
         if key in arrays and (arrays[key].ndim < 1 or arrays[key].shape[0] != n):

@@ -32,6 +32,7 @@ import torch
 from engine.body.base import BodyModel, rotation_matrices
 from engine.errors import InputError
 from engine.fitting.types import FitResult, ProxyViews
+from engine.io.files import read_json, read_npz
 from engine.io.overlay import overlay_sheet, part_image, rasterize_faces
 from engine.proxy.part_table import PartTable, build_part_table
 from engine.proxy.parts import PALETTE
@@ -147,12 +148,7 @@ def read_fit(out_dir: Path) -> dict:
     """fit.json's record, with the arrays of fit.npz under ``"arrays"``; errors name the file and field."""
     out_dir = Path(out_dir)
     path = out_dir / FILES["json"]
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing (no fit in {out_dir})") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON: {e}") from None
+    record = read_json(path, missing=f"{path}: missing (no fit in {out_dir})")
     if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
         version = record.get("schema_version") if isinstance(record, dict) else None
         raise InputError(f"{path}: field 'schema_version' is {version!r}, this reader knows {SCHEMA_VERSION}")
@@ -160,16 +156,7 @@ def read_fit(out_dir: Path) -> dict:
         if key not in record:
             raise InputError(f"{path}: field '{key}' missing")
     npz = out_dir / FILES["npz"]
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise InputError(f"{npz}: missing") from None
-    except Exception as e:  # zipfile errors of a truncated or foreign file
-        raise InputError(f"{npz}: unreadable ({type(e).__name__}: {e})") from None
-    for key in NPZ_KEYS:
-        if key not in arrays:
-            raise InputError(f"{npz}: field '{key}' missing")
+    arrays = read_npz(npz, required=NPZ_KEYS)
     n, v = len(record["cameras"]), arrays["vertices"].shape[0]
     checks = {"vertices": (v, 3), "vertex_part": (v,), "residual_px": (n,), "cameras_K": (n, 3, 3),
               "cameras_R_cam_world": (n, 3, 3), "cameras_t_cam_world": (n, 3)}

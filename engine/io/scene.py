@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.io.files import read_json, read_npz
 
 SCHEMA_VERSION = 1
 SCENE_JSON = "scene.json"
@@ -129,12 +130,7 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
     """Read and check a scene folder; errors name the file and the field."""
     folder = Path(folder)
     path = folder / SCENE_JSON
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing (incomplete scene folder)") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON: {e}") from None
+    record = read_json(path, missing=f"{path}: missing (incomplete scene folder)")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
         raise InputError(f"{path}: field 'schema_version' is {version!r}, this reader knows {SCHEMA_VERSION}")
@@ -161,16 +157,8 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
 
 
 def _load_npz(path: Path, keys: dict, views: int | None) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing") from None
-    except Exception as e:  # zipfile/pickle errors of a truncated or foreign file
-        raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    arrays = read_npz(path, required=keys)
     for key, dtype in keys.items():
-        if key not in arrays:
-            raise InputError(f"{path}: field '{key}' missing")
         if dtype is not None and arrays[key].dtype != dtype:
             raise InputError(f"{path}: field '{key}' must be {np.dtype(dtype).name}, got {arrays[key].dtype}")
         if views is not None and arrays[key].shape[0] != views:
