@@ -19,7 +19,8 @@ import torch
 
 from engine.errors import InputError
 from engine.io.scene import dataset_smplx_model, read_scene, scene_folders
-from engine.proxy import BodyProxy, surface_points
+from synth.subject import params_from_dict
+from engine.proxy import BodyCache, surface_points
 
 DEPTH_TOLERANCE_M = 1e-3
 VERTEX_TOLERANCE_M = 1e-5
@@ -45,22 +46,7 @@ class SceneReport:
         return self.complete and not self.problems
 
 
-class _Bodies:
-    """Body models and their proxies, built once per model name."""
-
-    def __init__(self, smplx_model: str | None):
-        self.smplx_model, self.cache = smplx_model, {}
-
-    def get(self, name: str):
-        if name not in self.cache:
-            from synth.subject import Subject
-
-            subject = Subject(name, self.smplx_model if name == "smplx" else None)
-            self.cache[name] = (subject, BodyProxy.for_body(subject.body))
-        return self.cache[name]
-
-
-def check_scene(folder: Path, bodies: _Bodies) -> SceneReport:
+def check_scene(folder: Path, bodies: BodyCache) -> SceneReport:
     report = SceneReport(name=folder.name, complete=False)
     try:
         scene = read_scene(folder)
@@ -70,12 +56,12 @@ def check_scene(folder: Path, bodies: _Bodies) -> SceneReport:
         report.error = str(e)
         return report
     report.complete = True
-    subject, proxy = bodies.get(scene.record["body"]["model"])
-    placed = subject.forward(scene.record["body"]["params"])
-    report.vertex_rebuild_error_m = float(np.abs(placed.vertices - scene.gt["vertices"]).max())
+    body, proxy = bodies.get(scene.record["body"]["model"])
+    with torch.no_grad():
+        vertices = body(params_from_dict(scene.record["body"]["params"])).vertices
+    report.vertex_rebuild_error_m = float(np.abs(vertices[0].numpy() - scene.gt["vertices"]).max())
     if report.vertex_rebuild_error_m > VERTEX_TOLERANCE_M:
         report.problems.append(f"vertices rebuilt from the parameters differ by {report.vertex_rebuild_error_m:.2e} m")
-    vertices = torch.as_tensor(placed.vertices)[None]
     K, R, t, sizes = scene.camera_arrays()
     for v in range(scene.num_views):
         seg, uv, depth = scene.proxies["seg"][v], scene.proxies["uv"][v], scene.proxies["depth"][v]
@@ -89,7 +75,7 @@ def check_scene(folder: Path, bodies: _Bodies) -> SceneReport:
         ok = hit.valid.numpy()
         report.foreground_px += len(ys)
         report.lookup_failures += int((~ok).sum())
-        points = surface_points(vertices, subject.body.faces, hit.face[hit.valid], hit.bary[hit.valid])[0].numpy()
+        points = surface_points(vertices, body.faces, hit.face[hit.valid], hit.bary[hit.valid])[0].numpy()
         cam = points @ R[v].T + t[v]
         xy = (cam @ K[v].T)[:, :2] / cam[:, 2:]
         err = np.linalg.norm(xy - np.stack([xs[ok], ys[ok]], axis=1), axis=1)
@@ -110,7 +96,7 @@ def check_scene(folder: Path, bodies: _Bodies) -> SceneReport:
 
 def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
     root = Path(root)
-    bodies = _Bodies(smplx_model or dataset_smplx_model(root))
+    bodies = BodyCache(smplx_model or dataset_smplx_model(root), dtype=torch.float64)
     reports = []
     for folder in scene_folders(root):
         reports.append(check_scene(folder, bodies))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.body import BodyModel, load_body_model
+from engine.body import BodyModel
 from engine.errors import InputError
 from engine.fitting.corrupt import corrupt_proxies
 from engine.fitting.fit import fit
@@ -25,7 +25,7 @@ from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
 from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
-from engine.proxy import BodyProxy, aggregate_samples
+from engine.proxy import BodyCache, BodyProxy, aggregate_samples
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 
@@ -54,19 +54,6 @@ class EvalConfig:
             raise InputError(f"views: must be at least 1, got {self.views}")
         if self.max_scenes is not None and self.max_scenes < 1:
             raise InputError(f"max_scenes: must be at least 1, got {self.max_scenes}")
-
-
-class BodyCache:
-    """Body models and their proxies, built once per model name."""
-
-    def __init__(self, smplx_model: str | None = None, dtype: torch.dtype = torch.float32):
-        self.smplx_model, self.dtype, self.cache = smplx_model, dtype, {}
-
-    def get(self, name: str) -> tuple[BodyModel, BodyProxy]:
-        if name not in self.cache:
-            body = load_body_model(name, smplx_model=self.smplx_model if name == "smplx" else None, dtype=self.dtype)
-            self.cache[name] = (body, BodyProxy.for_body(body))
-        return self.cache[name]
 
 
 def scene_cameras(scene: Scene, index: list[int]) -> Cameras:
