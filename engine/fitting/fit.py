@@ -123,10 +123,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
 
     def objective(hands: bool, sigma: float) -> torch.Tensor:
         out = body(var.params(hands))
-        K, Rc, tc = cams.K, cams.R_cam_world, cams.t_cam_world
-        if cam_delta is not None:
-            K, Rc, tc = cam_delta.apply(K, Rc, tc)
-        data, _ = reprojection(out.vertices, body.faces, corr, K, Rc, tc, sigma)
+        data, _ = reprojection(out.vertices, body.faces, corr, *_cameras(cams, cam_delta), sigma)
         loss = data[0] + pose_priors(var.pose(hands)[None], limits, opt.pose_prior, opt.limit_prior)[0]
         loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1)
         loss = loss + var.shape_penalty()
@@ -156,9 +153,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     with torch.no_grad():
         params = var.params(True)
         out = body(params)
-        K, Rc, tc = cams.K, cams.R_cam_world, cams.t_cam_world
-        if cam_delta is not None:
-            K, Rc, tc = cam_delta.apply(K, Rc, tc)
+        K, Rc, tc = _cameras(cams, cam_delta)
         _, sq = reprojection(out.vertices, body.faces, corr, K, Rc, tc, opt.robust_sigma_px)
         err = sq[0].sqrt()
         n = len(cams)
@@ -170,6 +165,12 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
                      keypoints=out.keypoints[0], cameras=Cameras(K, Rc, tc, cams.width, cams.height),
                      residual_px=residual, correspondences=len(corr), init=how, stage_losses=losses,
                      timings=timings)
+
+
+def _cameras(cams: Cameras, cam_delta: CameraDelta | None):
+    """K, R_cam_world, t_cam_world of the cameras as given, or as currently refined."""
+    K, R, t = cams.K, cams.R_cam_world, cams.t_cam_world
+    return (K, R, t) if cam_delta is None else cam_delta.apply(K, R, t)
 
 
 def _lbfgs(params, closure_loss, max_iters: int, rel_tol: float, round_iters: int = 15) -> list[float]:
@@ -254,11 +255,10 @@ def _lm_refine(var: _Variables, cam_delta, corr, cams: Cameras, body: BodyModel,
         with torch.no_grad():  # Geman-McClure IRLS weights at the current estimate
             b, pose = unpack(x)
             var.load_flat(b, pose)
-            K, Rc, tc = cams.K, cams.R_cam_world, cams.t_cam_world
             if cam_delta is not None:
                 cam_delta.load_flat(b)
-                K, Rc, tc = cam_delta.apply(K, Rc, tc)
-            _, sq = reprojection(body(var.params(True)).vertices, body.faces, corr, K, Rc, tc, opt.robust_sigma_px)
+            _, sq = reprojection(body(var.params(True)).vertices, body.faces, corr, *_cameras(cams, cam_delta),
+                                 opt.robust_sigma_px)
             irls = (corr.weight * sigma2 * sigma2 / (sigma2 + sq[0]).square() / corr.weight.sum()).sqrt()
         x, costs = levenberg_marquardt(residual_fn(irls), x, iters=2, rel_tol=opt.rel_tol)
         history += costs
