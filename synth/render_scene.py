@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.io.scene import SCHEMA_VERSION, SceneWriter, scene_name, write_json
 from synth.blender_process import BlenderWorker
-from synth.proxy_pass import ProxyRenderer
+from engine.proxy.raycast import ProxyRenderer
 from synth.scene_spec import SceneSpec
 
 GENERATOR = "diffproxy.synth"

@@ -33,8 +33,9 @@ from engine.body.base import BodyModel, rotation_matrices
 from engine.errors import InputError
 from engine.fitting.types import FitResult, ProxyViews
 from engine.io.files import read_json, read_npz
-from engine.io.overlay import overlay_sheet, part_image, rasterize_faces
+from engine.io.overlay import overlay_sheet
 from engine.proxy.part_table import PartTable, build_part_table
+from engine.proxy.raycast import ProxyRenderer
 from engine.proxy.parts import PALETTE
 
 SCHEMA_VERSION = 1
@@ -80,7 +81,7 @@ def write_fit(out_dir: Path, result: FitResult, body: BodyModel, views: ProxyVie
     try:
         np.savez_compressed(tmp / FILES["npz"], **arrays)
         _write_glb(tmp / FILES["glb"], arrays)
-        _write_overlay(tmp / FILES["overlay"], arrays, views, images, part_table, result.residual_px)
+        _write_overlay(tmp / FILES["overlay"], arrays, body, views, images, part_table, result.residual_px)
         (tmp / FILES["json"]).write_text(json.dumps(record, indent=1, allow_nan=False))
         for key in ("npz", "glb", "overlay", "json"):  # fit.json last
             os.replace(tmp / FILES[key], out_dir / FILES[key])
@@ -133,13 +134,13 @@ def _write_glb(path: Path, arrays: dict) -> None:
     path.write_bytes(mesh.export(file_type="glb"))
 
 
-def _write_overlay(path: Path, arrays: dict, views: ProxyViews, images, part_table: PartTable,
+def _write_overlay(path: Path, arrays: dict, body: BodyModel, views: ProxyViews, images, part_table: PartTable,
                    residual_px: torch.Tensor) -> None:
-    face_part = part_table.face_part.cpu().numpy()
-    fitted = np.stack([part_image(rasterize_faces(arrays["vertices"], arrays["faces"], arrays["cameras_K"][v],
-                                                  arrays["cameras_R_cam_world"][v], arrays["cameras_t_cam_world"][v],
-                                                  views.cameras.width, views.cameras.height), face_part)
-                       for v in range(len(views))])
+    renderer = ProxyRenderer(arrays["vertices"], arrays["faces"], part_table.face_part.cpu().numpy(),
+                             body.uv_coords.cpu().numpy(), body.uv_faces.cpu().numpy())
+    fitted = np.stack([renderer.render(arrays["cameras_K"][v], arrays["cameras_R_cam_world"][v],
+                                       arrays["cameras_t_cam_world"][v], views.cameras.width,
+                                       views.cameras.height).seg for v in range(len(views))])
     labels = [f"residual {float(r):.2f} px" for r in residual_px.reshape(-1)]
     overlay_sheet(views.seg.cpu().numpy().astype(np.int64), fitted, images, labels).save(path)
 

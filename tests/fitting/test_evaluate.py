@@ -20,7 +20,7 @@ from engine.fitting.evaluate import EvalConfig, evaluate
 from engine.fitting.types import FitOptions
 from engine.io.fit_result import read_fit
 from engine.io.scene import GT_KEYS
-from synth.proxy_pass import ProxyRenderer
+from engine.proxy.raycast import ProxyRenderer
 
 SIZE, VIEWS = 48, 4
 

@@ -12,7 +12,7 @@ from engine.errors import InputError
 from engine.fitting import FitOptions, ProxyViews, fit
 from engine.geometry.camera import Cameras
 from engine.metrics import mpvpe
-from synth.proxy_pass import ProxyRenderer
+from engine.proxy.raycast import ProxyRenderer
 
 pytestmark = pytest.mark.slow
 

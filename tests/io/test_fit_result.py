@@ -9,8 +9,8 @@ from PIL import Image
 from engine.errors import InputError
 from engine.fitting.types import FitResult, ProxyViews
 from engine.io.fit_result import FILES, params_arrays, read_fit, write_fit
-from engine.io.overlay import part_image, rasterize_faces
 from engine.proxy.part_table import build_part_table
+from engine.proxy.raycast import ProxyRenderer
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,10 @@ def posed(anny32):
     table = build_part_table(anny32)
     cams = ring_cameras(3, size=64, dtype=torch.float32)
     f64 = lambda x: x.double().numpy()  # noqa: E731
-    segs = [part_image(rasterize_faces(f64(out.vertices[0]), anny32.faces.numpy(), f64(cams.K[v]),
-                                       f64(cams.R_cam_world[v]), f64(cams.t_cam_world[v]), 64, 64),
-                       table.face_part.numpy()) for v in range(3)]
+    renderer = ProxyRenderer(f64(out.vertices[0]), anny32.faces.numpy(), table.face_part.numpy(),
+                             anny32.uv_coords.numpy(), anny32.uv_faces.numpy())
+    segs = [renderer.render(f64(cams.K[v]), f64(cams.R_cam_world[v]), f64(cams.t_cam_world[v]), 64, 64).seg
+            for v in range(3)]
     seg = torch.as_tensor(np.stack(segs)).to(torch.uint8)
     views = ProxyViews(seg, torch.full((*seg.shape, 2), 0.5), cams)
     result = FitResult(params=params, vertices=out.vertices[0], joints=out.joints[0], keypoints=out.keypoints[0],
@@ -34,7 +35,7 @@ def posed(anny32):
     return params, out, table, views, result
 
 
-def test_rasterizer_covers_the_body_projection(posed):
+def test_cast_parts_cover_the_body_projection(posed):
     params, out, table, views, _ = posed
     assert all((views.seg[v] > 0).sum() > 50 for v in range(3))
     xy, _ = views.cameras.project(out.vertices[0])

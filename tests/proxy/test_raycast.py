@@ -4,7 +4,7 @@ import torch
 from helpers import ring_cameras
 
 from engine.proxy import surface_points
-from synth.proxy_pass import ProxyRenderer, ray_barycentrics
+from engine.proxy.raycast import ProxyRenderer, ray_barycentrics
 
 
 @pytest.fixture(scope="module")
