@@ -18,7 +18,7 @@ import logging
 
 import torch
 
-from engine.body.base import BodyModel
+from engine.body.base import BodyModel, BodyParams, SkinningState, rotation_matrices
 from engine.cache import anny_cache_dir
 
 log = logging.getLogger(__name__)
@@ -102,13 +102,25 @@ class AnnyBody(BodyModel):
                 tips.append(candidates[reach.argmax()])
         return torch.stack(tips)
 
-    def _posed_model_frame(self, R_pose, shape):
+    def skinning_state(self, params: BodyParams) -> SkinningState:
+        out = self._anny_forward(rotation_matrices("body_pose", params.body_pose[:1]), params.shape[:1])
+        bone_poses = out["bone_poses"][0]
+        transforms = bone_poses @ torch.linalg.inv(out["rest_bone_poses"][0])
+        m = self.anny
+        return SkinningState(rest_vertices=out["rest_vertices"][0], transforms=transforms,
+                             heads=bone_poses[:, :3, 3], parents=torch.tensor(m.bone_parents, device=self.device),
+                             bone_index=m.vertex_bone_indices.long(), bone_weight=m.vertex_bone_weights)
+
+    def _anny_forward(self, R_pose, shape):
         B = R_pose.shape[0]
         pose = torch.zeros(B, len(self.joint_names), 4, 4, dtype=R_pose.dtype, device=R_pose.device)
         pose[:, 0] = torch.eye(4, dtype=R_pose.dtype, device=R_pose.device)
         pose[:, 1:, :3, :3] = R_pose
         pose[:, 1:, 3, 3] = 1
-        out = self.anny(pose_parameters=pose, phenotype_kwargs=shape)
+        return self.anny(pose_parameters=pose, phenotype_kwargs=shape)
+
+    def _posed_model_frame(self, R_pose, shape):
+        out = self._anny_forward(R_pose, shape)
         vertices = out["vertices"]
         transforms = out["bone_poses"]
         keypoints = torch.cat([

@@ -84,6 +84,22 @@ class BodyOutput:
     bone_transforms: torch.Tensor | None = None
 
 
+@dataclass
+class SkinningState:
+    """What an analytic Jacobian of a linear-blend-skinned body needs, for one body in the
+    canonical model frame: the shaped rest vertices (V, 3), each bone's skinning transform
+    (J, 4, 4) and posed head (J, 3), the bones' parents (J,) (-1 for the root), and the
+    sparse skinning weights: bone indices and weights (V, S).
+    Posed vertex v = sum_s weight[v, s] * transforms[index[v, s]] @ rest[v]."""
+
+    rest_vertices: torch.Tensor
+    transforms: torch.Tensor
+    heads: torch.Tensor
+    parents: torch.Tensor
+    bone_index: torch.Tensor
+    bone_weight: torch.Tensor
+
+
 # Names shared by every body model, so metrics compare across models.
 KEYPOINT_NAMES: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -174,6 +190,11 @@ class BodyModel(torch.nn.Module):
             faces=self.faces, uv_coords=self.uv_coords, uv_faces=self.uv_faces,
             bone_transforms=transforms,
         )
+
+    def skinning_state(self, params: BodyParams) -> SkinningState | None:
+        """The skinning of the first body of ``params`` (model frame), or None where the model
+        does not expose it (the fitting then differentiates the forward pass instead)."""
+        return None
 
     def _posed_model_frame(self, R_pose: torch.Tensor, shape: torch.Tensor):
         """Pose in the canonical model frame (root at the origin).

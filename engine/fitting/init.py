@@ -77,12 +77,23 @@ def _triangulated_procrustes(template: torch.Tensor, corr: Correspondences, came
     return R[0], t[0], s[0]
 
 
+def _sample_per_view(view: torch.Tensor, sel: torch.Tensor, n: int) -> torch.Tensor:
+    """Mask keeping ``n`` random selected entries of every view (seeded by the view): the
+    placement needs a few hundred points, not thousands."""
+    keep = torch.zeros_like(sel)
+    for v in torch.unique(view[sel]):
+        idx = torch.nonzero(sel & (view == v))[:, 0]
+        keep[idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(int(v)))[:n]]] = True
+    return keep
+
+
 def initial_placement(template: torch.Tensor, corr: Correspondences, torso: torch.Tensor, cameras: Cameras,
-                      iters: int = 80) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, str]:
+                      iters: int = 80, max_per_view: int = 96) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, str]:
     """template: (M, 3) rest-pose surface points of the correspondences (model frame);
     torso: (M,) bool. -> rotation (3, 3), translation (3,), scale (), how it was found."""
     dtype, device = template.dtype, template.device
     sel = torso if torso.sum() >= 20 else torch.ones_like(torso)
+    sel = sel & _sample_per_view(corr.view, sel, max_per_view)
     X, view, xy, w = template[sel], corr.view[sel], corr.xy_px[sel], corr.weight[sel]
     K, Rc, tc = cameras.K, cameras.R_cam_world, cameras.t_cam_world
     views = torch.unique(view)

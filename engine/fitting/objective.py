@@ -4,6 +4,7 @@ priors (pose regulariser, joint-angle limits, shape range, cameras near their ca
 from __future__ import annotations
 
 import math
+import re
 
 import roma
 import torch
@@ -59,6 +60,35 @@ def pose_priors(body_pose: torch.Tensor, limits: torch.Tensor, pose_weight: floa
     angle = body_pose.norm(dim=-1)  # (B, P)
     over = torch.relu(angle - limits)
     return pose_weight * body_pose.square().sum((-1, -2)) + limit_weight * over.square().sum(-1) * 100.0
+
+
+# Anatomical coupling of the finger joints: the distal joint flexes about two thirds as far
+# as the middle one (tendon coupling, e.g. Rijpkema & Girard 1991; Lee & Kunii 1995).
+DISTAL_COUPLING = 2.0 / 3.0
+
+
+_DISTAL = (re.compile(r"^(finger[2-5])-3(\.[LR])$"), re.compile(r"^((?:left|right)_(?:index|middle|ring|pinky))3()$"))
+_MIDDLE = ("{}-2{}", "{}2{}")
+
+
+def finger_pairs(pose_joint_names: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    """Indices of (distal, middle) phalanx bones of the four fingers (not the thumb): Anny's
+    ``fingerK-3.S`` with ``fingerK-2.S`` (K = 2..5), SMPL-X's ``left_index3`` with ``left_index2``."""
+    index = {n: i for i, n in enumerate(pose_joint_names)}
+    distal, middle = [], []
+    for name, i in index.items():
+        for pattern, partner in zip(_DISTAL, _MIDDLE):
+            match = pattern.match(name)
+            if match and partner.format(*match.groups()) in index:
+                distal.append(i)
+                middle.append(index[partner.format(*match.groups())])
+    return distal, middle
+
+
+def finger_coupling(body_pose: torch.Tensor, pairs: tuple[list[int], list[int]]) -> torch.Tensor:
+    """(..., 3 * fingers): distal phalanx rotation minus DISTAL_COUPLING x the middle one's."""
+    distal, middle = pairs
+    return (body_pose[..., distal, :] - DISTAL_COUPLING * body_pose[..., middle, :]).flatten(-2)
 
 
 class CameraDelta(torch.nn.Module):

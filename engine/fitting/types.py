@@ -53,12 +53,12 @@ class FitOptions:
     max_per_part: int = 48  # correspondences per view and part
     robust_sigma_px: float = 4.0  # Geman-McClure scale of the reprojection residual
     global_iters: int = 80  # Adam steps of the batched placement starts
-    body_iters: int = 60
-    hand_iters: int = 15
-    lm_iters: int = 6  # Levenberg-Marquardt iterations after L-BFGS (0: none)
+    body_iters: int = 40  # L-BFGS iterations of the body at the two wide robust scales
+    lm_iters: int = 4  # Levenberg-Marquardt iterations per robust scale and stage
     rel_tol: float = 1e-5  # a stage ends when the loss drops by less than this (relative)
     pose_prior: float = 1e-3  # weight of the L2 pose regulariser (per pixel^2 of residual)
     limit_prior: float = 1.0  # weight of the joint-limit penalty
+    hand_prior: float = 0.5  # weight of the finger-joint coupling (distal ~ 2/3 middle)
     refine_cameras: bool = False
     camera_prior: float = 0.1  # keeps refined cameras near the given calibration
     seed: int = 0

@@ -86,7 +86,7 @@ def recorded_fit(monkeypatch, dataset, bodies):
     def recorded_fit(views, body, proxy, options):
         calls.append((views, options))
         quick = dataclasses.replace(options, max_per_part=min(options.max_per_part, 16),
-                                    body_iters=min(options.body_iters, 20), hand_iters=min(options.hand_iters, 5),
+                                    body_iters=min(options.body_iters, 20),
                                     lm_iters=min(options.lm_iters, 2))
         return real_fit(views, body, proxy, quick)
 
@@ -186,7 +186,7 @@ def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
 
 @pytest.mark.slow
 def test_real_fit_gives_finite_metrics(dataset):
-    fast = FitOptions(max_per_part=8, global_iters=10, body_iters=10, hand_iters=2)
+    fast = FitOptions(max_per_part=8, global_iters=10, body_iters=10, lm_iters=2)
     result = evaluate(dataset[0], EvalConfig(views=4, max_scenes=1, options=fast))
     s = result["summary"]
     assert all(math.isfinite(s[k]) for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
