@@ -1,0 +1,134 @@
+"""The proxy denoiser: one diffusers ``UNet2DConditionModel`` shared by the two modalities
+(seg palette image, UV image; a class embedding says which), its self-attention layers
+replaced by multi-view attention (``attention.py``), conditioned on each view's RGB through
+a diffusers ``T2IAdapter`` (pixel-aligned features added inside the down blocks) and image
+tokens for the cross-attention: DINOv2 (transformers ``Dinov2Model``, frozen) read from a
+local folder, or a small trainable patch encoder with the same interface when no DINOv2
+weights are on disk. The config records which.
+
+Shapes: sample (B, 2, V, 3, H, W) noisy proxies in [-1, 1] (modality seg, uv), rgb
+(B, V, 3, H, W) in [-1, 1], one ``Cameras`` of V views per scene -> the prediction, shaped
+like the sample.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import ModelMixin, T2IAdapter, UNet2DConditionModel
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+
+from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
+from engine.diffusion.views import ViewBatch
+from engine.errors import InputError
+from engine.geometry.camera import Cameras
+
+
+class PatchEncoder(torch.nn.Module):
+    """A small trainable stand-in for DINOv2: patchify, two conv layers, tokens (N, T, dim)."""
+
+    def __init__(self, dim: int, patch: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, dim, kernel_size=patch, stride=patch), torch.nn.GELU(),
+            torch.nn.Conv2d(dim, dim, kernel_size=3, padding=1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.net(rgb).flatten(2).transpose(1, 2)
+
+
+class Dinov2Encoder(torch.nn.Module):
+    """Frozen DINOv2 patch tokens, projected to the UNet's cross-attention width."""
+
+    def __init__(self, path: str, dim: int):
+        super().__init__()
+        from transformers import Dinov2Model
+
+        self.dinov2 = Dinov2Model.from_pretrained(path)
+        self.dinov2.requires_grad_(False)
+        self.proj = torch.nn.Linear(self.dinov2.config.hidden_size, dim)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = ((rgb + 1) / 2 - self.mean) / self.std
+        size = self.dinov2.config.patch_size * max(1, rgb.shape[-1] // self.dinov2.config.patch_size)
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            tokens = self.dinov2(pixel_values=x).last_hidden_state
+        return self.proj(tokens)
+
+
+class ProxyDiffusionModel(ModelMixin, ConfigMixin):
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(self, sample_size: int = 32, block_out_channels: tuple[int, ...] = (32, 64),
+                 down_block_types: tuple[str, ...] = ("DownBlock2D", "CrossAttnDownBlock2D"),
+                 up_block_types: tuple[str, ...] = ("CrossAttnUpBlock2D", "UpBlock2D"),
+                 layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
+                 norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
+                 dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0):
+        super().__init__()
+        if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
+            raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
+        self.unet = UNet2DConditionModel(
+            sample_size=sample_size, in_channels=3, out_channels=3, down_block_types=down_block_types,
+            up_block_types=up_block_types, block_out_channels=block_out_channels, layers_per_block=layers_per_block,
+            attention_head_dim=attention_head_dim, cross_attention_dim=cross_attention_dim,
+            norm_num_groups=norm_num_groups, num_class_embeds=2)
+        self.adapter = T2IAdapter(in_channels=3, channels=list(block_out_channels), num_res_blocks=adapter_res_blocks,
+                                  downscale_factor=1, adapter_type="full_adapter")
+        if image_encoder == "patch":
+            self.rgb_encoder = PatchEncoder(cross_attention_dim, image_patch)
+        elif image_encoder == "dinov2":
+            if not dinov2_path:
+                raise InputError("config: image_encoder 'dinov2' needs dinov2_path (a local transformers folder)")
+            self.rgb_encoder = Dinov2Encoder(dinov2_path, cross_attention_dim)
+        else:
+            raise InputError(f"config: image_encoder must be 'patch' or 'dinov2', got {image_encoder!r}")
+        self._views = CurrentViews()
+        self.unet.set_attn_processor(self._processors())
+
+    def _processors(self) -> dict:
+        out = {}
+        for name, proc in self.unet.attn_processors.items():
+            if name.endswith("attn1.processor"):
+                attn = self.unet.get_submodule(name[: -len(".processor")])
+                out[name] = MultiViewAttnProcessor(attn.to_q.in_features, self._views)
+            else:
+                out[name] = proc
+        return out
+
+    def _adapter_features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
+        """The T2I-Adapter's feature per down block, at the size the UNet adds it: inside a
+        cross-attention block (before its downsampling), but after a plain block's
+        downsampling, so those are pooled once more."""
+        features = self.adapter(rgb)
+        types, n = self.config.down_block_types, len(self.config.down_block_types)
+        return [torch.nn.functional.avg_pool2d(f, 2) if not t.startswith("CrossAttn") and i < n - 1 else f
+                for i, (f, t) in enumerate(zip(features, types))]
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, rgb: torch.Tensor,
+                cameras: list[Cameras]) -> torch.Tensor:
+        B, M, V, C, H, W = sample.shape
+        if M != 2 or C != 3:
+            raise InputError(f"sample: expected (B, 2, V, 3, H, W), got {tuple(sample.shape)}")
+        if rgb.shape != (B, V, 3, H, W):
+            raise InputError(f"rgb: expected {(B, V, 3, H, W)}, got {tuple(rgb.shape)}")
+        if len(cameras) != B or any(len(c) != V or (c.height, c.width) != (H, W) for c in cameras):
+            raise InputError(f"cameras: need {B} scenes of {V} cameras for {W}x{H} images")
+        timestep = torch.as_tensor(timestep, device=sample.device).reshape(-1).expand(B)
+        per_item = lambda x: x[:, None].expand(B, 2, *x.shape[1:]).reshape(B * 2 * V, *x.shape[2:])  # noqa: E731
+        rgb_flat = rgb.reshape(B * V, 3, H, W)
+        features = [per_item(f.reshape(B, V, *f.shape[1:])) for f in self._adapter_features(rgb_flat)]
+        tokens = self.rgb_encoder(rgb_flat)
+        tokens = per_item(tokens.reshape(B, V, *tokens.shape[1:]))
+        modality = torch.arange(2, device=sample.device).repeat_interleave(V).repeat(B)
+        self._views.batch = ViewBatch(cameras, band=self.config.epipolar_band)
+        try:
+            out = self.unet(sample.reshape(B * 2 * V, 3, H, W), timestep.repeat_interleave(2 * V),
+                            encoder_hidden_states=tokens, class_labels=modality,
+                            down_intrablock_additional_residuals=features).sample
+        finally:
+            self._views.batch = None
+        return out.reshape(B, 2, V, 3, H, W)

@@ -1,0 +1,135 @@
+"""The proxy denoiser (tiny configuration): shapes for 1-8 views, view-order equivariance,
+save/load, the DINOv2 image encoder from a local folder, and the epipolar attention mask
+following the cameras."""
+
+import pytest
+import torch
+from helpers import ring_cameras
+
+from engine.diffusion.model import ProxyDiffusionModel
+from engine.diffusion.views import epipolar_mask
+from engine.errors import InputError
+from engine.geometry.camera import Cameras, project
+from engine.geometry.rays import pixel_centers
+
+SIZE = 32
+
+
+def tiny(**kw) -> ProxyDiffusionModel:
+    torch.manual_seed(0)
+    model = ProxyDiffusionModel(sample_size=SIZE, **kw).eval()
+    for proc in model.unet.attn_processors.values():  # non-zero ray embeddings, so they matter
+        if isinstance(proc, torch.nn.Module):
+            torch.nn.init.normal_(proc.ray_proj.weight, std=0.1)
+    return model
+
+
+def inputs(B, V, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cams = [ring_cameras(V, SIZE, seed=seed + b, dtype=torch.float32) for b in range(B)]
+    return (torch.randn(B, 2, V, 3, SIZE, SIZE, generator=g), torch.full((B,), 500),
+            torch.rand(B, V, 3, SIZE, SIZE, generator=g) * 2 - 1, cams)
+
+
+@pytest.mark.parametrize("V", [1, 3, 8])
+def test_forward_any_number_of_views(V):
+    model = tiny()
+    sample, t, rgb, cams = inputs(2, V)
+    with torch.no_grad():
+        out = model(sample, t, rgb, cams)
+    assert out.shape == sample.shape and torch.isfinite(out).all()
+
+
+def test_views_in_any_order_give_the_same_predictions():
+    model = tiny()
+    sample, t, rgb, cams = inputs(1, 4, seed=3)
+    perm = [2, 0, 3, 1]
+    with torch.no_grad():
+        out = model(sample, t, rgb, cams)
+        out_perm = model(sample[:, :, perm], t, rgb[:, perm], [cams[0].subset(perm)])
+    assert torch.allclose(out[:, :, perm], out_perm, atol=1e-4)
+
+
+def test_other_views_and_cameras_change_the_prediction():
+    model = tiny()
+    sample, t, rgb, cams = inputs(1, 3, seed=4)
+    moved = Cameras(cams[0].K, cams[0].R_cam_world, cams[0].t_cam_world + torch.tensor([0.5, 0.0, 0.0]),
+                    SIZE, SIZE)
+    with torch.no_grad():
+        a = model(sample, t, rgb, cams)
+        b = model(sample, t, rgb, [moved])
+        rgb2 = rgb.clone()
+        rgb2[:, 1] = -rgb2[:, 1]
+        c = model(sample, t, rgb2, cams)
+    assert (a - b).abs().max() > 1e-4
+    assert (a[:, :, 0] - c[:, :, 0]).abs().max() > 1e-4  # view 0 hears view 1's image
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = tiny()
+    sample, t, rgb, cams = inputs(1, 2)
+    model.save_pretrained(tmp_path / "ckpt")
+    assert (tmp_path / "ckpt" / "diffusion_pytorch_model.safetensors").exists()
+    loaded = ProxyDiffusionModel.from_pretrained(tmp_path / "ckpt").eval()
+    with torch.no_grad():
+        assert torch.equal(model(sample, t, rgb, cams), loaded(sample, t, rgb, cams))
+    assert loaded.config.image_encoder == "patch"
+
+
+def test_dinov2_encoder_from_a_local_folder(tmp_path):
+    from transformers import Dinov2Config, Dinov2Model
+
+    torch.manual_seed(0)
+    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                             patch_size=8, image_size=SIZE)).save_pretrained(tmp_path / "dinov2")
+    model = ProxyDiffusionModel(sample_size=SIZE, image_encoder="dinov2", dinov2_path=str(tmp_path / "dinov2"))
+    sample, t, rgb, cams = inputs(1, 2)
+    with torch.no_grad():
+        out = model(sample, t, rgb, cams)
+    assert out.shape == sample.shape
+    assert not any(p.requires_grad for p in model.rgb_encoder.dinov2.parameters())
+    model.save_pretrained(tmp_path / "ckpt")
+    assert ProxyDiffusionModel.from_pretrained(tmp_path / "ckpt").config.image_encoder == "dinov2"
+
+
+def test_bad_inputs_are_named():
+    model = tiny()
+    sample, t, rgb, cams = inputs(1, 2)
+    with pytest.raises(InputError, match="rgb"):
+        model(sample, t, rgb[:, :1], cams)
+    with pytest.raises(InputError, match="cameras"):
+        model(sample, t, rgb, [cams[0].subset([0])])
+    with pytest.raises(InputError, match="image_encoder"):
+        ProxyDiffusionModel(image_encoder="clip")
+
+
+def test_epipolar_mask_follows_the_cameras():
+    """The cells of 40 3D points in two views may attend to each other both ways, before and
+    after camera 1 moves (the mask follows it), while each cell sees a thin band only."""
+    size, stride = 64, 4
+    cams = ring_cameras(2, size, dtype=torch.float64)
+    X = torch.rand(40, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.6 - 0.3
+    w = size // stride
+
+    def cell(cameras, view, x):
+        px = project(x, cameras.K[view:view + 1], cameras.R_cam_world[view:view + 1],
+                     cameras.t_cam_world[view:view + 1])[0][0]
+        assert ((px > 0) & (px < size - 1)).all()
+        ij = ((px + 0.5) / stride).floor().long()
+        return ij[:, 1] * w + ij[:, 0]
+
+    L = w * w
+    for cameras in (cams, Cameras(cams.K, cams.R_cam_world, cams.t_cam_world + torch.tensor([0.3, -0.2, 0.1],
+                                                                                            dtype=torch.float64),
+                                  size, size)):
+        mask = epipolar_mask(cameras, stride)
+        p, q = cell(cameras, 0, X), cell(cameras, 1, X)
+        assert mask[p, L + q].all() and mask[L + q, p].all()
+        assert mask[:L, :L].all()  # a view sees itself whole
+        # the band is narrow: each cell of view 0 may see only a thin line of view 1
+        assert mask[:L, L:].float().mean() < 0.25
+    moved = epipolar_mask(Cameras(cams.K, cams.R_cam_world, cams.t_cam_world + torch.tensor([0.3, -0.2, 0.1],
+                                                                                          dtype=torch.float64),
+                                  size, size), stride)
+    assert (moved != epipolar_mask(cams, stride)).any()
+    assert pixel_centers(size, size, stride).shape[:2] == (w, w)
