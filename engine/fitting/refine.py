@@ -35,8 +35,7 @@ class Problem:
             n = len(cams)
             self.sizes.update(cam_rot=3 * n, cam_trans=3 * n, cam_f=n)
         self.n_body = sum(v for k, v in self.sizes.items() if not k.startswith("cam"))
-        self.analytic = body.skinning_state is not BodyModel.skinning_state.__get__(body) and \
-            body.skinning_state(var.params(True)) is not None
+        self.analytic = body.skinning_state(var.params(True)) is not None
         self.multi_view = float(len(cams) > 1)
 
     # -- packing ---------------------------------------------------------------------
