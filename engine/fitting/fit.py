@@ -8,9 +8,9 @@
 3. hands: everything, fingers included (Levenberg-Marquardt).
 
 Each stage minimises the robust (Geman-McClure), weighted reprojection error of the proxy
-surface points, plus a pose regulariser and per-bone angle limits, and ends when the loss
-drops by less than ``rel_tol``. With ``refine_cameras`` the stages 2-3
-also correct each camera's rotation, position and focal length, held near the calibration.
+surface points, plus a pose regulariser, per-bone angle limits and the finger-joint
+coupling, and ends when the loss drops by less than ``rel_tol``. With ``refine_cameras``
+the stages 2-3 also correct each camera's rotation, position and focal length, held near the calibration.
 """
 
 from __future__ import annotations
