@@ -71,34 +71,31 @@ class ViewBatch:
             raise ValueError(f"{tokens} tokens per view do not tile a {W}x{H} image")
         return stride
 
-    def attention_mask(self, tokens: int, device, dtype) -> torch.Tensor:
-        """(B, 1, T, T) additive mask over the T = 2 * V * tokens tokens of each scene."""
-        key = ("mask", tokens, device, dtype)
+    def _per_scene(self, kind: str, tokens: int, device, dtype, build) -> torch.Tensor:
+        """``build(cameras, stride)`` for every scene, stacked, cached per resolution."""
+        key = (kind, tokens, device, dtype)
         if key not in self._cache:
             stride = self.stride_of(tokens)
-            masks = []
-            for cams in self.cameras:
-                views = epipolar_mask(cams.to(dtype=torch.float64), stride, self.band).to(device)
-                V, L = self.num_views, tokens
-                allowed = torch.zeros(2, V * L, 2, V * L, dtype=torch.bool, device=device)
-                same_view = torch.block_diag(*[torch.ones(L, L, dtype=torch.bool, device=device)] * V)
-                for m in range(2):
-                    for n in range(2):
-                        allowed[m, :, n, :] = views if m == n else same_view
-                bias = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
-                masks.append(bias.reshape(2 * V * L, 2 * V * L))
-            self._cache[key] = torch.stack(masks)[:, None]
+            per_scene = [build(cams.to(dtype=torch.float64), stride) for cams in self.cameras]
+            self._cache[key] = torch.stack(per_scene).to(device=device, dtype=dtype)
         return self._cache[key]
+
+    def attention_mask(self, tokens: int, device, dtype) -> torch.Tensor:
+        """(B, 1, T, T) additive mask over the T = 2 * V * tokens tokens of each scene."""
+        V, L = self.num_views, tokens
+        same_view = torch.block_diag(*[torch.ones(L, L, dtype=torch.bool)] * V)
+
+        def scene_bias(cams: Cameras, stride: int) -> torch.Tensor:
+            views = epipolar_mask(cams, stride, self.band).cpu()
+            allowed = torch.cat([torch.cat([views, same_view], 1), torch.cat([same_view, views], 1)])
+            return torch.zeros(allowed.shape).masked_fill(~allowed, float("-inf"))[None]
+
+        return self._per_scene("mask", tokens, device, dtype, scene_bias)
 
     def rays(self, tokens: int, device, dtype) -> torch.Tensor:
         """(B, 2 * V * tokens, 6) Plücker rays of the tokens (both modalities share them)."""
-        key = ("rays", tokens, device, dtype)
-        if key not in self._cache:
-            stride = self.stride_of(tokens)
-            per_scene = []
-            for cams in self.cameras:
-                r = plucker_rays(cams.to(dtype=torch.float64), stride)  # (V, 6, h, w)
-                r = r.flatten(2).transpose(1, 2).reshape(-1, 6)
-                per_scene.append(torch.cat([r, r]))
-            self._cache[key] = torch.stack(per_scene).to(device=device, dtype=dtype)
-        return self._cache[key]
+        def scene_rays(cams: Cameras, stride: int) -> torch.Tensor:
+            r = plucker_rays(cams, stride).flatten(2).transpose(1, 2).reshape(-1, 6)  # (V * L, 6)
+            return torch.cat([r, r])
+
+        return self._per_scene("rays", tokens, device, dtype, scene_rays)

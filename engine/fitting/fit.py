@@ -24,7 +24,7 @@ from engine.fitting.correspondences import proxy_correspondences
 from engine.fitting.init import TORSO_PARTS, initial_placement
 from engine.fitting.refine import lm_stage
 from engine.fitting.variables import SCALE_PRIOR, Variables
-from engine.fitting.objective import CameraDelta, angle_limits, finger_coupling, pose_priors, reprojection
+from engine.fitting.objective import CameraDelta, angle_limits, pose_priors, reprojection
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
 from engine.proxy import BodyProxy, surface_points
@@ -56,12 +56,13 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     limits = angle_limits(body.pose_joint_names, device, dtype)
     losses: dict[str, list[float]] = {}
 
-    def objective(hands: bool, sigma: float) -> torch.Tensor:
-        out = body(var.params(hands))
+    def body_objective(sigma: float) -> torch.Tensor:
+        """The L-BFGS stages' loss: the body without the hands (so no finger prior)."""
+        out = body(var.params(hands=False))
         data, _ = reprojection(out.vertices, body.faces, corr, *_cameras(cams, cam_delta), sigma)
-        loss = data[0] + pose_priors(var.pose(hands)[None], limits, opt.pose_prior, opt.limit_prior)[0]
+        loss = data[0] + pose_priors(var.pose(False)[None], limits, opt.pose_prior, opt.limit_prior)[0]
         loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1)
-        loss = loss + var.shape_penalty() + opt.hand_prior * finger_coupling(var.pose(hands), var.fingers).square().sum()
+        loss = loss + var.shape_penalty()
         if cam_delta is not None:
             loss = loss + opt.camera_prior * cam_delta.prior() / max(len(corr), 1) * 10.0
         return loss
@@ -74,7 +75,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     t0 = time.perf_counter()
     losses["body_lbfgs"] = []
     for sigma in wide:
-        losses["body_lbfgs"] += _lbfgs(params, lambda: objective(False, sigma), opt.body_iters // len(wide),
+        losses["body_lbfgs"] += _lbfgs(params, lambda: body_objective(sigma), opt.body_iters // len(wide),
                                        opt.rel_tol)
     timings["body_lbfgs_s"] = time.perf_counter() - t0
     for name, hands in (("body", False), ("hands", True)):

@@ -8,11 +8,11 @@ moves every descendant's share of the point rigidly, so
 
 with W_k the summed skinning weight of those descendants and ``A_k = d w_k / d theta_k``
 the 3x3 map from the bone's own parameters to the world rotation it adds. ``A_k`` is read
-off three forward-mode derivatives of the bones' world rotations (one per axis, every bone
-at once: each bone's contribution is its rotation rate minus its parent's), so the model's
-pose parameterisation need not be known here. Shape columns (a handful) are taken by
-forward-mode autodiff of the whole model. The cost is one forward pass plus a dense
-(points x bones) product, instead of one forward pass per parameter.
+off one forward-mode pass whose three tangents turn every bone about one axis at once (each
+bone's contribution is its rotation rate minus its parent's), so the model's pose
+parameterisation need not be known here; the same pass carries the shape columns (a
+handful). The cost is two forward passes (the skinning state, the forward-mode pass with
+3 + S tangents) and a dense (points x bones) product, instead of a pass per parameter.
 """
 
 from __future__ import annotations
@@ -108,10 +108,10 @@ def surface_point_jacobian(body: BodyModel, params: BodyParams, faces: torch.Ten
     cols = torch.linalg.cross(A.transpose(1, 2)[None], lever_world[:, :, None, :].expand(-1, -1, 3, -1))
     d_pose = cols.permute(0, 3, 1, 2).reshape(M, 3, -1)  # (M, 3, F*3) ordered (bone, axis)
 
-    arm = p_world - t
-    Jl = left_jacobian(params.global_orient[0]) if params.global_orient.shape[-1] == 3 else None
-    if Jl is None:
+    if params.global_orient.shape[-1] != 3:
         raise ValueError("surface_point_jacobian: global_orient must be axis-angle")
+    arm = p_world - t
+    Jl = left_jacobian(params.global_orient[0])
     d_rot = torch.linalg.cross(Jl.T[None].expand(M, 3, 3), arm[:, None, :].expand(M, 3, 3)).transpose(1, 2)
     d_transl = torch.eye(3, dtype=dtype, device=device).expand(M, 3, 3)
     d_scale = arm[..., None]

@@ -1,9 +1,8 @@
 """Levenberg-Marquardt stages of the fit: the robust, weighted reprojection residuals and
 the priors stacked into one vector, the robust loss linearised as reweighted least squares
 (Geman-McClure weights at each iterate; a step is taken when the true loss drops), the
-Jacobian analytic
-(``jacobian.py``) for skinned bodies that expose their skinning, forward-mode autodiff
-otherwise."""
+Jacobian analytic (``jacobian.py``) for skinned bodies that expose their skinning,
+forward-mode autodiff otherwise."""
 
 from __future__ import annotations
 
@@ -35,7 +34,8 @@ class Problem:
             n = len(cams)
             self.sizes.update(cam_rot=3 * n, cam_trans=3 * n, cam_f=n)
         self.n_body = sum(v for k, v in self.sizes.items() if not k.startswith("cam"))
-        self.analytic = body.skinning_state(var.params(True)) is not None
+        # analytic where the model exposes its skinning (overrides the base's None)
+        self.analytic = type(body).skinning_state is not BodyModel.skinning_state
         self.multi_view = float(len(cams) > 1)
 
     # -- packing ---------------------------------------------------------------------
@@ -66,13 +66,7 @@ class Problem:
 
     def unpack(self, x: torch.Tensor) -> None:
         b = self.split(x)
-        v = self.var
-        with torch.no_grad():
-            v.rot.copy_(b["rot"])
-            v.transl.copy_(b["transl"])
-            v.log_scale.copy_(b["log_scale"][0])
-            v.body_pose[self.bones] = b["pose"].reshape(-1, 3)
-            v.shape_free.copy_(b["shape"])
+        self.var.load_flat(b, self.params(b).body_pose[0])
         if self.cam_delta is not None:
             self.cam_delta.load_flat(b)
 
@@ -114,8 +108,7 @@ class Problem:
 
     def linearize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = self.split(x)
-        J_prior = jacfwd(self.prior_residuals)(x)
-        r_prior = self.prior_residuals(x)
+        J_prior, r_prior = jacfwd(lambda x: (self.prior_residuals(x),) * 2, has_aux=True)(x)
         if not self.analytic:
             irls = self._irls(self._offsets(self._points(b), b))
             data = lambda x: (self._offsets(self._points(self.split(x)), self.split(x)) * irls[:, None]).reshape(-1)  # noqa: E731

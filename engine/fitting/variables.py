@@ -46,12 +46,11 @@ class Variables(torch.nn.Module):
         return self.shape_free
 
     def shape_penalty(self) -> torch.Tensor:
-        if not self.bounded:
-            return 1e-3 * self.shape_free.square().sum()
-        x = self.shape_free
-        return 1e3 * (torch.relu(self.lo - x).square() + torch.relu(x - self.hi).square()).sum()
+        return self.shape_residuals(self.shape_free).square().sum()
 
     def shape_residuals(self, shape: torch.Tensor) -> torch.Tensor:
+        """Residuals whose squares sum to the shape penalty: outside the model's range, or
+        (unbounded models) distance from 0."""
         if not self.bounded:
             return 1e-3 ** 0.5 * shape
         return 1e3 ** 0.5 * torch.cat([torch.relu(self.lo - shape), torch.relu(shape - self.hi)])
@@ -72,12 +71,13 @@ class Variables(torch.nn.Module):
     def free_bones(self, hands: bool) -> torch.Tensor:
         """Indices of the bones a Levenberg-Marquardt stage optimises (hands only when
         ``hands``). The toes keep their L-BFGS values: weakly seen, they only slow LM down."""
-        keep = ~self.fixed & ~self.toe & (torch.ones_like(self.hand) if hands else ~self.hand)
-        return keep.nonzero()[:, 0]
+        return (self._posable(hands) & ~self.toe).nonzero()[:, 0]
+
+    def _posable(self, hands: bool) -> torch.Tensor:
+        return ~self.fixed & (torch.ones_like(self.hand) if hands else ~self.hand)
 
     def pose(self, hands: bool) -> torch.Tensor:
-        keep = ~self.fixed & (torch.ones_like(self.hand) if hands else ~self.hand)
-        return self.body_pose * keep[:, None].to(self.body_pose.dtype)
+        return self.body_pose * self._posable(hands)[:, None].to(self.body_pose.dtype)
 
     def params(self, hands: bool = True) -> BodyParams:
         return BodyParams(global_orient=self.rot[None], transl=self.transl[None], body_pose=self.pose(hands)[None],
