@@ -73,3 +73,53 @@ def ring_cameras(n: int = 4, size: int = 256, radius: float = 3.0, seed: int = 0
         Rs.append(R)
         ts.append(-R @ c)
     return Cameras(torch.stack(Ks), torch.stack(Rs), torch.stack(ts), size, size)
+
+
+def write_proxy_scene(folder, index: int, body, proxy, size: int, views: int, images: str = "blank"):
+    """A scene folder with exact proxies (the synth proxy pass) of a randomly posed body and
+    ring cameras, no Blender. ``images``: "blank" (grey) or "palette" (each view's part
+    palette image, shaded: an image that determines its proxy, for learning tests)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from engine.io.scene import GT_KEYS
+    from engine.proxy.parts import PALETTE
+    from engine.proxy.raycast import ProxyRenderer
+
+    SIZE, VIEWS = size, views
+    p = body.neutral_params(1)
+    g = torch.Generator().manual_seed(index)
+    p.body_pose = 0.15 * torch.randn(p.body_pose.shape, generator=g, dtype=torch.float64).to(body.dtype)
+    p.global_orient = torch.tensor([[0.0, 0.0, 0.5 + index]], dtype=body.dtype)
+    p.transl = torch.tensor([[0.0, 0.0, 0.2]], dtype=body.dtype)
+    out = body(p)
+    cams = ring_cameras(VIEWS, size=SIZE, seed=index)
+    renderer = ProxyRenderer(out.vertices[0].double().numpy(), body.faces.numpy(),
+                             proxy.part_table.face_part.numpy(), body.uv_coords.numpy(), body.uv_faces.numpy())
+    rendered = [renderer.render(cams.K[v].numpy(), cams.R_cam_world[v].numpy(), cams.t_cam_world[v].numpy(), SIZE, SIZE)
+                for v in range(VIEWS)]
+    (folder / "images").mkdir(parents=True)
+    for v in range(VIEWS):
+        image = Image.new("RGB", (SIZE, SIZE), (60, 70, 80))
+        if images == "palette":
+            image = Image.fromarray((PALETTE[rendered[v].seg] * 0.8 + 30).astype(np.uint8))
+        image.save(folder / "images" / f"view_{v:02d}.png")
+    np.savez(folder / "proxies.npz", seg=np.stack([v.seg for v in rendered]), uv=np.stack([v.uv for v in rendered]),
+             depth=np.stack([np.where(np.isfinite(v.depth), v.depth, 0) for v in rendered]).astype(np.float32),
+             body_mask=np.stack([v.body_mask for v in rendered]))
+    gt = {k: np.zeros((VIEWS, 1)) for k in GT_KEYS}
+    gt.update(vertices=out.vertices[0].double().numpy(), joints=out.joints[0].double().numpy(),
+              keypoints=out.keypoints[0].double().numpy())
+    np.savez(folder / "gt.npz", **gt)
+    d = lambda x: x[0].double().numpy().tolist()  # noqa: E731
+    record = {"schema_version": 1, "index": index, "files": {"proxies": "proxies.npz", "gt": "gt.npz"},
+              "body": {"model": "anny", "params": {"global_orient": d(p.global_orient), "transl": d(p.transl),
+                                                   "body_pose": d(p.body_pose), "shape": d(p.shape), "scale": 1.0}},
+              "cameras": [{"K": cams.K[v].tolist(), "R_cam_world": cams.R_cam_world[v].tolist(),
+                           "t_cam_world": cams.t_cam_world[v].tolist(), "width": SIZE, "height": SIZE}
+                          for v in range(VIEWS)],
+              "views": [{"image": f"images/view_{v:02d}.png"} for v in range(VIEWS)]}
+    (folder / "scene.json").write_text(json.dumps(record))
+    return p, out

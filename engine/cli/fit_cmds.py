@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -61,9 +62,15 @@ def _options_record(options) -> dict:
 
 def evaluate(
     dataset: Path = typer.Argument(..., help="A dataset folder (scene_* inside) or one scene folder."),
-    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies)."),
+    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies) or model (sampled "
+                                                "from the images with --checkpoint)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a trained model folder or training "
+                                                           "folder (its latest checkpoint)."),
+    steps: int = typer.Option(8, help="With --proxies model: denoising steps."),
+    hand_crops: int = typer.Option(0, help="With --proxies model: hand crops of the refinement pass (0: none)."),
     corrupt: float = typer.Option(0.0, help="Share of foreground pixels made wrong in each simulated sample."),
-    samples: int = typer.Option(3, help="Simulated samples per view (with --corrupt), aggregated as in the paper."),
+    samples: int = typer.Option(3, help="Samples per view (K), aggregated as in the paper: simulated with --corrupt, "
+                                        "or drawn from the model."),
     views: Optional[int] = typer.Option(None, help="Use the first N views of each scene (default: all)."),
     views_sweep: Optional[str] = typer.Option(None, help="Comma-separated view counts, e.g. 1,2,4,8: one run each."),
     uniform_weights: bool = typer.Option(False, help="Weigh every foreground pixel 1 (the ablation)."),
@@ -74,7 +81,7 @@ def evaluate(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
-    """Fit every scene from its ground-truth proxies (optionally corrupted) and report the errors."""
+    """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
     from tqdm import tqdm
 
     from engine.fitting.evaluate import BodyCache, EvalConfig
@@ -88,7 +95,9 @@ def evaluate(
         for count in counts:
             config = EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
                                 uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
-                                smplx_model=str(smplx_model) if smplx_model else None, options=_fit_options(set_))
+                                smplx_model=str(smplx_model) if smplx_model else None, options=_fit_options(set_),
+                                checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
+                                hand_crops=hand_crops)
             config.check()
             bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(dataset), config.options.dtype)
             bar = tqdm(desc=f"fit ({count or 'all'} views)", unit="scene", disable=as_json)
@@ -111,15 +120,18 @@ def evaluate(
 
 def _print_table(result: dict, count: int | None) -> None:
     table = Table(title=f"errors in mm, {count or 'all'} views")
-    for name in ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "res. px", "s"):
+    quality = "seg_miou" in result["summary"]
+    names = ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "res. px", "s")
+    for name in names + (("mIoU", "surf. mm") if quality else ()):
         table.add_column(name, no_wrap=True)
+    errors = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+    extra = lambda r: (f"{r['seg_miou']:.3f}", f"{r.get('surface_error_mm', math.nan):.1f}") if quality else ()  # noqa: E731
     for r in result["scenes"]:
-        table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm",
-                                                                              "pa_mpvpe_mm")),
-                      f"{r['residual_px']:.2f}", f"{r['seconds']:.1f}")
+        table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in errors), f"{r['residual_px']:.2f}",
+                      f"{r['seconds']:.1f}", *extra(r))
     s = result["summary"]
-    table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")),
-                  f"{s['residual_px']:.2f}", f"{s['seconds_per_scene']:.1f}")
+    table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in errors), f"{s['residual_px']:.2f}",
+                  f"{s['seconds_per_scene']:.1f}", *extra(s))
     console.print(table)
 
 

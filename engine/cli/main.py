@@ -8,6 +8,7 @@ from engine.cli.assets_cmd import app as assets_app
 from engine.cli.doctor import doctor
 from engine.cli.fit_cmds import evaluate, fit
 from engine.cli.synth_cmds import preview, render, validate
+from engine.cli.train_cmd import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="DiffProxy: multi-view human mesh recovery from dense proxies.")
@@ -17,6 +18,7 @@ app.command()(validate)
 app.command()(preview)
 app.command()(fit)
 app.command()(evaluate)
+app.command()(train)
 app.add_typer(assets_app, name="assets")
 
 

@@ -6,18 +6,22 @@ tokens for the cross-attention: DINOv2 (transformers ``Dinov2Model``, frozen) re
 local folder, or a small trainable patch encoder with the same interface when no DINOv2
 weights are on disk. The config records which.
 
-Shapes: sample (B, 2, V, 3, H, W) noisy proxies in [-1, 1] (modality seg, uv), rgb
-(B, V, 3, H, W) in [-1, 1], one ``Cameras`` of V views per scene -> the prediction, shaped
-like the sample.
+Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
+``codec.py`` maps proxies there: pixels folded into C = 3 p^2 channels, or VAE latents), rgb
+(B, V, 3, H, W) in [-1, 1] with H = h * downscale, one ``Cameras`` of V views per scene at the
+image size (H, W) -> the prediction, shaped like the sample.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from diffusers import ModelMixin, T2IAdapter, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
+from engine.diffusion.codec import LatentCodec, PixelCodec
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -58,36 +62,87 @@ class Dinov2Encoder(torch.nn.Module):
         return self.proj(tokens)
 
 
+def load_stable_diffusion(path: str) -> tuple[LatentCodec, UNet2DConditionModel]:
+    """The VAE and UNet of a local diffusers Stable Diffusion folder (``vae/``, ``unet/``)."""
+    from diffusers import AutoencoderKL
+
+    for sub in ("vae", "unet"):
+        if not (Path(path) / sub / "config.json").is_file():
+            raise InputError(f"pretrained_path: {Path(path) / sub / 'config.json'} missing (need a diffusers SD folder)")
+    return LatentCodec(AutoencoderKL.from_pretrained(path, subfolder="vae")), \
+        UNet2DConditionModel.from_pretrained(path, subfolder="unet")
+
+
 class ProxyDiffusionModel(ModelMixin, ConfigMixin):
     config_name = "config.json"
 
     @register_to_config
-    def __init__(self, sample_size: int = 32, block_out_channels: tuple[int, ...] = (32, 64),
+    def __init__(self, image_size: int = 32, codec: str = "pixel", pixel_patch: int = 2,
+                 pretrained_path: str | None = None, block_out_channels: tuple[int, ...] = (32, 64),
                  down_block_types: tuple[str, ...] = ("DownBlock2D", "CrossAttnDownBlock2D"),
                  up_block_types: tuple[str, ...] = ("CrossAttnUpBlock2D", "UpBlock2D"),
                  layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
                  norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
                  dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0):
         super().__init__()
-        if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
-            raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
-        self.unet = UNet2DConditionModel(
-            sample_size=sample_size, in_channels=3, out_channels=3, down_block_types=down_block_types,
-            up_block_types=up_block_types, block_out_channels=block_out_channels, layers_per_block=layers_per_block,
-            attention_head_dim=attention_head_dim, cross_attention_dim=cross_attention_dim,
-            norm_num_groups=norm_num_groups, num_class_embeds=2)
-        self.adapter = T2IAdapter(in_channels=3, channels=list(block_out_channels), num_res_blocks=adapter_res_blocks,
-                                  downscale_factor=1, adapter_type="full_adapter")
+        if codec == "pixel":
+            self._codec = PixelCodec(pixel_patch)
+            if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
+                raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
+            self.unet = UNet2DConditionModel(
+                sample_size=image_size // pixel_patch, in_channels=self._codec.channels,
+                out_channels=self._codec.channels, down_block_types=down_block_types, up_block_types=up_block_types,
+                block_out_channels=block_out_channels, layers_per_block=layers_per_block,
+                attention_head_dim=attention_head_dim, cross_attention_dim=cross_attention_dim,
+                norm_num_groups=norm_num_groups)
+        elif codec == "latent":
+            if not pretrained_path:
+                raise InputError("config: codec 'latent' needs pretrained_path (a local Stable Diffusion folder)")
+            self._codec, self.unet = load_stable_diffusion(pretrained_path)
+        else:
+            raise InputError(f"config: codec must be 'pixel' or 'latent', got {codec!r}")
+        if image_size % (self._codec.downscale * 2 ** (len(self.unet.config.block_out_channels) - 1)):
+            raise InputError(f"config: image_size {image_size} does not divide into the UNet's levels")
+        # which stream a sample belongs to (seg or uv); zero at first, so a pretrained UNet is unchanged
+        time_dim = self.unet.time_embedding.linear_2.out_features
+        self.unet.class_embedding = torch.nn.Embedding(2, time_dim)
+        torch.nn.init.zeros_(self.unet.class_embedding.weight)
+        width = self.unet.config.cross_attention_dim
+        self.adapter = T2IAdapter(in_channels=3, channels=list(self.unet.config.block_out_channels),
+                                  num_res_blocks=adapter_res_blocks, downscale_factor=self._codec.downscale,
+                                  adapter_type="full_adapter")
         if image_encoder == "patch":
-            self.rgb_encoder = PatchEncoder(cross_attention_dim, image_patch)
+            self.rgb_encoder = PatchEncoder(width, image_patch)
         elif image_encoder == "dinov2":
             if not dinov2_path:
                 raise InputError("config: image_encoder 'dinov2' needs dinov2_path (a local transformers folder)")
-            self.rgb_encoder = Dinov2Encoder(dinov2_path, cross_attention_dim)
+            self.rgb_encoder = Dinov2Encoder(dinov2_path, width)
         else:
             raise InputError(f"config: image_encoder must be 'patch' or 'dinov2', got {image_encoder!r}")
         self._views = CurrentViews()
         self.unet.set_attn_processor(self._processors())
+        if codec == "latent":  # the paper's setting: the UNet frozen but for its attention
+            self.unet.requires_grad_(False)
+            for name, module in self.unet.named_modules():
+                if name.endswith(("attn1", "attn2")) or name == "class_embedding":
+                    module.requires_grad_(True)
+
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        # __init__ reads DINOv2 / Stable Diffusion parts from disk: build on real tensors, not meta
+        kwargs.setdefault("low_cpu_mem_usage", False)
+        return super().from_pretrained(path, **kwargs)
+
+    @property
+    def codec(self) -> PixelCodec | LatentCodec:
+        """Maps proxy images (N, 3, H, W) to the UNet's space and back (``codec.py``)."""
+        if isinstance(self._codec, LatentCodec):
+            self._codec.vae.to(self.device)
+        return self._codec
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
 
     def _processors(self) -> dict:
         out = {}
@@ -104,15 +159,17 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         cross-attention block (before its downsampling), but after a plain block's
         downsampling, so those are pooled once more."""
         features = self.adapter(rgb)
-        types, n = self.config.down_block_types, len(self.config.down_block_types)
+        types = self.unet.config.down_block_types
+        n = len(types)
         return [torch.nn.functional.avg_pool2d(f, 2) if not t.startswith("CrossAttn") and i < n - 1 else f
                 for i, (f, t) in enumerate(zip(features, types))]
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, rgb: torch.Tensor,
                 cameras: list[Cameras]) -> torch.Tensor:
-        B, M, V, C, H, W = sample.shape
-        if M != 2 or C != 3:
-            raise InputError(f"sample: expected (B, 2, V, 3, H, W), got {tuple(sample.shape)}")
+        B, M, V, C, h, w = sample.shape
+        if M != 2 or C != self.codec.channels:
+            raise InputError(f"sample: expected (B, 2, V, {self.codec.channels}, h, w), got {tuple(sample.shape)}")
+        H, W = h * self.codec.downscale, w * self.codec.downscale
         if rgb.shape != (B, V, 3, H, W):
             raise InputError(f"rgb: expected {(B, V, 3, H, W)}, got {tuple(rgb.shape)}")
         if len(cameras) != B or any(len(c) != V or (c.height, c.width) != (H, W) for c in cameras):
@@ -126,9 +183,9 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         modality = torch.arange(2, device=sample.device).repeat_interleave(V).repeat(B)
         self._views.batch = ViewBatch(cameras, band=self.config.epipolar_band)
         try:
-            out = self.unet(sample.reshape(B * 2 * V, 3, H, W), timestep.repeat_interleave(2 * V),
+            out = self.unet(sample.reshape(B * 2 * V, C, h, w), timestep.repeat_interleave(2 * V),
                             encoder_hidden_states=tokens, class_labels=modality,
                             down_intrablock_additional_residuals=features).sample
         finally:
             self._views.batch = None
-        return out.reshape(B, 2, V, 3, H, W)
+        return out.reshape(B, 2, V, C, h, w)

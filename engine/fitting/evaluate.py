@@ -1,4 +1,6 @@
-"""The oracle evaluation: fit every scene of a rendered dataset from its ground-truth proxies.
+"""The evaluation: fit every scene of a rendered dataset from its ground-truth proxies (the
+oracle), or from proxies a diffusion checkpoint samples (``proxies="model"``, which also
+scores the proxies: ``engine.proxy.quality``; seconds then count sampling and fitting).
 
 With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
 (``engine.fitting.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
@@ -28,6 +30,7 @@ from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
 from engine.proxy import BodyCache, BodyProxy, aggregate_samples
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+PROXY_METRICS = ("seg_miou", "surface_error_mm", "surface_valid", "sample_seconds", "fit_seconds")
 
 
 @dataclass
@@ -40,12 +43,24 @@ class EvalConfig:
     max_scenes: int | None = None
     seed: int = 0
     smplx_model: str | None = None
+    checkpoint: str | None = None  # proxies "model": the diffusion checkpoint
+    steps: int = 8  # proxies "model": denoising steps
+    hand_crops: int = 0  # proxies "model": hand crops of the refinement pass (0: none)
     options: FitOptions = field(default_factory=FitOptions)
 
     def check(self) -> None:
-        if self.proxies != "gt":
-            raise InputError(f"proxies: only 'gt' (the scenes' exact proxies) is evaluated so far, "
+        if self.proxies not in ("gt", "model"):
+            raise InputError(f"proxies: 'gt' (the scenes' exact proxies) or 'model' (sampled with --checkpoint), "
                              f"got {self.proxies!r}")
+        if self.proxies == "model":
+            if not self.checkpoint:
+                raise InputError("--checkpoint: needed with --proxies model")
+            if self.corrupt > 0 or self.uniform_weights:
+                raise InputError("--corrupt and --uniform-weights simulate samples of exact proxies: use them "
+                                 "with --proxies gt")
+            if self.steps < 1 or self.hand_crops < 0:
+                raise InputError(f"steps must be at least 1 and hand_crops not negative, got {self.steps}, "
+                                 f"{self.hand_crops}")
         if not 0.0 <= self.corrupt <= 1.0:
             raise InputError(f"corrupt: must lie in [0, 1], got {self.corrupt}")
         if self.samples < 1:
@@ -101,16 +116,27 @@ def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: Fit
     return result, time.perf_counter() - t0
 
 
-def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCache) -> dict:
+def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCache, generator=None) -> dict:
+    """One scene's row; ``generator`` (``engine.diffusion.evaluate.ModelProxies``) samples
+    the proxies when ``config.proxies`` is "model"."""
     scene = read_scene(folder)
     if scene.gt is None:
         raise InputError(f"{folder / 'scene.json'}: field 'files.gt' missing (no ground truth to compare with)")
     body, proxy = bodies.get(scene.record.get("body", {}).get("model", "anny"))
-    views = scene_views(scene, config, int(scene.record.get("index", index)))
+    quality = {}
+    if generator is None:
+        views = scene_views(scene, config, int(scene.record.get("index", index)))
+    else:
+        n = scene.num_views if config.views is None else config.views
+        if n > scene.num_views:
+            raise InputError(f"views: {n} asked, {scene.folder.name} has {scene.num_views}")
+        views, quality = generator.views(scene, scene_cameras(scene, list(range(n))),
+                                         torch.as_tensor(scene.gt["vertices"]), body.faces, proxy)
     result, seconds = timed_fit(views, body, proxy, config.options)
-    row = {"scene": folder.name, "views": len(views), "seconds": seconds, **scene_errors(result, scene.gt),
-           "residual_px": float(result.residual_px.mean()), "correspondences": int(result.correspondences),
-           "init": result.init}
+    sampled = quality.get("sample_seconds", 0.0)
+    row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
+           **quality, **scene_errors(result, scene.gt), "residual_px": float(result.residual_px.mean()),
+           "correspondences": int(result.correspondences), "init": result.init}
     return row
 
 
@@ -122,9 +148,16 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     if not folders:
         raise InputError(f"{root}: no scene_* folders")
     bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(root), config.options.dtype)
+    generator = None
+    if config.proxies == "model":
+        from engine.diffusion.evaluate import ModelProxies
+        from engine.diffusion.sample import SampleOptions
+
+        generator = ModelProxies(config.checkpoint, SampleOptions(config.samples, config.steps, config.seed,
+                                                                  config.hand_crops))
     rows = []
     for i, folder in enumerate(folders):
-        rows.append(evaluate_scene(folder, i, config, bodies))
+        rows.append(evaluate_scene(folder, i, config, bodies, generator))
         if progress:
             progress(rows[-1])
     return {"scenes": rows, "summary": summarize(rows, config)}
@@ -134,5 +167,8 @@ def summarize(rows: list[dict], config: EvalConfig) -> dict:
     mean = lambda key: float(np.mean([r[key] for r in rows])) if rows else math.nan  # noqa: E731
     return {**{k: mean(k) for k in METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
-            "samples": config.samples if config.corrupt > 0 else 1, "uniform_weights": config.uniform_weights,
-            "residual_px": mean("residual_px"), "device": "cpu", "threads": torch.get_num_threads()}
+            "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
+            "residual_px": mean("residual_px"), "device": "cpu", "threads": torch.get_num_threads(),
+            **({k: float(np.nanmean([r[k] for r in rows])) for k in PROXY_METRICS if rows and k in rows[0]}),
+            **({"checkpoint": config.checkpoint, "steps": config.steps, "hand_crops": config.hand_crops}
+               if config.proxies == "model" else {})}

@@ -6,6 +6,7 @@ import pytest
 import torch
 from helpers import ring_cameras
 
+from engine.diffusion.configs import model_config
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.views import epipolar_mask
 from engine.errors import InputError
@@ -17,7 +18,7 @@ SIZE = 32
 
 def tiny(**kw) -> ProxyDiffusionModel:
     torch.manual_seed(0)
-    model = ProxyDiffusionModel(sample_size=SIZE, **kw).eval()
+    model = ProxyDiffusionModel(**{**model_config("tiny"), **kw}).eval()
     for proc in model.unet.attn_processors.values():  # non-zero ray embeddings, so they matter
         if isinstance(proc, torch.nn.Module):
             torch.nn.init.normal_(proc.ray_proj.weight, std=0.1)
@@ -27,7 +28,8 @@ def tiny(**kw) -> ProxyDiffusionModel:
 def inputs(B, V, seed=0):
     g = torch.Generator().manual_seed(seed)
     cams = [ring_cameras(V, SIZE, seed=seed + b, dtype=torch.float32) for b in range(B)]
-    return (torch.randn(B, 2, V, 3, SIZE, SIZE, generator=g), torch.full((B,), 500),
+    h = SIZE // 2  # the tiny model folds 2 x 2 pixels into 12 channels
+    return (torch.randn(B, 2, V, 12, h, h, generator=g), torch.full((B,), 500),
             torch.rand(B, V, 3, SIZE, SIZE, generator=g) * 2 - 1, cams)
 
 
@@ -82,7 +84,7 @@ def test_dinov2_encoder_from_a_local_folder(tmp_path):
     torch.manual_seed(0)
     Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                              patch_size=8, image_size=SIZE)).save_pretrained(tmp_path / "dinov2")
-    model = ProxyDiffusionModel(sample_size=SIZE, image_encoder="dinov2", dinov2_path=str(tmp_path / "dinov2"))
+    model = ProxyDiffusionModel(**model_config("tiny", dinov2_path=tmp_path / "dinov2"))
     sample, t, rgb, cams = inputs(1, 2)
     with torch.no_grad():
         out = model(sample, t, rgb, cams)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import ring_cameras
+from helpers import write_proxy_scene
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -19,44 +19,8 @@ from engine.errors import InputError
 from engine.fitting.evaluate import EvalConfig, evaluate
 from engine.fitting.types import FitOptions
 from engine.io.fit_result import read_fit
-from engine.io.scene import GT_KEYS
-from engine.proxy.raycast import ProxyRenderer
 
 SIZE, VIEWS = 48, 4
-
-
-def _write_scene(folder, index, body, proxy):
-    p = body.neutral_params(1)
-    g = torch.Generator().manual_seed(index)
-    p.body_pose = 0.15 * torch.randn(p.body_pose.shape, generator=g, dtype=torch.float64).to(body.dtype)
-    p.global_orient = torch.tensor([[0.0, 0.0, 0.5 + index]], dtype=body.dtype)
-    p.transl = torch.tensor([[0.0, 0.0, 0.2]], dtype=body.dtype)
-    out = body(p)
-    cams = ring_cameras(VIEWS, size=SIZE, seed=index)
-    renderer = ProxyRenderer(out.vertices[0].double().numpy(), body.faces.numpy(),
-                             proxy.part_table.face_part.numpy(), body.uv_coords.numpy(), body.uv_faces.numpy())
-    views = [renderer.render(cams.K[v].numpy(), cams.R_cam_world[v].numpy(), cams.t_cam_world[v].numpy(), SIZE, SIZE)
-             for v in range(VIEWS)]
-    (folder / "images").mkdir(parents=True)
-    for v in range(VIEWS):
-        Image.new("RGB", (SIZE, SIZE), (60, 70, 80)).save(folder / "images" / f"view_{v:02d}.png")
-    np.savez(folder / "proxies.npz", seg=np.stack([v.seg for v in views]), uv=np.stack([v.uv for v in views]),
-             depth=np.stack([np.where(np.isfinite(v.depth), v.depth, 0) for v in views]).astype(np.float32),
-             body_mask=np.stack([v.body_mask for v in views]))
-    gt = {k: np.zeros((VIEWS, 1)) for k in GT_KEYS}
-    gt.update(vertices=out.vertices[0].double().numpy(), joints=out.joints[0].double().numpy(),
-              keypoints=out.keypoints[0].double().numpy())
-    np.savez(folder / "gt.npz", **gt)
-    d = lambda x: x[0].double().numpy().tolist()  # noqa: E731
-    record = {"schema_version": 1, "index": index, "files": {"proxies": "proxies.npz", "gt": "gt.npz"},
-              "body": {"model": "anny", "params": {"global_orient": d(p.global_orient), "transl": d(p.transl),
-                                                   "body_pose": d(p.body_pose), "shape": d(p.shape), "scale": 1.0}},
-              "cameras": [{"K": cams.K[v].tolist(), "R_cam_world": cams.R_cam_world[v].tolist(),
-                           "t_cam_world": cams.t_cam_world[v].tolist(), "width": SIZE, "height": SIZE}
-                          for v in range(VIEWS)],
-              "views": [{"image": f"images/view_{v:02d}.png"} for v in range(VIEWS)]}
-    (folder / "scene.json").write_text(json.dumps(record))
-    return p, out
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +29,7 @@ def dataset(tmp_path_factory, anny32, anny_proxy):
     truth = {}
     for i in range(2):
         name = f"scene_{i:06d}"
-        truth[name] = _write_scene(root / name, i, anny32, anny_proxy)
+        truth[name] = write_proxy_scene(root / name, i, anny32, anny_proxy, SIZE, VIEWS)
     return root, truth
 
 

@@ -1,0 +1,72 @@
+"""``diffproxy train``: train the proxy denoiser on a rendered dataset (``engine.diffusion.train``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from engine.errors import InputError
+
+console = Console(stderr=True)
+
+
+def train(
+    dataset: Path = typer.Argument(..., help="A dataset folder of rendered scenes (packed once into DATASET/packed)."),
+    out: Path = typer.Option(..., "--out", help="Training folder: checkpoint-*/ (diffusers model + state), log.jsonl."),
+    config: str = typer.Option("small", help="Model configuration: tiny | small | sd21."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its latest checkpoint, with its settings."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in all [10000]."),
+    batch_size: int = typer.Option(2, help="Scenes per step and process."),
+    lr: float = typer.Option(2e-4, help="AdamW learning rate (after a linear warm-up)."),
+    min_views: int = typer.Option(1, help="Fewest full-body views of a sample."),
+    max_views: int = typer.Option(4, help="Most full-body views of a sample."),
+    hand_crops: int = typer.Option(2, help="Most hand crops added to a sample as extra views."),
+    augment: bool = typer.Option(True, help="Crop and colour augmentation."),
+    val_scenes: int = typer.Option(0, help="Scenes held out for the validation loss (0: 10%)."),
+    val_every: int = typer.Option(500, help="Steps between validation losses."),
+    save_every: int = typer.Option(500, help="Steps between checkpoints."),
+    workers: int = typer.Option(2, help="Data loader worker processes."),
+    seed: int = typer.Option(0, help="Seed of the batches and the noise."),
+    mixed_precision: str = typer.Option("no", help="no | fp16 | bf16 (GPUs)."),
+    sd21: Optional[Path] = typer.Option(None, help="For --config sd21: a local diffusers Stable Diffusion 2.1 folder."),
+    dinov2: Optional[Path] = typer.Option(None, help="A local DINOv2 folder (transformers); else a small trained "
+                                                     "image encoder."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+) -> None:
+    """Train the diffusion proxy generator (accelerate: one CPU or many GPUs, the same command)."""
+    from tqdm import tqdm
+
+    from engine.diffusion.train import TrainConfig, resume_config
+    from engine.diffusion.train import train as run
+
+    try:
+        if resume and (out / "train_config.json").is_file():
+            cfg = resume_config(out, max_steps)
+        else:
+            cfg = TrainConfig(str(dataset), str(out), config, max_steps or 10000, batch_size, lr,
+                              min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
+                              val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
+                              seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
+                              dinov2_path=str(dinov2) if dinov2 else None)
+        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json)
+
+        def progress(step: int, record: dict) -> None:
+            bar.n = step
+            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "val_loss")})
+            bar.refresh()
+
+        summary = run(cfg, resume=resume, progress=progress)
+        bar.close()
+    except InputError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: the latest checkpoint in {out} stays; continue with --resume")
+        raise typer.Exit(130)
+    console.print(f"trained {summary['steps']} steps; model: {summary['checkpoint']}")
+    if as_json:
+        print(json.dumps(summary))

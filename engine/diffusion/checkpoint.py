@@ -1,0 +1,87 @@
+"""Training checkpoints, safetensors and JSON only (no pickle):
+
+```
+CKPT/
+  train_config.json          the run's settings (what --resume reuses)
+  log.jsonl                  one line per logged step: step, loss, lr, seconds; val_loss
+  checkpoint-000200/
+    model/                   a diffusers folder: config.json, diffusion_pytorch_model.safetensors,
+                             scheduler/scheduler_config.json, train_config.json
+    state/                   optimizer.safetensors (AdamW moments) + state.json (step, groups)
+```
+
+A checkpoint folder is written beside its final name and renamed into place, so an
+interrupted save leaves the previous checkpoint as the latest; the oldest are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from engine.errors import InputError
+
+_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints under ``out``, oldest first."""
+    found = [(int(m.group(1)), p) for p in Path(out).glob("checkpoint-*") if (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def resolve_model_folder(path: Path) -> Path:
+    """A diffusers model folder, or a training folder (its latest checkpoint's model)."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    found = checkpoints(path)
+    if not found:
+        raise InputError(f"--checkpoint: {path} holds no model (config.json) and no checkpoint-* folder")
+    return found[-1][1] / "model"
+
+
+def save_checkpoint(out: Path, step: int, model, scheduler, optimizer: torch.optim.Optimizer,
+                    train_config: dict, keep: int = 2) -> Path:
+    final = Path(out) / f"checkpoint-{step:06d}"
+    tmp = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp / "model")
+    scheduler.save_pretrained(tmp / "model" / "scheduler")
+    (tmp / "model" / "train_config.json").write_text(json.dumps(train_config, indent=1))
+    _save_optimizer(tmp / "state", optimizer, step)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for _, old in checkpoints(out)[:-keep]:
+        shutil.rmtree(old)
+    return final
+
+
+def _save_optimizer(folder: Path, optimizer: torch.optim.Optimizer, step: int) -> None:
+    folder.mkdir(parents=True)
+    sd = optimizer.state_dict()
+    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items() for k, v in st.items()}
+    save_file(tensors, folder / "optimizer.safetensors")
+    (folder / "state.json").write_text(json.dumps({"step": step, "param_groups": sd["param_groups"]}, indent=1))
+
+
+def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> int:
+    """Restore the optimizer's state from ``folder``; returns the step it was saved at."""
+    meta = json.loads((folder / "state.json").read_text())
+    tensors = load_file(folder / "optimizer.safetensors")
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = value
+    groups = meta["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        raise InputError(f"{folder}: the optimizer state holds other parameters than this model trains")
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return int(meta["step"])

@@ -1,0 +1,87 @@
+"""Proxies <-> the images the paper diffuses <-> the model's space.
+
+- ``seg`` becomes its palette image (``engine.proxy.parts.PALETTE``); ``uv`` becomes
+  (u, v, 1) on the body and (0, 0, 0) elsewhere; both scaled to [-1, 1].
+- ``PixelCodec(p)`` folds each p x p block of pixels into channels (3 p^2 channels at 1/p of
+  the resolution: cheap, exact); ``LatentCodec`` encodes with a Stable Diffusion VAE.
+- Decoding takes the nearest palette colour for ``seg`` (background where it is black)
+  and clamps the UV channels to [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from engine.errors import InputError
+from engine.proxy.parts import PALETTE, check_part_ids
+
+_PALETTE = torch.as_tensor(PALETTE, dtype=torch.float32) / 127.5 - 1  # (P, 3) in [-1, 1]
+
+
+def proxy_images(seg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """seg (..., H, W) part ids, uv (..., H, W, 2) -> (..., 2, 3, H, W) in [-1, 1] (seg, uv)."""
+    check_part_ids("seg", seg)
+    if uv.shape != (*seg.shape, 2):
+        raise InputError(f"uv: expected shape {(*seg.shape, 2)}, got {tuple(uv.shape)}")
+    seg_img = _PALETTE.to(uv.device)[seg.long()]  # (..., H, W, 3)
+    body = (seg > 0).to(torch.float32)[..., None]
+    uv_img = torch.cat([uv.float(), torch.ones_like(body)], dim=-1) * body * 2 - 1
+    return torch.stack([seg_img, uv_img], dim=-4).movedim(-1, -3)
+
+
+def decode_proxy_images(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., 2, 3, H, W) -> seg (..., H, W) uint8 (nearest palette colour) and uv (..., H, W, 2)."""
+    seg_img = images[..., 0, :, :, :].movedim(-3, -1)  # (..., H, W, 3)
+    uv_img = images[..., 1, :, :, :].movedim(-3, -1)
+    d2 = (seg_img[..., None, :].float() - _PALETTE.to(images.device)).square().sum(-1)
+    seg = d2.argmin(dim=-1).to(torch.uint8)
+    uv = ((uv_img[..., :2].float() + 1) / 2).clamp(0, 1)
+    uv = torch.where(seg[..., None] > 0, uv, torch.zeros_like(uv))
+    return seg, uv
+
+
+class PixelCodec:
+    """Images (N, 3, H, W) <-> (N, 3 p^2, H/p, W/p): a lossless pixel unshuffle."""
+
+    def __init__(self, patch: int):
+        self.patch = patch
+        self.channels = 3 * patch * patch
+        self.downscale = patch
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return F.pixel_unshuffle(images, self.patch)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(x, self.patch)
+
+
+class LatentCodec:
+    """Images <-> scaled latents of a diffusers ``AutoencoderKL`` (frozen)."""
+
+    def __init__(self, vae):
+        self.vae = vae.requires_grad_(False).eval()
+        self.channels = vae.config.latent_channels
+        self.downscale = 2 ** (len(vae.config.block_out_channels) - 1)
+        self.scale = vae.config.scaling_factor
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self.vae.encode(images.to(self.vae.dtype)).latent_dist.mode() * self.scale
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(x.to(self.vae.dtype) / self.scale).sample.float().clamp(-1, 1)
+
+
+def encode_views(codec, images: torch.Tensor) -> torch.Tensor:
+    """(B, 2, V, 3, H, W) proxy images -> (B, 2, V, C, h, w) in the model's space."""
+    B, M, V = images.shape[:3]
+    x = codec.encode(images.reshape(B * M * V, *images.shape[3:]))
+    return x.reshape(B, M, V, *x.shape[1:])
+
+
+def decode_views(codec, x: torch.Tensor) -> torch.Tensor:
+    B, M, V = x.shape[:3]
+    images = codec.decode(x.reshape(B * M * V, *x.shape[3:]))
+    return images.reshape(B, M, V, *images.shape[1:])

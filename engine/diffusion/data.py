@@ -1,0 +1,117 @@
+"""Training batches from a packed set, a pure function of (seed, step), so that a resumed run
+sees exactly the batches the interrupted one would have, and loader workers need no shared
+state.
+
+Each batch holds ``batch_size`` scenes with the same number of views V (drawn per step):
+1-8 full-body views of the scene in random order (``min_views``..``max_views``), plus up
+to ``hand_crops`` hand crops as extra views (the paper's slot scheme: the crops are views
+whose intrinsics were changed, extrinsics kept). Augmentation: crop jitter of body views
+(zoom and shift, intrinsics follow), jitter of the hand boxes, and colour (brightness,
+contrast, channel gains) of the RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.diffusion.hands import hand_boxes
+from engine.diffusion.packed import PackedScenes
+from engine.geometry.crop import crop_images, crop_intrinsics
+
+
+@dataclass
+class BatchSpec:
+    image_size: int
+    batch_size: int = 1
+    min_views: int = 1
+    max_views: int = 4
+    hand_crops: int = 0
+    augment: bool = True
+    seed: int = 0
+
+
+class TrainBatches(torch.utils.data.Dataset):
+    """``batches[step]`` -> dict of rgb (B, V, 3, S, S) in [-1, 1], seg (B, V, S, S) uint8,
+    uv (B, V, S, S, 2), K / R_cam_world / t_cam_world (B, V, ...) float64, scene (B,) long."""
+
+    def __init__(self, packed_folder, scenes: list[int], spec: BatchSpec, length: int):
+        self.folder, self.scenes, self.spec, self.length = packed_folder, list(scenes), spec, length
+        self._packed: PackedScenes | None = None  # opened lazily, once per worker
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def packed(self) -> PackedScenes:
+        if self._packed is None:
+            self._packed = PackedScenes.open(self.folder)
+        return self._packed
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        spec = self.spec
+        rng = np.random.default_rng([spec.seed, step])
+        picks = rng.choice(self.scenes, size=spec.batch_size, replace=len(self.scenes) < spec.batch_size)
+        most = min(spec.max_views, min(self.packed.views(s).stop - self.packed.views(s).start for s in picks))
+        body = int(rng.integers(min(spec.min_views, most), most + 1))
+        hands = int(rng.integers(0, spec.hand_crops + 1)) if spec.hand_crops else 0
+        items = [self._scene(int(s), body, hands, rng) for s in picks]
+        return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+    def _scene(self, scene: int, body: int, hands: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        p, spec, S = self.packed, self.spec, self.spec.image_size
+        rows = np.arange(p.views(scene).start, p.views(scene).stop)
+        H, W = p.seg.shape[1:]
+        views = list(rng.permutation(rows)[:body])
+        boxes = [_body_box(W, H, rng if spec.augment else None) for _ in views]
+        if hands:
+            found = hand_boxes(torch.as_tensor(np.asarray(p.seg[rows])))
+            for k in range(hands):
+                if found:
+                    v, _, box = found[int(rng.integers(len(found)))]
+                    views.append(rows[v])
+                    boxes.append(_jitter_hand(box, rng) if spec.augment else box)
+                else:  # no hand in sight: another body view fills the slot
+                    views.append(rows[int(rng.integers(len(rows)))])
+                    boxes.append(_body_box(W, H, rng if spec.augment else None))
+        order = np.asarray(views)
+        box_t = torch.stack(boxes).to(torch.float32)
+        rgb = torch.as_tensor(np.asarray(p.rgb[order])).permute(0, 3, 1, 2).float() / 255
+        rgb = crop_images(rgb, box_t, S, "bilinear")
+        if spec.augment:
+            rgb = _colour_jitter(rgb, rng)
+        seg = crop_images(torch.as_tensor(np.asarray(p.seg[order]))[:, None], box_t, S, "nearest")[:, 0]
+        uv = crop_images(torch.as_tensor(np.asarray(p.uv[order], dtype=np.float32)).permute(0, 3, 1, 2), box_t, S,
+                         "nearest").permute(0, 2, 3, 1)
+        K = torch.as_tensor(p.cameras["K"][order])
+        return {"rgb": rgb * 2 - 1, "seg": seg.to(torch.uint8), "uv": uv, "K": crop_intrinsics(K, box_t.double(), S),
+                "R_cam_world": torch.as_tensor(p.cameras["R_cam_world"][order]),
+                "t_cam_world": torch.as_tensor(p.cameras["t_cam_world"][order]), "scene": torch.tensor(scene)}
+
+
+def _body_box(W: int, H: int, rng: np.random.Generator | None) -> torch.Tensor:
+    """The whole (square) image; with ``rng``, zoomed by up to 15% and shifted by up to 8%."""
+    side, cx, cy = float(max(W, H)), W / 2, H / 2
+    if rng is not None:
+        side *= rng.uniform(0.85, 1.15)
+        cx, cy = cx + rng.uniform(-0.08, 0.08) * W, cy + rng.uniform(-0.08, 0.08) * H
+    return torch.tensor([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def _jitter_hand(box: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    side = float(box[2] - box[0]) * rng.uniform(0.9, 1.25)
+    cx = float(box[0] + box[2]) / 2 + rng.uniform(-0.1, 0.1) * side
+    cy = float(box[1] + box[3]) / 2 + rng.uniform(-0.1, 0.1) * side
+    return torch.tensor([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def _colour_jitter(rgb: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """(V, 3, S, S) in [0, 1]: brightness x[0.8, 1.2], contrast x[0.8, 1.2], gains x[0.9, 1.1] per view."""
+    V = rgb.shape[0]
+    bright = torch.as_tensor(rng.uniform(0.8, 1.2, (V, 1, 1, 1)), dtype=rgb.dtype)
+    contrast = torch.as_tensor(rng.uniform(0.8, 1.2, (V, 1, 1, 1)), dtype=rgb.dtype)
+    gains = torch.as_tensor(rng.uniform(0.9, 1.1, (V, 3, 1, 1)), dtype=rgb.dtype)
+    mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+    return (((rgb - mean) * contrast + mean) * bright * gains).clamp(0, 1)

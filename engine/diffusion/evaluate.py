@@ -1,0 +1,63 @@
+"""The model's proxies for the evaluation (``diffproxy evaluate --proxies model``): sample
+each scene's views with a trained checkpoint, aggregate the K samples, and score the
+aggregated proxies against the exact ones resampled to the same crops."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
+from engine.errors import InputError
+from engine.fitting.types import ProxyViews
+from engine.geometry.camera import Cameras
+from engine.geometry.crop import crop_images
+from engine.io.scene import Scene
+from engine.proxy import BodyProxy
+from engine.proxy.quality import seg_miou, surface_error
+
+
+def read_images(scene: Scene, index: list[int]) -> torch.Tensor:
+    """(V, 3, H, W) in [0, 1] of the scene's views ``index``."""
+    out = []
+    for v in index:
+        path = scene.image_path(v)
+        try:
+            out.append(np.asarray(Image.open(path).convert("RGB")))
+        except OSError as e:
+            raise InputError(f"{path}: unreadable image ({e})") from e
+    return torch.as_tensor(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+
+
+class ModelProxies:
+    """A checkpoint loaded once; ``views(scene, cameras)`` samples one scene."""
+
+    def __init__(self, checkpoint: str | Path, options: SampleOptions):
+        self.model, self.scheduler = load_generator(Path(checkpoint))
+        self.options = options
+
+    def views(self, scene: Scene, cameras: Cameras, body_vertices: torch.Tensor | None, faces: torch.Tensor | None,
+              proxy: BodyProxy | None) -> tuple[ProxyViews, dict]:
+        n = len(cameras)
+        t0 = time.perf_counter()
+        out = sample_proxies(self.model, self.scheduler, read_images(scene, list(range(n))), cameras, self.options)
+        seconds = time.perf_counter() - t0
+        agg = out.proxy
+        views = ProxyViews(agg.seg.to(torch.uint8), agg.uv.float(), out.cameras, agg.weight.float())
+        quality = {"sample_seconds": seconds, "hand_views": out.hand_views}
+        if scene.proxies is not None:
+            S = self.model.image_size
+            boxes = out.boxes[:n]
+            gt_seg = crop_images(torch.as_tensor(scene.proxies["seg"][:n])[:, None], boxes, S, "nearest")[:, 0]
+            gt_uv = crop_images(torch.as_tensor(scene.proxies["uv"][:n]).permute(0, 3, 1, 2), boxes, S,
+                                "nearest").permute(0, 2, 3, 1)
+            quality["seg_miou"] = seg_miou(agg.seg[:n], gt_seg)
+            if body_vertices is not None:
+                err, valid = surface_error(agg.seg[:n], agg.uv[:n], gt_seg.to(torch.uint8), gt_uv, body_vertices,
+                                           faces, proxy.lookup)
+                quality.update(surface_error_mm=err, surface_valid=valid)
+        return views, quality

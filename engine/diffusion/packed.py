@@ -1,0 +1,124 @@
+"""The packed training set: every view of every scene folder in a few flat arrays, built
+once (``pack_dataset``) and memory-mapped by the loader, so that reading a sample is a
+slice instead of a PNG decode and an npz inflate.
+
+```
+packed/
+  index.json     schema_version, source root, image size, scenes: name, first view, views
+  rgb.npy        (N, H, W, 3) uint8   every view of every scene, in scene order
+  seg.npy        (N, H, W)    uint8   part ids
+  uv.npy         (N, H, W, 2) float16
+  cameras.npz    K, R_cam_world, t_cam_world (N, ...) float64
+```
+
+The folder appears complete or not at all (written beside, then renamed). A rebuild is
+skipped when the index lists the same scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from engine.errors import InputError
+from engine.io.files import read_json
+from engine.io.scene import read_scene, scene_folders
+
+PACK_VERSION = 1
+
+
+def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
+    """Pack the scene folders under ``root`` into ``out`` (default ``root/packed``)."""
+    root = Path(root)
+    out = Path(out) if out else root / "packed"
+    folders = scene_folders(root)
+    if not folders:
+        raise InputError(f"{root}: no scene_* folders to pack")
+    names = [f.name for f in folders]
+    if (out / "index.json").is_file() and [s["name"] for s in read_json(out / "index.json")["scenes"]] == names:
+        return out
+    scenes = [read_scene(f) for f in folders]
+    sizes = {(c["width"], c["height"]) for s in scenes for c in s.record["cameras"]}
+    if len(sizes) != 1:
+        raise InputError(f"{root}: scenes differ in image size {sorted(sizes)}; pack one size at a time")
+    (width, height), = sizes
+    for s in scenes:
+        if s.proxies is None:
+            raise InputError(f"{s.folder / 'scene.json'}: field 'files.proxies' missing (training needs proxies)")
+    n = sum(s.num_views for s in scenes)
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    arrays = {"rgb": ((n, height, width, 3), np.uint8), "seg": ((n, height, width), np.uint8),
+              "uv": ((n, height, width, 2), np.float16)}
+    mm = {k: np.lib.format.open_memmap(tmp / f"{k}.npy", mode="w+", dtype=dt, shape=sh) for k, (sh, dt) in arrays.items()}
+    cams = {"K": [], "R_cam_world": [], "t_cam_world": []}
+    index, first = [], 0
+    for s in scenes:
+        for v in range(s.num_views):
+            mm["rgb"][first + v] = _read_rgb(s.image_path(v), (height, width))
+        mm["seg"][first:first + s.num_views] = s.proxies["seg"]
+        mm["uv"][first:first + s.num_views] = s.proxies["uv"]
+        for key, arr in zip(cams, s.camera_arrays()[:3]):
+            cams[key].append(arr)
+        index.append({"name": s.folder.name, "first": first, "views": s.num_views})
+        first += s.num_views
+        if progress:
+            progress(s.folder.name)
+    for m in mm.values():
+        m.flush()
+    np.savez(tmp / "cameras.npz", **{k: np.concatenate(v) for k, v in cams.items()})
+    (tmp / "index.json").write_text(json.dumps({"schema_version": PACK_VERSION, "source": str(root.resolve()),
+                                                "width": width, "height": height, "scenes": index}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def _read_rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
+    try:
+        image = np.asarray(Image.open(path).convert("RGB"))
+    except OSError as e:
+        raise InputError(f"{path}: unreadable image ({e})") from e
+    if image.shape[:2] != size:
+        raise InputError(f"{path}: image is {image.shape[1]}x{image.shape[0]}, its camera says {size[1]}x{size[0]}")
+    return image
+
+
+@dataclass
+class PackedScenes:
+    """The memory-mapped arrays of a packed folder; ``views(i)`` are scene i's rows."""
+
+    folder: Path
+    index: dict
+    rgb: np.ndarray
+    seg: np.ndarray
+    uv: np.ndarray
+    cameras: dict[str, np.ndarray]
+
+    @classmethod
+    def open(cls, folder: Path) -> "PackedScenes":
+        folder = Path(folder)
+        index = read_json(folder / "index.json", missing=f"{folder / 'index.json'}: missing (run pack first)")
+        if index.get("schema_version") != PACK_VERSION:
+            raise InputError(f"{folder / 'index.json'}: field 'schema_version' is {index.get('schema_version')!r}, "
+                             f"this reader knows {PACK_VERSION}")
+        load = lambda k: np.load(folder / f"{k}.npy", mmap_mode="r")  # noqa: E731
+        with np.load(folder / "cameras.npz") as cams:
+            cameras = {k: cams[k] for k in cams.files}
+        return cls(folder, index, load("rgb"), load("seg"), load("uv"), cameras)
+
+    def __len__(self) -> int:
+        return len(self.index["scenes"])
+
+    def views(self, scene: int) -> slice:
+        s = self.index["scenes"][scene]
+        return slice(s["first"], s["first"] + s["views"])
+
+    def name(self, scene: int) -> str:
+        return self.index["scenes"][scene]["name"]

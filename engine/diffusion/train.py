@@ -1,0 +1,218 @@
+"""Training of the proxy denoiser with ``accelerate``: the same loop on one CPU and on many
+GPUs and nodes (``accelerate launch -m engine.cli.main train ...``).
+
+Every process draws its own batches, a pure function of (seed, step, process), and its
+own noise from a generator seeded the same way; together with the optimizer state in
+the checkpoint, a run resumed from checkpoint N computes exactly the steps N+1... that
+the interrupted run would have. The loss is the mean squared error of the scheduler's
+prediction target (v by default) over both modalities of all views.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.diffusion.checkpoint import checkpoints, load_optimizer, save_checkpoint
+from engine.diffusion.codec import encode_views, proxy_images
+from engine.diffusion.configs import build_model
+from engine.diffusion.data import BatchSpec, TrainBatches
+from engine.diffusion.packed import PackedScenes, pack_dataset
+from engine.errors import InputError
+from engine.geometry.camera import Cameras
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    out: str
+    config: str = "small"
+    max_steps: int = 10000
+    batch_size: int = 2
+    lr: float = 2e-4
+    warmup_steps: int = 100
+    min_views: int = 1
+    max_views: int = 4
+    hand_crops: int = 2
+    augment: bool = True
+    val_scenes: int = 0  # the last N scenes are held out; 0: 10% of them (none with fewer than 5)
+    val_every: int = 500
+    save_every: int = 500
+    log_every: int = 10
+    workers: int = 2
+    seed: int = 0
+    mixed_precision: str = "no"  # "no", "fp16", "bf16"
+    sd21_path: str | None = None
+    dinov2_path: str | None = None
+    prediction_type: str = "sample"  # x0; v needs 3x the steps to learn proxies (README)
+
+    def check(self) -> None:
+        for name in ("max_steps", "batch_size", "val_every", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if not 1 <= self.min_views <= self.max_views:
+            raise InputError(f"views: need 1 <= min_views <= max_views, got {self.min_views}, {self.max_views}")
+        if self.hand_crops < 0 or self.workers < 0 or self.val_scenes < 0:
+            raise InputError("hand_crops, workers and val_scenes must not be negative")
+
+
+def resume_config(out: Path, max_steps: int | None = None) -> TrainConfig:
+    """The settings of the run in ``out`` (``train_config.json``), with a new ``max_steps``."""
+    path = Path(out) / "train_config.json"
+    record = json.loads(path.read_text())
+    record.pop("world_size", None)
+    try:
+        cfg = TrainConfig(**record)
+    except TypeError as e:
+        raise InputError(f"{path}: not a training config of this version ({e})") from e
+    if max_steps is not None:
+        cfg.max_steps = max_steps
+    return cfg
+
+
+def make_scheduler(model, prediction_type: str = "sample"):
+    """The training noise schedule: zero terminal SNR (so that few-step sampling starts from
+    pure noise); in latent space the SD folder's own schedule when it has one."""
+    from diffusers import DDPMScheduler
+
+    path = model.config.pretrained_path
+    if path and (Path(path) / "scheduler" / "scheduler_config.json").is_file():
+        return DDPMScheduler.from_pretrained(path, subfolder="scheduler", rescale_betas_zero_snr=True,
+                                             timestep_spacing="trailing", prediction_type=prediction_type)
+    return DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type,
+                         rescale_betas_zero_snr=True, timestep_spacing="trailing",
+                         clip_sample=model.config.codec == "pixel")
+
+
+def split_scenes(n: int, val: int) -> tuple[list[int], list[int]]:
+    val = val or (n // 10 if n >= 5 else 0)
+    if val >= n:
+        raise InputError(f"val_scenes: {val} held out leaves no training scene of {n}")
+    return list(range(n - val)), list(range(n - val, n))
+
+
+def batch_cameras(batch: dict, size: int) -> list[Cameras]:
+    return [Cameras(batch["K"][b], batch["R_cam_world"][b], batch["t_cam_world"][b], size, size)
+            for b in range(batch["K"].shape[0])]
+
+
+def diffusion_loss(model, scheduler, batch: dict, generator: torch.Generator, timesteps=None) -> torch.Tensor:
+    """The denoising loss of one batch, its noise (and timesteps) drawn from ``generator``."""
+    device = next(model.parameters()).device
+    codec = model.codec
+    x0 = encode_views(codec, proxy_images(batch["seg"], batch["uv"]).transpose(1, 2).to(device))
+    B = x0.shape[0]
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    if timesteps is None:
+        timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (B,), generator=generator)
+    timesteps = timesteps.to(device)
+    noisy = scheduler.add_noise(x0, noise, timesteps)
+    kind = scheduler.config.prediction_type
+    target = {"epsilon": noise, "sample": x0}.get(kind) if kind != "v_prediction" else \
+        scheduler.get_velocity(x0, noise, timesteps)
+    pred = model(noisy, timesteps, batch["rgb"].to(device), batch_cameras(batch, batch["rgb"].shape[-1]))
+    return torch.nn.functional.mse_loss(pred.float(), target.float())
+
+
+def _generator(*key: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
+    """Train (or resume) into ``cfg.out``; ``progress(step, record)`` after each logged step."""
+    from accelerate import Accelerator
+    from diffusers import DDPMScheduler
+
+    from engine.diffusion.model import ProxyDiffusionModel
+
+    cfg.check()
+    out = Path(cfg.out)
+    found = checkpoints(out)
+    if found and not resume:
+        raise InputError(f"--out: {out} already holds checkpoints; pass --resume to continue, or another --out")
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    with accelerator.main_process_first():
+        packed_dir = pack_dataset(Path(cfg.dataset))
+    train_ids, val_ids = split_scenes(len(PackedScenes.open(packed_dir)), cfg.val_scenes)
+    step = 0
+    if found:
+        model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")
+        scheduler = DDPMScheduler.from_pretrained(found[-1][1] / "model", subfolder="scheduler")
+    else:
+        torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+        model = build_model(cfg.config, cfg.sd21_path, cfg.dinov2_path)
+        scheduler = make_scheduler(model, cfg.prediction_type)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
+    if found:
+        step = load_optimizer(found[-1][1] / "state", optimizer)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    size = accelerator.unwrap_model(model).image_size
+    spec = BatchSpec(size, cfg.batch_size, cfg.min_views, cfg.max_views, cfg.hand_crops, cfg.augment, cfg.seed)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    batches = TrainBatches(packed_dir, train_ids, spec, length=cfg.max_steps * world)
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(step * world + rank,
+                                                                                 cfg.max_steps * world, world),
+                                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0)
+    record_cfg = {**asdict(cfg), "world_size": world}
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(record_cfg, indent=1))
+        _truncate_log(out / "log.jsonl", step)
+    model.train()
+    t0, losses, last = time.perf_counter(), [], {}
+    for batch in loader:
+        step += 1
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * min(1.0, step / max(1, cfg.warmup_steps))
+        loss = diffusion_loss(model, scheduler, batch, _generator(cfg.seed, step, rank))
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if step % cfg.log_every == 0 or step % cfg.val_every == 0 or step == cfg.max_steps:
+            last = {"step": step, "loss": float(np.mean(losses)), "lr": optimizer.param_groups[0]["lr"],
+                    "seconds_per_step": (time.perf_counter() - t0) / len(losses)}
+            if val_ids and (step % cfg.val_every == 0 or step == cfg.max_steps):
+                last["val_loss"] = validation_loss(accelerator.unwrap_model(model), scheduler, packed_dir, val_ids,
+                                                   spec)
+                model.train()
+            if accelerator.is_main_process:
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(last) + "\n")
+                if progress:
+                    progress(step, last)
+            t0, losses = time.perf_counter(), []
+        if step % cfg.save_every == 0 or step == cfg.max_steps:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                save_checkpoint(out, step, accelerator.unwrap_model(model), scheduler, optimizer, record_cfg)
+    latest = checkpoints(out)[-1][1] if checkpoints(out) else None
+    return {"steps": step, **{k: v for k, v in last.items() if k != "step"},
+            "checkpoint": str(latest / "model") if latest else None, "train_scenes": len(train_ids),
+            "val_scenes": len(val_ids)}
+
+
+@torch.no_grad()
+def validation_loss(model, scheduler, packed_dir: Path, val_ids: list[int], spec: BatchSpec, batches: int = 4) -> float:
+    """The loss on held-out scenes at fixed views, noise and timesteps (comparable across steps)."""
+    model.eval()
+    fixed = BatchSpec(spec.image_size, 1, spec.max_views, spec.max_views, 0, False, spec.seed + 1)
+    data = TrainBatches(packed_dir, val_ids, fixed, length=batches)
+    T = scheduler.config.num_train_timesteps
+    losses = [diffusion_loss(model, scheduler, data[i], _generator(spec.seed, 10**9, i),
+                             torch.tensor([int((i + 0.5) / batches * T)])).item() for i in range(batches)]
+    return float(np.mean(losses))
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """A resumed run rewrites the steps after its checkpoint: drop their old lines."""
+    if path.is_file():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))

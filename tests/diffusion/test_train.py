@@ -1,0 +1,124 @@
+"""Training (accelerate on the CPU), exact resume, sampling with K samples and hand crops,
+and the small proof that it learns: the tiny model overfits one scene whose images are
+its part palette, then reproduces its proxies and `evaluate --proxies model` scores them."""
+
+import json
+
+import pytest
+import torch
+from helpers import write_proxy_scene
+from typer.testing import CliRunner
+
+from engine.cli.main import app
+from engine.diffusion.checkpoint import checkpoints
+from engine.diffusion.evaluate import read_images
+from engine.diffusion.hands import HANDS
+from engine.diffusion.model import ProxyDiffusionModel
+from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
+from engine.diffusion.train import TrainConfig, train
+from engine.errors import InputError
+from engine.fitting.evaluate import scene_cameras
+from engine.io.scene import read_scene
+from engine.proxy.quality import seg_miou
+
+pytestmark = pytest.mark.xdist_group("diffusion_train")
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def one_scene(tmp_path_factory, anny32, anny_proxy):
+    root = tmp_path_factory.mktemp("one_scene")
+    write_proxy_scene(root / "scene_000000", 0, anny32, anny_proxy, SIZE, 2, images="palette")
+    return root
+
+
+def _cfg(root, out, **kw) -> TrainConfig:
+    base = dict(config="tiny", batch_size=2, lr=2e-3, warmup_steps=10, min_views=2, max_views=2, hand_crops=0,
+                augment=False, log_every=1, val_every=10**6, workers=0)
+    return TrainConfig(str(root), str(out), **{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def overfit(one_scene, tmp_path_factory):
+    out = tmp_path_factory.mktemp("overfit") / "ckpt"
+    summary = train(_cfg(one_scene, out, max_steps=500, log_every=50, save_every=500))
+    return out, summary
+
+
+def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path):
+    straight = train(_cfg(one_scene, tmp_path / "a", max_steps=4, save_every=2, hand_crops=1, augment=True))
+
+    def interrupt(step, record):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(one_scene, tmp_path / "b", max_steps=4, save_every=2, hand_crops=1, augment=True),
+              progress=interrupt)
+    assert [s for s, _ in checkpoints(tmp_path / "b")] == [2]  # step 3 was lost with the interruption
+    with pytest.raises(InputError, match="--resume"):
+        train(_cfg(one_scene, tmp_path / "b", max_steps=4))
+    resumed = train(_cfg(one_scene, tmp_path / "b", max_steps=4, save_every=2, hand_crops=1, augment=True),
+                    resume=True)
+    assert resumed["steps"] == straight["steps"] == 4 and resumed["loss"] == straight["loss"]
+    a = ProxyDiffusionModel.from_pretrained(straight["checkpoint"]).state_dict()
+    b = ProxyDiffusionModel.from_pretrained(resumed["checkpoint"]).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert log == [1, 2, 3, 4]  # the lost step's line was rewritten, not repeated
+    assert (tmp_path / "b" / "checkpoint-000004" / "model" / "diffusion_pytorch_model.safetensors").is_file()
+    assert not list((tmp_path / "b").glob(".*partial"))
+
+
+def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
+    out, summary = overfit
+    assert summary["loss"] < 0.01
+    model, scheduler = load_generator(out)
+    scene = read_scene(one_scene / "scene_000000")
+    result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
+                            SampleOptions(samples=3, steps=4))
+    assert seg_miou(result.proxy.seg, torch.as_tensor(scene.proxies["seg"])) >= 0.9
+    assert result.proxy.weight.max() <= 1 and (result.proxy.weight[result.proxy.seg == 0] == 0).all()
+    untrained = ProxyDiffusionModel(**{**model.config}).eval()
+    chance = sample_proxies(untrained, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
+                            SampleOptions(samples=3, steps=4))
+    assert seg_miou(chance.proxy.seg, torch.as_tensor(scene.proxies["seg"])) < 0.3
+
+
+def test_evaluate_with_model_proxies(one_scene, overfit):
+    out, _ = overfit
+    result = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model", "--checkpoint", str(out),
+                                      "--steps", "4", "--samples", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes", "seg_miou",
+                "surface_error_mm"):
+        assert key in summary
+    assert summary["seg_miou"] >= 0.9 and summary["surface_error_mm"] < 60 and summary["samples"] == 2
+    bad = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model"])
+    assert bad.exit_code == 2 and "--checkpoint" in bad.output
+
+
+def test_hand_refinement_adds_hand_crops_as_views(one_scene):
+    from diffusers import DDIMScheduler
+
+    torch.manual_seed(0)
+    model = ProxyDiffusionModel().eval()
+    scheduler = DDIMScheduler(prediction_type="sample", timestep_spacing="trailing", rescale_betas_zero_snr=True)
+    scene = read_scene(one_scene / "scene_000000")
+    images, cams = read_images(scene, [0, 1]), scene_cameras(scene, [0, 1])
+    seg_first = sample_proxies(model, scheduler, images, cams, SampleOptions(samples=2, steps=2)).proxy.seg
+    out = sample_proxies(model, scheduler, images, cams, SampleOptions(samples=2, steps=2, hand_crops=3))
+    assert out.hand_views > 0  # an untrained model paints hand parts somewhere
+    n = 2 + out.hand_views
+    assert out.proxy.seg.shape == (n, SIZE, SIZE) and len(out.cameras) == n and out.samples_seg.shape[:2] == (2, n)
+    # a crop keeps its view's extrinsics, and its square box frames hand pixels of the first
+    # pass (the images are 32 px like the model, so box and part map share coordinates)
+    hand_ids = torch.tensor([i for ids in HANDS.values() for i in ids])
+    for k in range(2, n):
+        v = out.source_view[k]
+        assert torch.equal(out.cameras.R_cam_world[k], cams.R_cam_world[v].to(out.cameras.R_cam_world.dtype))
+        x0, y0, x1, y1 = out.boxes[k].tolist()
+        assert x1 - x0 == pytest.approx(y1 - y0) and x1 - x0 >= SIZE / 4 - 1e-6
+        inside = seg_first[v, max(0, int(y0)):int(y1) + 1, max(0, int(x0)):int(x1) + 1]
+        assert torch.isin(inside, hand_ids).any()
