@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import InputError
-from engine.io.files import read_npz, require_fields
+from engine.io.files import read_npz, read_rgb, require_fields
 
 console = Console(stderr=True)
 
@@ -170,7 +170,7 @@ def fit(
         errors = {}
         if scene.gt is not None and name == scene.record.get("body", {}).get("model"):
             errors = scene_errors(result, scene.gt)
-        images = [_read_image(scene.image_path(i)) for i in index]
+        images = [read_rgb(scene.image_path(i)) for i in index]
         meta = {"scene": str(Path(scene_dir).resolve()), "proxies": proxies, "views": index,
                 "options": _options_record(options), "seconds": seconds, "errors_mm": errors}
         paths = write_fit(out, result, model, proxy_views, images, meta, part_table=proxy.part_table)
@@ -211,12 +211,3 @@ def _load_proxies(scene, source: str):
     weight = torch.as_tensor(arrays["weight"], dtype=torch.float32) if "weight" in arrays else None
     return (torch.as_tensor(arrays["seg"].astype(np.int64)), torch.as_tensor(arrays["uv"], dtype=torch.float32),
             weight)
-
-
-def _read_image(path: Path) -> np.ndarray | None:
-    from PIL import Image
-
-    try:
-        return np.asarray(Image.open(path).convert("RGB"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: unreadable image ({e})") from None

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
-from engine.errors import InputError
 from engine.fitting.types import ProxyViews
 from engine.geometry.camera import Cameras
 from engine.geometry.crop import crop_images
+from engine.io.files import read_rgb
 from engine.io.scene import Scene
 from engine.proxy import BodyProxy
 from engine.proxy.quality import seg_miou, surface_error
@@ -23,14 +22,7 @@ from engine.proxy.quality import seg_miou, surface_error
 
 def read_images(scene: Scene, index: list[int]) -> torch.Tensor:
     """(V, 3, H, W) in [0, 1] of the scene's views ``index``."""
-    out = []
-    for v in index:
-        path = scene.image_path(v)
-        try:
-            out.append(np.asarray(Image.open(path).convert("RGB")))
-        except OSError as e:
-            raise InputError(f"{path}: unreadable image ({e})") from e
-    return torch.as_tensor(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+    return torch.as_tensor(np.stack([read_rgb(scene.image_path(v)) for v in index])).permute(0, 3, 1, 2).float() / 255
 
 
 class ModelProxies:

@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from engine.errors import InputError
-from engine.io.files import read_json
+from engine.io.files import read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
 
 PACK_VERSION = 1
@@ -81,10 +79,7 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
 
 
 def _read_rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
-    try:
-        image = np.asarray(Image.open(path).convert("RGB"))
-    except OSError as e:
-        raise InputError(f"{path}: unreadable image ({e})") from e
+    image = read_rgb(path)
     if image.shape[:2] != size:
         raise InputError(f"{path}: image is {image.shape[1]}x{image.shape[0]}, its camera says {size[1]}x{size[0]}")
     return image

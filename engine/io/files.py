@@ -1,4 +1,4 @@
-"""Reading the project's JSON and npz files with errors that name the file and the field."""
+"""Reading the project's JSON, npz and image files with errors that name the file and the field."""
 
 from __future__ import annotations
 
@@ -40,3 +40,13 @@ def require_fields(path: Path, arrays: dict, keys: Iterable[str]) -> None:
     for key in keys:
         if key not in arrays:
             raise InputError(f"{path}: field '{key}' missing")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 of the image in ``path``."""
+    from PIL import Image
+
+    try:
+        return np.asarray(Image.open(path).convert("RGB"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable image ({e})") from None

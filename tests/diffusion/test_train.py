@@ -122,3 +122,23 @@ def test_hand_refinement_adds_hand_crops_as_views(one_scene):
         assert x1 - x0 == pytest.approx(y1 - y0) and x1 - x0 >= SIZE / 4 - 1e-6
         inside = seg_first[v, max(0, int(y0)):int(y1) + 1, max(0, int(x0)):int(x1) + 1]
         assert torch.isin(inside, hand_ids).any()
+
+
+def test_cli_train_and_resume(one_scene, tmp_path):
+    out = tmp_path / "ckpt"
+    args = ["train", str(one_scene), "--config", "tiny", "--out", str(out), "--max-steps", "2", "--batch-size", "1",
+            "--min-views", "2", "--max-views", "2", "--hand-crops", "0", "--save-every", "1", "--workers", "0",
+            "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output.strip().splitlines()[-1])["steps"] == 2
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--resume" in again.output
+    more = CliRunner().invoke(app, ["train", str(one_scene), "--out", str(out), "--resume", "--max-steps", "3",
+                                    "--json"])
+    assert more.exit_code == 0, more.output
+    summary = json.loads(more.output.strip().splitlines()[-1])
+    assert summary["steps"] == 3 and summary["checkpoint"].endswith("checkpoint-000003/model")
+    assert json.loads((out / "train_config.json").read_text())["config"] == "tiny"  # the run's own settings
+    bad = CliRunner().invoke(app, ["train", str(one_scene), "--config", "huge", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "huge" in bad.output
