@@ -4,7 +4,7 @@
 # K = 3) and fit the body to those proxies. Each step resumes: a rerun skips finished
 # scenes and continues the training from its latest checkpoint.
 #
-#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 1500; ~55 min on 2 CPU cores)
+#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 1500; ~30 min on 2 CPU cores)
 set -euo pipefail
 OUT=${1:-proof}
 STEPS=${2:-1500}
@@ -12,7 +12,7 @@ BIN=${DIFFPROXY:-.venv/bin/diffproxy}
 
 "$BIN" render --out "$OUT/data" --scenes 3 --seed 1
 "$BIN" train "$OUT/data" --config small --out "$OUT/ckpt" --resume --max-steps "$STEPS" --batch-size 1 \
-  --lr 3e-4 --min-views 4 --max-views 4 --hand-crops 0 --no-augment --workers 0 --save-every 250
+  --lr 1e-3 --warmup-steps 50 --min-views 4 --max-views 4 --hand-crops 0 --no-augment --workers 0 --save-every 250
 for steps in 1 2 4 8; do
   "$BIN" evaluate "$OUT/data" --proxies model --checkpoint "$OUT/ckpt" --views 4 --samples 3 --steps "$steps" \
     --json | tail -n 1 | tee "$OUT/model_steps_$steps.json"

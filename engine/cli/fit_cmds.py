@@ -125,7 +125,7 @@ def _print_table(result: dict, count: int | None) -> None:
     for name in names + (("mIoU", "surf. mm") if quality else ()):
         table.add_column(name, no_wrap=True)
     errors = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
-    extra = lambda r: (f"{r['seg_miou']:.3f}", f"{r.get('surface_error_mm', math.nan):.1f}") if quality else ()  # noqa: E731
+    extra = lambda r: (f"{r.get('seg_miou', math.nan):.3f}", f"{r.get('surface_error_mm', math.nan):.1f}") if quality else ()  # noqa: E731
     for r in result["scenes"]:
         table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in errors), f"{r['residual_px']:.2f}",
                       f"{r['seconds']:.1f}", *extra(r))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +23,9 @@ def train(
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in all [10000]."),
     batch_size: int = typer.Option(2, help="Scenes per step and process."),
     lr: float = typer.Option(2e-4, help="AdamW learning rate (after a linear warm-up)."),
+    warmup_steps: int = typer.Option(100, help="Steps of the linear learning-rate warm-up."),
+    prediction_type: Optional[str] = typer.Option(None, help="sample (x0) | epsilon | v_prediction [sample; sd21: "
+                                                             "the SD folder's]."),
     min_views: int = typer.Option(1, help="Fewest full-body views of a sample."),
     max_views: int = typer.Option(4, help="Most full-body views of a sample."),
     hand_crops: int = typer.Option(2, help="Most hand crops added to a sample as extra views."),
@@ -47,12 +51,13 @@ def train(
         if resume and (out / "train_config.json").is_file():
             cfg = resume_config(out, max_steps)
         else:
-            cfg = TrainConfig(str(dataset), str(out), config, max_steps or 10000, batch_size, lr,
-                              min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
+            cfg = TrainConfig(str(dataset), str(out), config, 10000 if max_steps is None else max_steps, batch_size,
+                              lr, warmup_steps=warmup_steps, prediction_type=prediction_type, min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
                               dinov2_path=str(dinov2) if dinov2 else None)
-        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json)
+        other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
+        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 
         def progress(step: int, record: dict) -> None:
             bar.n = step

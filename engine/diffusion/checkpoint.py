@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from engine.errors import InputError
+from engine.io.files import read_json
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -49,14 +50,15 @@ def resolve_model_folder(path: Path) -> Path:
 
 
 def save_checkpoint(out: Path, step: int, model, scheduler, optimizer: torch.optim.Optimizer,
-                    train_config: dict, keep: int = 2) -> Path:
+                    train_config: dict, keep: int = 2, scaler: dict | None = None) -> Path:
+    """``scaler``: the mixed-precision loss scaler's state (fp16), kept with the optimizer's."""
     final = Path(out) / f"checkpoint-{step:06d}"
     tmp = final.with_name(f".{final.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp / "model")
     scheduler.save_pretrained(tmp / "model" / "scheduler")
     (tmp / "model" / "train_config.json").write_text(json.dumps(train_config, indent=1))
-    _save_optimizer(tmp / "state", optimizer, step)
+    _save_optimizer(tmp / "state", optimizer, step, scaler)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     for _, old in checkpoints(out)[:-keep]:
@@ -64,18 +66,22 @@ def save_checkpoint(out: Path, step: int, model, scheduler, optimizer: torch.opt
     return final
 
 
-def _save_optimizer(folder: Path, optimizer: torch.optim.Optimizer, step: int) -> None:
+def _save_optimizer(folder: Path, optimizer: torch.optim.Optimizer, step: int, scaler: dict | None) -> None:
     folder.mkdir(parents=True)
     sd = optimizer.state_dict()
     tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items() for k, v in st.items()}
     save_file(tensors, folder / "optimizer.safetensors")
-    (folder / "state.json").write_text(json.dumps({"step": step, "param_groups": sd["param_groups"]}, indent=1))
+    (folder / "state.json").write_text(json.dumps({"step": step, "param_groups": sd["param_groups"],
+                                                   "scaler": scaler}, indent=1))
 
 
-def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> int:
-    """Restore the optimizer's state from ``folder``; returns the step it was saved at."""
-    meta = json.loads((folder / "state.json").read_text())
-    tensors = load_file(folder / "optimizer.safetensors")
+def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore the optimizer's state from ``folder``; returns ``state.json`` (step, scaler)."""
+    meta = read_json(folder / "state.json", missing=f"{folder / 'state.json'}: missing (an incomplete checkpoint)")
+    path = folder / "optimizer.safetensors"
+    if not path.is_file():
+        raise InputError(f"{path}: missing (an incomplete checkpoint)")
+    tensors = load_file(path)
     state: dict[int, dict] = {}
     for key, value in tensors.items():
         i, name = key.split(".", 1)
@@ -84,4 +90,4 @@ def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> int:
     if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
         raise InputError(f"{folder}: the optimizer state holds other parameters than this model trains")
     optimizer.load_state_dict({"state": state, "param_groups": groups})
-    return int(meta["step"])
+    return meta

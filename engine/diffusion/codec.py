@@ -34,8 +34,10 @@ def decode_proxy_images(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     """(..., 2, 3, H, W) -> seg (..., H, W) uint8 (nearest palette colour) and uv (..., H, W, 2)."""
     seg_img = images[..., 0, :, :, :].movedim(-3, -1)  # (..., H, W, 3)
     uv_img = images[..., 1, :, :, :].movedim(-3, -1)
-    d2 = (seg_img[..., None, :].float() - _PALETTE.to(images.device)).square().sum(-1)
-    seg = d2.argmin(dim=-1).to(torch.uint8)
+    colours = seg_img.reshape(-1, 3).float()
+    palette = _PALETTE.to(images.device)
+    seg = torch.cat([torch.cdist(chunk, palette).argmin(dim=-1) for chunk in colours.split(1 << 18)])
+    seg = seg.reshape(seg_img.shape[:-1]).to(torch.uint8)
     uv = ((uv_img[..., :2].float() + 1) / 2).clamp(0, 1)
     uv = torch.where(seg[..., None] > 0, uv, torch.zeros_like(uv))
     return seg, uv

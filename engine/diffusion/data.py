@@ -19,7 +19,7 @@ import torch
 
 from engine.diffusion.hands import hand_boxes
 from engine.diffusion.packed import PackedScenes
-from engine.geometry.crop import crop_images, crop_intrinsics
+from engine.geometry.crop import crop_images, crop_intrinsics, square_boxes
 
 
 @dataclass
@@ -92,11 +92,13 @@ class TrainBatches(torch.utils.data.Dataset):
 
 
 def _body_box(W: int, H: int, rng: np.random.Generator | None) -> torch.Tensor:
-    """The whole (square) image; with ``rng``, zoomed by up to 15% and shifted by up to 8%."""
-    side, cx, cy = float(max(W, H)), W / 2, H / 2
-    if rng is not None:
-        side *= rng.uniform(0.85, 1.15)
-        cx, cy = cx + rng.uniform(-0.08, 0.08) * W, cy + rng.uniform(-0.08, 0.08) * H
+    """The whole image in a square (as at inference); with ``rng``, zoomed by up to 15% and
+    shifted by up to 8%."""
+    box = square_boxes(1, W, H)[0]
+    if rng is None:
+        return box
+    side = float(box[2] - box[0]) * rng.uniform(0.85, 1.15)
+    cx, cy = W / 2 + rng.uniform(-0.08, 0.08) * W, H / 2 + rng.uniform(-0.08, 0.08) * H
     return torch.tensor([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 

@@ -5,6 +5,7 @@ aggregated proxies against the exact ones resampled to the same crops."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,21 @@ def read_images(scene: Scene, index: list[int]) -> torch.Tensor:
 class ModelProxies:
     """A checkpoint loaded once; ``views(scene, cameras)`` samples one scene."""
 
-    def __init__(self, checkpoint: str | Path, options: SampleOptions):
-        self.model, self.scheduler = load_generator(Path(checkpoint))
+    def __init__(self, checkpoint: str | Path, options: SampleOptions, device: str | None = None):
+        self.model, self.scheduler = load_generator(Path(checkpoint), device)
         self.options = options
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
     def views(self, scene: Scene, cameras: Cameras, body_vertices: torch.Tensor | None, faces: torch.Tensor | None,
-              proxy: BodyProxy | None) -> tuple[ProxyViews, dict]:
+              proxy: BodyProxy | None, seed: int | None = None) -> tuple[ProxyViews, dict]:
+        """``seed``: this scene's noise (default: the options' seed)."""
         n = len(cameras)
+        options = self.options if seed is None else replace(self.options, seed=seed)
         t0 = time.perf_counter()
-        out = sample_proxies(self.model, self.scheduler, read_images(scene, list(range(n))), cameras, self.options)
+        out = sample_proxies(self.model, self.scheduler, read_images(scene, list(range(n))), cameras, options)
         seconds = time.perf_counter() - t0
         agg = out.proxy
         views = ProxyViews(agg.seg.to(torch.uint8), agg.uv.float(), out.cameras, agg.weight.float())

@@ -12,12 +12,16 @@ from engine.proxy.parts import HAND_PARTS, PART_ID
 HANDS = {side: [PART_ID[n] for n in HAND_PARTS if n.startswith(side)] for side in ("left", "right")}
 
 
-def hand_boxes(seg: torch.Tensor, min_pixels: int = 6, margin: float = 1.6, min_side: float = 32.0
+def hand_boxes(seg: torch.Tensor, min_area: float = 1e-4, margin: float = 1.6, min_side: float = 0.125
                ) -> list[tuple[int, str, torch.Tensor]]:
     """seg (V, H, W) part ids -> [(view, side, box (4,) float)]: a square box of ``margin``
-    times the hand's larger extent (at least ``min_side`` pixels) around every hand that
-    covers ``min_pixels`` or more pixels of a view, largest hands first."""
+    times the hand's larger extent, and at least ``min_side`` of the view's larger side,
+    around every hand that covers at least ``min_area`` of the view, largest first. Sizes are
+    relative to the view, so a part map at the source resolution (training) and one at the
+    model's (inference) frame a hand alike."""
     found = []
+    H, W = seg.shape[-2:]
+    min_pixels, min_side = max(1, round(min_area * H * W)), min_side * max(H, W)
     for v in range(seg.shape[0]):
         for side, ids in HANDS.items():
             mask = torch.isin(seg[v], torch.tensor(ids, device=seg.device))

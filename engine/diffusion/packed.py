@@ -12,7 +12,8 @@ packed/
 ```
 
 The folder appears complete or not at all (written beside, then renamed). A rebuild is
-skipped when the index lists the same scenes.
+skipped when the index lists the same scenes with the same ``scene.json`` (size and
+modification time) and was written by this version; scenes are read one at a time.
 """
 
 from __future__ import annotations
@@ -37,18 +38,17 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
     folders = scene_folders(root)
     if not folders:
         raise InputError(f"{root}: no scene_* folders to pack")
-    names = [f.name for f in folders]
-    if (out / "index.json").is_file() and [s["name"] for s in read_json(out / "index.json")["scenes"]] == names:
-        return out
-    scenes = [read_scene(f) for f in folders]
-    sizes = {(c["width"], c["height"]) for s in scenes for c in s.record["cameras"]}
+    stamp = [[f.name, (f / "scene.json").stat().st_size, (f / "scene.json").stat().st_mtime_ns] for f in folders]
+    if (out / "index.json").is_file():
+        old = read_json(out / "index.json")
+        if old.get("schema_version") == PACK_VERSION and old.get("stamp") == stamp:
+            return out
+    records = [read_scene(f, load_arrays=False) for f in folders]  # sizes first, arrays one scene at a time
+    sizes = {(c["width"], c["height"]) for s in records for c in s.record["cameras"]}
     if len(sizes) != 1:
         raise InputError(f"{root}: scenes differ in image size {sorted(sizes)}; pack one size at a time")
     (width, height), = sizes
-    for s in scenes:
-        if s.proxies is None:
-            raise InputError(f"{s.folder / 'scene.json'}: field 'files.proxies' missing (training needs proxies)")
-    n = sum(s.num_views for s in scenes)
+    n = sum(s.num_views for s in records)
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -57,7 +57,10 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
     mm = {k: np.lib.format.open_memmap(tmp / f"{k}.npy", mode="w+", dtype=dt, shape=sh) for k, (sh, dt) in arrays.items()}
     cams = {"K": [], "R_cam_world": [], "t_cam_world": []}
     index, first = [], 0
-    for s in scenes:
+    for folder in folders:
+        s = read_scene(folder)
+        if s.proxies is None:
+            raise InputError(f"{s.folder / 'scene.json'}: field 'files.proxies' missing (training needs proxies)")
         for v in range(s.num_views):
             mm["rgb"][first + v] = _read_rgb(s.image_path(v), (height, width))
         mm["seg"][first:first + s.num_views] = s.proxies["seg"]
@@ -72,7 +75,8 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
         m.flush()
     np.savez(tmp / "cameras.npz", **{k: np.concatenate(v) for k, v in cams.items()})
     (tmp / "index.json").write_text(json.dumps({"schema_version": PACK_VERSION, "source": str(root.resolve()),
-                                                "width": width, "height": height, "scenes": index}, indent=1))
+                                                "width": width, "height": height, "scenes": index, "stamp": stamp},
+                                               indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

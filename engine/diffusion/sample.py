@@ -23,7 +23,7 @@ from engine.diffusion.codec import decode_proxy_images, decode_views
 from engine.diffusion.hands import hand_boxes
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
-from engine.geometry.crop import crop_cameras, crop_images
+from engine.geometry.crop import crop_cameras, crop_images, square_boxes
 from engine.proxy.uncertainty import AggregatedProxy, aggregate_samples
 
 
@@ -47,22 +47,18 @@ class SampledProxies:
     samples_seg: torch.Tensor  # (K, V, S, S) the raw samples
 
 
-def load_generator(path: Path):
-    """(model, DDIM scheduler) from a diffusers model folder or a training folder."""
+def load_generator(path: Path, device: str | None = None):
+    """(model, DDIM scheduler) from a diffusers model folder or a training folder, on
+    ``device`` (default: the GPU when there is one)."""
     from diffusers import DDIMScheduler
 
     from engine.diffusion.model import ProxyDiffusionModel
 
     folder = resolve_model_folder(Path(path))
-    model = ProxyDiffusionModel.from_pretrained(folder).eval()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = ProxyDiffusionModel.from_pretrained(folder).to(device).eval()
     scheduler = DDIMScheduler.from_pretrained(folder, subfolder="scheduler")
     return model, scheduler
-
-
-def square_boxes(n: int, width: int, height: int) -> torch.Tensor:
-    """Each view's image framed in a centred square (padded where it is not square)."""
-    side, cx, cy = max(width, height), width / 2, height / 2
-    return torch.tensor([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]]).expand(n, 4).clone()
 
 
 @torch.no_grad()
@@ -104,7 +100,7 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
     hands = 0
     if options.hand_crops:
         agg = aggregate_samples(seg, uv)
-        found = hand_boxes(agg.seg, min_side=S / 4)[: options.hand_crops]
+        found = hand_boxes(agg.seg)[: options.hand_crops]
         if found:
             scale = boxes[:, 2:3] - boxes[:, 0:1]  # source pixels per model pixel x S
             crop_boxes = torch.stack([boxes[v, [0, 1, 0, 1]] + box * scale[v] / S for v, _, box in found])

@@ -4,15 +4,17 @@ GPUs and nodes (``accelerate launch -m engine.cli.main train ...``).
 Every process draws its own batches, a pure function of (seed, step, process), and its
 own noise from a generator seeded the same way; together with the optimizer state in
 the checkpoint, a run resumed from checkpoint N computes exactly the steps N+1... that
-the interrupted run would have. The loss is the mean squared error of the scheduler's
-prediction target (v by default) over both modalities of all views.
+the interrupted run would have (bit for bit on a CPU in float32; GPU kernels are not
+deterministic unless torch is told to be). The loss is the mean squared error of the
+scheduler's prediction target (x0 for the pixel configurations, the SD folder's own for
+``sd21``) over both modalities of all views.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +22,12 @@ import torch
 
 from engine.diffusion.checkpoint import checkpoints, load_optimizer, save_checkpoint
 from engine.diffusion.codec import encode_views, proxy_images
-from engine.diffusion.configs import build_model
+from engine.diffusion.configs import CONFIGS, build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
+from engine.io.files import read_json
 
 
 @dataclass
@@ -49,7 +52,7 @@ class TrainConfig:
     mixed_precision: str = "no"  # "no", "fp16", "bf16"
     sd21_path: str | None = None
     dinov2_path: str | None = None
-    prediction_type: str = "sample"  # x0; v needs 3x the steps to learn proxies (README)
+    prediction_type: str | None = None  # None: "sample" (x0; v needs 3x the steps, README), sd21: the folder's
 
     def check(self) -> None:
         for name in ("max_steps", "batch_size", "val_every", "save_every", "log_every"):
@@ -57,40 +60,52 @@ class TrainConfig:
                 raise InputError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if not 1 <= self.min_views <= self.max_views:
             raise InputError(f"views: need 1 <= min_views <= max_views, got {self.min_views}, {self.max_views}")
-        if self.hand_crops < 0 or self.workers < 0 or self.val_scenes < 0:
-            raise InputError("hand_crops, workers and val_scenes must not be negative")
+        if self.hand_crops < 0 or self.workers < 0 or self.val_scenes < 0 or self.warmup_steps < 0:
+            raise InputError("hand_crops, workers, val_scenes and warmup_steps must not be negative")
+        if self.config not in CONFIGS:
+            raise InputError(f"config: unknown configuration {self.config!r}; choose one of {', '.join(CONFIGS)}")
+        if self.config == "sd21" and not self.sd21_path:
+            raise InputError("config 'sd21' needs --sd21 PATH: a local diffusers Stable Diffusion 2.1 folder")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise InputError(f"mixed_precision: no, fp16 or bf16, got {self.mixed_precision!r}")
+        if self.prediction_type not in (None, "sample", "epsilon", "v_prediction"):
+            raise InputError(f"prediction_type: sample, epsilon or v_prediction, got {self.prediction_type!r}")
 
 
 def resume_config(out: Path, max_steps: int | None = None) -> TrainConfig:
-    """The settings of the run in ``out`` (``train_config.json``), with a new ``max_steps``."""
+    """The settings of the run in ``out`` (``train_config.json``), with a new ``max_steps``;
+    ``out`` itself is where the run lives now (it may have moved)."""
     path = Path(out) / "train_config.json"
-    record = json.loads(path.read_text())
+    record = read_json(path)
     record.pop("world_size", None)
     try:
         cfg = TrainConfig(**record)
     except TypeError as e:
         raise InputError(f"{path}: not a training config of this version ({e})") from e
+    cfg.out = str(out)
     if max_steps is not None:
         cfg.max_steps = max_steps
     return cfg
 
 
-def make_scheduler(model, prediction_type: str = "sample"):
+def make_scheduler(model, prediction_type: str | None = None):
     """The training noise schedule: zero terminal SNR (so that few-step sampling starts from
-    pure noise); in latent space the SD folder's own schedule when it has one."""
+    pure noise); in latent space the SD folder's own schedule and prediction type (its frozen
+    UNet was trained for them) when it has one."""
     from diffusers import DDPMScheduler
 
     path = model.config.pretrained_path
     if path and (Path(path) / "scheduler" / "scheduler_config.json").is_file():
+        own = {"prediction_type": prediction_type} if prediction_type else {}
         return DDPMScheduler.from_pretrained(path, subfolder="scheduler", rescale_betas_zero_snr=True,
-                                             timestep_spacing="trailing", prediction_type=prediction_type)
-    return DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type,
+                                             timestep_spacing="trailing", **own)
+    return DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type or "sample",
                          rescale_betas_zero_snr=True, timestep_spacing="trailing",
                          clip_sample=model.config.codec == "pixel")
 
 
 def split_scenes(n: int, val: int) -> tuple[list[int], list[int]]:
-    val = val or (n // 10 if n >= 5 else 0)
+    val = val or (max(1, n // 10) if n >= 5 else 0)
     if val >= n:
         raise InputError(f"val_scenes: {val} held out leaves no training scene of {n}")
     return list(range(n - val)), list(range(n - val, n))
@@ -101,10 +116,10 @@ def batch_cameras(batch: dict, size: int) -> list[Cameras]:
             for b in range(batch["K"].shape[0])]
 
 
-def diffusion_loss(model, scheduler, batch: dict, generator: torch.Generator, timesteps=None) -> torch.Tensor:
-    """The denoising loss of one batch, its noise (and timesteps) drawn from ``generator``."""
+def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Generator, timesteps=None) -> torch.Tensor:
+    """The denoising loss of one batch, its noise (and timesteps) drawn from ``generator``.
+    ``model`` may be wrapped (DistributedDataParallel): ``codec`` comes separately."""
     device = next(model.parameters()).device
-    codec = model.codec
     x0 = encode_views(codec, proxy_images(batch["seg"], batch["uv"]).transpose(1, 2).to(device))
     B = x0.shape[0]
     noise = torch.randn(x0.shape, generator=generator).to(device)
@@ -113,8 +128,8 @@ def diffusion_loss(model, scheduler, batch: dict, generator: torch.Generator, ti
     timesteps = timesteps.to(device)
     noisy = scheduler.add_noise(x0, noise, timesteps)
     kind = scheduler.config.prediction_type
-    target = {"epsilon": noise, "sample": x0}.get(kind) if kind != "v_prediction" else \
-        scheduler.get_velocity(x0, noise, timesteps)
+    target = scheduler.get_velocity(x0, noise, timesteps) if kind == "v_prediction" else \
+        {"epsilon": noise, "sample": x0}[kind]
     pred = model(noisy, timesteps, batch["rgb"].to(device), batch_cameras(batch, batch["rgb"].shape[-1]))
     return torch.nn.functional.mse_loss(pred.float(), target.float())
 
@@ -131,6 +146,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     from engine.diffusion.model import ProxyDiffusionModel
 
     cfg.check()
+    absolute = lambda p: str(Path(p).resolve()) if p else p  # noqa: E731  (the record must survive a cd)
+    cfg = replace(cfg, dataset=absolute(cfg.dataset), sd21_path=absolute(cfg.sd21_path),
+                  dinov2_path=absolute(cfg.dinov2_path))
     out = Path(cfg.out)
     found = checkpoints(out)
     if found and not resume:
@@ -139,7 +157,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     with accelerator.main_process_first():
         packed_dir = pack_dataset(Path(cfg.dataset))
     train_ids, val_ids = split_scenes(len(PackedScenes.open(packed_dir)), cfg.val_scenes)
-    step = 0
     if found:
         model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")
         scheduler = DDPMScheduler.from_pretrained(found[-1][1] / "model", subfolder="scheduler")
@@ -149,10 +166,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         scheduler = make_scheduler(model, cfg.prediction_type)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
-    if found:
-        step = load_optimizer(found[-1][1] / "state", optimizer)
+    saved = load_optimizer(found[-1][1] / "state", optimizer) if found else {}
+    step = int(saved.get("step", 0))
     model, optimizer = accelerator.prepare(model, optimizer)
-    size = accelerator.unwrap_model(model).image_size
+    if saved.get("scaler") and accelerator.scaler is not None:
+        accelerator.scaler.load_state_dict(saved["scaler"])
+    size, codec = accelerator.unwrap_model(model).image_size, accelerator.unwrap_model(model).codec
     spec = BatchSpec(size, cfg.batch_size, cfg.min_views, cfg.max_views, cfg.hand_crops, cfg.augment, cfg.seed)
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = TrainBatches(packed_dir, train_ids, spec, length=cfg.max_steps * world)
@@ -162,7 +181,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     record_cfg = {**asdict(cfg), "world_size": world}
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(record_cfg, indent=1))
+        _write_atomic(out / "train_config.json", json.dumps(record_cfg, indent=1))
         _truncate_log(out / "log.jsonl", step)
     model.train()
     t0, losses, last = time.perf_counter(), [], {}
@@ -170,7 +189,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         step += 1
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr * min(1.0, step / max(1, cfg.warmup_steps))
-        loss = diffusion_loss(model, scheduler, batch, _generator(cfg.seed, step, rank))
+        loss = diffusion_loss(model, codec, scheduler, batch, _generator(cfg.seed, step, rank))
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -192,7 +211,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         if step % cfg.save_every == 0 or step == cfg.max_steps:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
-                save_checkpoint(out, step, accelerator.unwrap_model(model), scheduler, optimizer, record_cfg)
+                scaler = accelerator.scaler.state_dict() if accelerator.scaler is not None else None
+                save_checkpoint(out, step, accelerator.unwrap_model(model), scheduler, optimizer, record_cfg,
+                                scaler=scaler)
+    accelerator.wait_for_everyone()
     latest = checkpoints(out)[-1][1] if checkpoints(out) else None
     return {"steps": step, **{k: v for k, v in last.items() if k != "step"},
             "checkpoint": str(latest / "model") if latest else None, "train_scenes": len(train_ids),
@@ -206,13 +228,26 @@ def validation_loss(model, scheduler, packed_dir: Path, val_ids: list[int], spec
     fixed = BatchSpec(spec.image_size, 1, spec.max_views, spec.max_views, 0, False, spec.seed + 1)
     data = TrainBatches(packed_dir, val_ids, fixed, length=batches)
     T = scheduler.config.num_train_timesteps
-    losses = [diffusion_loss(model, scheduler, data[i], _generator(spec.seed, 10**9, i),
+    losses = [diffusion_loss(model, model.codec, scheduler, data[i], _generator(spec.seed, 10**9, i),
                              torch.tensor([int((i + 0.5) / batches * T)])).item() for i in range(batches)]
     return float(np.mean(losses))
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """A resumed run rewrites the steps after its checkpoint: drop their old lines."""
+    """A resumed run rewrites the steps after its checkpoint: drop their old lines (and a
+    line cut short by a kill)."""
     if path.is_file():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        path.write_text("".join(ln + "\n" for ln in lines))
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+        _write_atomic(path, "".join(ln + "\n" for ln in keep))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -79,18 +79,27 @@ def scene_cameras(scene: Scene, index: list[int]) -> Cameras:
     return Cameras(torch.as_tensor(K[index]), torch.as_tensor(R[index]), torch.as_tensor(t[index]), width, height)
 
 
+def view_count(scene: Scene, config: EvalConfig) -> int:
+    n = scene.num_views if config.views is None else config.views
+    if n > scene.num_views:
+        raise InputError(f"views: {n} asked, {scene.folder.name} has {scene.num_views}")
+    return n
+
+
+def _scene_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
 def scene_views(scene: Scene, config: EvalConfig, index: int) -> ProxyViews:
     """The proxies the fit sees: exact, or K corrupted samples aggregated (seeded per scene)."""
     if scene.proxies is None:
         raise InputError(f"{scene.folder / 'scene.json'}: field 'files.proxies' missing (no ground-truth proxies)")
-    n = scene.num_views if config.views is None else config.views
-    if n > scene.num_views:
-        raise InputError(f"views: {n} asked, {scene.folder.name} has {scene.num_views}")
+    n = view_count(scene, config)
     seg = torch.as_tensor(scene.proxies["seg"][:n])
     uv = torch.as_tensor(scene.proxies["uv"][:n])
     weight = None
     if config.corrupt > 0:
-        g = torch.Generator().manual_seed(int(np.random.SeedSequence([config.seed, index]).generate_state(1)[0]))
+        g = torch.Generator().manual_seed(_scene_seed(config.seed, index))
         agg = aggregate_samples(*corrupt_proxies(seg, uv, config.corrupt, config.samples, g))
         seg, uv, weight = agg.seg.to(torch.uint8), agg.uv, agg.weight
     if config.uniform_weights:
@@ -127,11 +136,10 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
     if generator is None:
         views = scene_views(scene, config, int(scene.record.get("index", index)))
     else:
-        n = scene.num_views if config.views is None else config.views
-        if n > scene.num_views:
-            raise InputError(f"views: {n} asked, {scene.folder.name} has {scene.num_views}")
+        n = view_count(scene, config)
         views, quality = generator.views(scene, scene_cameras(scene, list(range(n))),
-                                         torch.as_tensor(scene.gt["vertices"]), body.faces, proxy)
+                                         torch.as_tensor(scene.gt["vertices"]), body.faces, proxy,
+                                         seed=_scene_seed(config.seed, int(scene.record.get("index", index))))
     result, seconds = timed_fit(views, body, proxy, config.options)
     sampled = quality.get("sample_seconds", 0.0)
     row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
@@ -160,15 +168,18 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
         rows.append(evaluate_scene(folder, i, config, bodies, generator))
         if progress:
             progress(rows[-1])
-    return {"scenes": rows, "summary": summarize(rows, config)}
+    return {"scenes": rows, "summary": summarize(rows, config, str(generator.device) if generator else "cpu")}
 
 
-def summarize(rows: list[dict], config: EvalConfig) -> dict:
+def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu") -> dict:
+    """Means over the scenes; the fit runs on the CPU, the sampler where ``generator_device`` says."""
     mean = lambda key: float(np.mean([r[key] for r in rows])) if rows else math.nan  # noqa: E731
     return {**{k: mean(k) for k in METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
             "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
-            "residual_px": mean("residual_px"), "device": "cpu", "threads": torch.get_num_threads(),
-            **({k: float(np.nanmean([r[k] for r in rows])) for k in PROXY_METRICS if rows and k in rows[0]}),
+            "residual_px": mean("residual_px"), "threads": torch.get_num_threads(),
+            "device": generator_device if config.proxies == "model" else "cpu",
+            **({k: float(np.nanmean([r.get(k, math.nan) for r in rows])) for k in PROXY_METRICS
+                if any(k in r for r in rows)}),
             **({"checkpoint": config.checkpoint, "steps": config.steps, "hand_crops": config.hand_crops}
                if config.proxies == "model" else {})}

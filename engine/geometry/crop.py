@@ -41,8 +41,10 @@ def crop_cameras(cameras: Cameras, boxes: torch.Tensor, size: int) -> Cameras:
     return Cameras(crop_intrinsics(cameras.K, boxes, size), cameras.R_cam_world, cameras.t_cam_world, size, size)
 
 
-def full_boxes(n: int, width: int, height: int, dtype=torch.float32) -> torch.Tensor:
-    return torch.tensor([[0.0, 0.0, width, height]], dtype=dtype).expand(n, 4).clone()
+def square_boxes(n: int, width: int, height: int) -> torch.Tensor:
+    """(n, 4) the image framed in a centred square (padded where it is not square)."""
+    side, cx, cy = max(width, height), width / 2, height / 2
+    return torch.tensor([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]]).expand(n, 4).clone()
 
 
 def crop_images(images: torch.Tensor, boxes: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
@@ -51,10 +53,12 @@ def crop_images(images: torch.Tensor, boxes: torch.Tensor, size: int, mode: str 
     N, _, H, W = images.shape
     _check_boxes(boxes, N)
     boxes = boxes.to(torch.float32)
-    t = (torch.arange(size, dtype=torch.float32) + 0.5) / size  # crop pixel centres, in [0, 1] of the box
+    t = (torch.arange(size, dtype=torch.float32, device=boxes.device) + 0.5) / size  # crop pixel centres, in [0, 1] of the box
     x = boxes[:, 0:1] + t * (boxes[:, 2:3] - boxes[:, 0:1])  # image coordinates in edge units
     y = boxes[:, 1:2] + t * (boxes[:, 3:4] - boxes[:, 1:2])
     gx, gy = x / W * 2 - 1, y / H * 2 - 1  # grid_sample, align_corners=False
     grid = torch.stack([gx[:, None, :].expand(N, size, size), gy[:, :, None].expand(N, size, size)], dim=-1)
     out = F.grid_sample(images.float(), grid.to(images.device), mode=mode, padding_mode="zeros", align_corners=False)
+    if not images.dtype.is_floating_point:
+        out = out.round()
     return out.to(images.dtype)

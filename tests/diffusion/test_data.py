@@ -27,14 +27,19 @@ def test_a_crop_moves_pixels_where_its_intrinsics_say():
     scale = 40 / (boxes[:, 2] - boxes[:, 0])
     expect = (px + 0.5 - boxes[:, None, :2].double()) * scale[:, None, None].double() - 0.5
     assert torch.allclose(qx, expect, atol=1e-9)
-    # a marked pixel lands on the crop pixel its projection names
-    label = torch.zeros(2, 1, 64, 64)
-    label[:, 0, 20, 30] = 7
-    out = crop_images(label, boxes, 40, "nearest")
+    # resampling agrees with the intrinsics: a ramp image holding each pixel's own coordinates,
+    # cropped bilinearly, holds at each crop pixel the source point the inverse mapping names
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    ramp = torch.stack([xs, ys])[None].expand(2, 2, 64, 64)
+    inner = torch.tensor([[10.0, 4.0, 42.0, 36.0], [20.5, 8.25, 50.5, 38.25]])
+    out = crop_images(ramp, inner, 40)
+    j = torch.arange(40.0)
     for v in range(2):
-        i, j = torch.nonzero(out[v, 0] == 7)[0].tolist()
-        centre = (torch.tensor([30.0, 20.0]) + 0.5 - boxes[v, :2]) * scale[v] - 0.5
-        assert abs(j - centre[0]) <= 1.0 and abs(i - centre[1]) <= 1.0
+        s = (inner[v, 2] - inner[v, 0]) / 40
+        expect_x = (j + 0.5) * s + inner[v, 0] - 0.5
+        expect_y = (j + 0.5) * s + inner[v, 1] - 0.5
+        assert torch.allclose(out[v, 0], expect_x[None].expand(40, 40), atol=1e-4)
+        assert torch.allclose(out[v, 1], expect_y[:, None].expand(40, 40), atol=1e-4)
     with pytest.raises(InputError, match="boxes"):
         crop_cameras(cams, torch.tensor([[0.0, 0.0, -1.0, 5.0]] * 2), 40)
 
@@ -104,7 +109,7 @@ def test_hand_boxes_frame_each_hand():
     seg[0, 10:14, 40:46] = PART_ID["leftHandIndexProximal"]
     seg[1, 50:53, 5:7] = PART_ID["rightHandPalmRadial"]
     seg[1, 30:40, 30:40] = PART_ID["hips"]
-    found = hand_boxes(seg, min_pixels=6, margin=1.5, min_side=4)
+    found = hand_boxes(seg, min_area=6 / 64**2, margin=1.5, min_side=4 / 64)
     assert [(v, side) for v, side, _ in found] == [(0, "left"), (1, "right")]
     box = found[0][2]
     assert torch.allclose(box, torch.tensor([43 - 4.5, 12 - 4.5, 43 + 4.5, 12 + 4.5]))

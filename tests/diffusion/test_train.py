@@ -15,7 +15,10 @@ from engine.diffusion.evaluate import read_images
 from engine.diffusion.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
-from engine.diffusion.train import TrainConfig, train
+from engine.diffusion.configs import build_model
+from engine.diffusion.data import BatchSpec, TrainBatches
+from engine.diffusion.packed import pack_dataset
+from engine.diffusion.train import TrainConfig, diffusion_loss, make_scheduler, train
 from engine.errors import InputError
 from engine.fitting.evaluate import scene_cameras
 from engine.io.scene import read_scene
@@ -79,10 +82,29 @@ def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
                             SampleOptions(samples=3, steps=4))
     assert seg_miou(result.proxy.seg, torch.as_tensor(scene.proxies["seg"])) >= 0.9
     assert result.proxy.weight.max() <= 1 and (result.proxy.weight[result.proxy.seg == 0] == 0).all()
+    torch.manual_seed(1)
     untrained = ProxyDiffusionModel(**{**model.config}).eval()
     chance = sample_proxies(untrained, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
                             SampleOptions(samples=3, steps=4))
     assert seg_miou(chance.proxy.seg, torch.as_tensor(scene.proxies["seg"])) < 0.3
+
+
+def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
+    """Under ``accelerate launch`` the model is wrapped in DistributedDataParallel, which hides
+    the model's own attributes: the loss gets the codec separately."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        model = build_model("tiny")
+        wrapped = torch.nn.parallel.DistributedDataParallel(model)
+        batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False), 1)[0]
+        loss = diffusion_loss(wrapped, model.codec, make_scheduler(model), batch, torch.Generator().manual_seed(0))
+        loss.backward()
+        assert torch.isfinite(loss) and model.unet.conv_in.weight.grad is not None
+    finally:
+        dist.destroy_process_group()
 
 
 def test_evaluate_with_model_proxies(one_scene, overfit):
