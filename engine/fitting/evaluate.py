@@ -7,6 +7,8 @@ With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
 ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm).
+A scene whose proxies give nothing to fit is reported (``error``, counted in ``failed``) and
+left out of the error means.
 """
 
 from __future__ import annotations
@@ -140,8 +142,13 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
         views, quality = generator.views(scene, scene_cameras(scene, list(range(n))),
                                          torch.as_tensor(scene.gt["vertices"]), body.faces, proxy,
                                          seed=_scene_seed(config.seed, int(scene.record.get("index", index))))
-    result, seconds = timed_fit(views, body, proxy, config.options)
     sampled = quality.get("sample_seconds", 0.0)
+    try:
+        result, seconds = timed_fit(views, body, proxy, config.options)
+    except ValueError as e:  # proxies that give nothing to fit (a poor model): a failed scene, not a failed run
+        return {"scene": folder.name, "views": len(views), "seconds": sampled, "fit_seconds": 0.0, **quality,
+                **dict.fromkeys(METRICS, math.nan), "residual_px": math.nan, "correspondences": 0, "init": None,
+                "error": str(e)}
     row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
            **quality, **scene_errors(result, scene.gt), "residual_px": float(result.residual_px.mean()),
            "correspondences": int(result.correspondences), "init": result.init}
@@ -174,10 +181,13 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
 def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu") -> dict:
     """Means over the scenes; the fit runs on the CPU, the sampler where ``generator_device`` says."""
     mean = lambda key: float(np.mean([r[key] for r in rows])) if rows else math.nan  # noqa: E731
-    return {**{k: mean(k) for k in METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
+    fitted = [r for r in rows if "error" not in r]
+    fit_mean = lambda key: float(np.mean([r[key] for r in fitted])) if fitted else math.nan  # noqa: E731
+    return {**{k: fit_mean(k) for k in METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
+            "failed": len(rows) - len(fitted),
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
             "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
-            "residual_px": mean("residual_px"), "threads": torch.get_num_threads(),
+            "residual_px": fit_mean("residual_px"), "threads": torch.get_num_threads(),
             "device": generator_device if config.proxies == "model" else "cpu",
             **({k: float(np.nanmean([r.get(k, math.nan) for r in rows])) for k in PROXY_METRICS
                 if any(k in r for r in rows)}),

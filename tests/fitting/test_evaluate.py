@@ -155,3 +155,14 @@ def test_real_fit_gives_finite_metrics(dataset):
     s = result["summary"]
     assert all(math.isfinite(s[k]) for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
     assert s["mpvpe_mm"] < 300
+
+
+def test_a_scene_that_cannot_be_fitted_is_reported_not_fatal(dataset, bodies, monkeypatch):
+    def no_correspondences(views, body, proxy, options):
+        raise ValueError("only 0 proxy pixels map onto the body: too few to fit")
+
+    monkeypatch.setattr(ev, "fit", no_correspondences)
+    monkeypatch.setattr(ev.BodyCache, "get", lambda self, name: bodies.cache[name])
+    out = evaluate(dataset[0], EvalConfig(max_scenes=2))
+    assert out["summary"]["failed"] == 2 and out["summary"]["scenes"] == 2
+    assert math.isnan(out["summary"]["mpvpe_mm"]) and "too few" in out["scenes"][0]["error"]
