@@ -1,8 +1,15 @@
+import os
+
 import pytest
 import torch
 
 from engine.body import load_body_model
 from engine.proxy import BodyProxy
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker: two workers with two OpenMP threads each on two cores spin
+    # against each other and run the torch-heavy tests (training) many times slower
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
