@@ -1,4 +1,5 @@
-"""Where the engine keeps what it builds once: Anny's model cache, UV lookups.
+"""Where the engine keeps what it builds once: Anny's model cache, UV lookups; and the
+atomic writes (a file, a folder) that everything the engine writes goes through.
 
 ``DIFFPROXY_CACHE_DIR`` overrides the default ``~/.cache/diffproxy``. Anny's own cache
 lives in ``<cache>/anny`` unless ``ANNY_CACHE_DIR`` is set, which then wins.
@@ -7,7 +8,10 @@ lives in ``<cache>/anny`` unless ``ANNY_CACHE_DIR`` is set, which then wins.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CACHE_ENV = "DIFFPROXY_CACHE_DIR"
@@ -34,3 +38,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_folder(final: Path) -> Iterator[Path]:
+    """``with atomic_folder(final) as tmp:`` fill ``tmp`` (a hidden folder beside ``final``);
+    on success it replaces ``final``, on any error it is removed: readers see the old folder
+    or the new one, never half of one."""
+    final = Path(final)
+    tmp = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)

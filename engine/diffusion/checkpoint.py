@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from engine.cache import atomic_folder
 from engine.errors import InputError
 from engine.io.files import read_json
 
@@ -53,14 +54,11 @@ def save_checkpoint(out: Path, step: int, model, scheduler, optimizer: torch.opt
                     train_config: dict, keep: int = 2, scaler: dict | None = None) -> Path:
     """``scaler``: the mixed-precision loss scaler's state (fp16), kept with the optimizer's."""
     final = Path(out) / f"checkpoint-{step:06d}"
-    tmp = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp / "model")
-    scheduler.save_pretrained(tmp / "model" / "scheduler")
-    (tmp / "model" / "train_config.json").write_text(json.dumps(train_config, indent=1))
-    _save_optimizer(tmp / "state", optimizer, step, scaler)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_folder(final) as tmp:
+        model.save_pretrained(tmp / "model")
+        scheduler.save_pretrained(tmp / "model" / "scheduler")
+        (tmp / "model" / "train_config.json").write_text(json.dumps(train_config, indent=1))
+        _save_optimizer(tmp / "state", optimizer, step, scaler)
     for _, old in checkpoints(out)[:-keep]:
         shutil.rmtree(old)
     return final

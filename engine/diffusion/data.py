@@ -19,7 +19,7 @@ import torch
 
 from engine.diffusion.hands import hand_boxes
 from engine.diffusion.packed import PackedScenes
-from engine.geometry.crop import crop_images, crop_intrinsics, square_boxes
+from engine.geometry.crop import crop_images, crop_intrinsics, crop_proxies, square_boxes
 
 
 @dataclass
@@ -82,11 +82,10 @@ class TrainBatches(torch.utils.data.Dataset):
         rgb = crop_images(rgb, box_t, S, "bilinear")
         if spec.augment:
             rgb = _colour_jitter(rgb, rng)
-        seg = crop_images(torch.as_tensor(np.asarray(p.seg[order]))[:, None], box_t, S, "nearest")[:, 0]
-        uv = crop_images(torch.as_tensor(np.asarray(p.uv[order], dtype=np.float32)).permute(0, 3, 1, 2), box_t, S,
-                         "nearest").permute(0, 2, 3, 1)
+        seg, uv = crop_proxies(torch.as_tensor(np.asarray(p.seg[order])),
+                               torch.as_tensor(np.asarray(p.uv[order], dtype=np.float32)), box_t, S)
         K = torch.as_tensor(p.cameras["K"][order])
-        return {"rgb": rgb * 2 - 1, "seg": seg.to(torch.uint8), "uv": uv, "K": crop_intrinsics(K, box_t.double(), S),
+        return {"rgb": rgb * 2 - 1, "seg": seg, "uv": uv, "K": crop_intrinsics(K, box_t.double(), S),
                 "R_cam_world": torch.as_tensor(p.cameras["R_cam_world"][order]),
                 "t_cam_world": torch.as_tensor(p.cameras["t_cam_world"][order]), "scene": torch.tensor(scene)}
 

@@ -14,7 +14,7 @@ import torch
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
 from engine.fitting.types import ProxyViews
 from engine.geometry.camera import Cameras
-from engine.geometry.crop import crop_images
+from engine.geometry.crop import crop_proxies
 from engine.io.files import read_rgb
 from engine.io.scene import Scene
 from engine.proxy import BodyProxy
@@ -51,9 +51,8 @@ class ModelProxies:
         if scene.proxies is not None:
             S = self.model.image_size
             boxes = out.boxes[:n]
-            gt_seg = crop_images(torch.as_tensor(scene.proxies["seg"][:n])[:, None], boxes, S, "nearest")[:, 0]
-            gt_uv = crop_images(torch.as_tensor(scene.proxies["uv"][:n]).permute(0, 3, 1, 2), boxes, S,
-                                "nearest").permute(0, 2, 3, 1)
+            gt_seg, gt_uv = crop_proxies(torch.as_tensor(scene.proxies["seg"][:n]),
+                                         torch.as_tensor(scene.proxies["uv"][:n]), boxes, S)
             quality["seg_miou"] = seg_miou(agg.seg[:n], gt_seg)
             if body_vertices is not None:
                 err, valid = surface_error(agg.seg[:n], agg.uv[:n], gt_seg.to(torch.uint8), gt_uv, body_vertices,

@@ -19,11 +19,11 @@ modification time) and was written by this version; scenes are read one at a tim
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from engine.cache import atomic_folder
 from engine.errors import InputError
 from engine.io.files import read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
@@ -49,9 +49,14 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
         raise InputError(f"{root}: scenes differ in image size {sorted(sizes)}; pack one size at a time")
     (width, height), = sizes
     n = sum(s.num_views for s in records)
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with atomic_folder(out) as tmp:
+        _write_packed(tmp, folders, n, (height, width), stamp, root, progress)
+    return out
+
+
+def _write_packed(tmp: Path, folders: list[Path], n: int, size: tuple[int, int], stamp: list, root: Path,
+                  progress) -> None:
+    height, width = size
     arrays = {"rgb": ((n, height, width, 3), np.uint8), "seg": ((n, height, width), np.uint8),
               "uv": ((n, height, width, 2), np.float16)}
     mm = {k: np.lib.format.open_memmap(tmp / f"{k}.npy", mode="w+", dtype=dt, shape=sh) for k, (sh, dt) in arrays.items()}
@@ -77,9 +82,6 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
     (tmp / "index.json").write_text(json.dumps({"schema_version": PACK_VERSION, "source": str(root.resolve()),
                                                 "width": width, "height": height, "scenes": index, "stamp": stamp},
                                                indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
 
 
 def _read_rgb(path: Path, size: tuple[int, int]) -> np.ndarray:

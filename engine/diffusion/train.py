@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.cache import atomic_write_bytes
 from engine.diffusion.checkpoint import checkpoints, load_optimizer, save_checkpoint
 from engine.diffusion.codec import encode_views, proxy_images
 from engine.diffusion.configs import CONFIGS, build_model
@@ -181,7 +182,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     record_cfg = {**asdict(cfg), "world_size": world}
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out / "train_config.json", json.dumps(record_cfg, indent=1))
+        atomic_write_bytes(out / "train_config.json", json.dumps(record_cfg, indent=1).encode())
         _truncate_log(out / "log.jsonl", step)
     model.train()
     t0, losses, last = time.perf_counter(), [], {}
@@ -244,10 +245,4 @@ def _truncate_log(path: Path, step: int) -> None:
                     keep.append(line)
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue
-        _write_atomic(path, "".join(ln + "\n" for ln in keep))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    tmp.replace(path)
+        atomic_write_bytes(path, "".join(ln + "\n" for ln in keep).encode())

@@ -62,3 +62,11 @@ def crop_images(images: torch.Tensor, boxes: torch.Tensor, size: int, mode: str 
     if not images.dtype.is_floating_point:
         out = out.round()
     return out.to(images.dtype)
+
+
+def crop_proxies(seg: torch.Tensor, uv: torch.Tensor, boxes: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """seg (N, H, W) part ids and uv (N, H, W, 2) -> the crops (N, S, S), (N, S, S, 2), nearest
+    sampled (part ids are never blended); outside the image: background."""
+    seg = crop_images(seg[:, None], boxes, size, "nearest")[:, 0]
+    uv = crop_images(uv.permute(0, 3, 1, 2), boxes, size, "nearest").permute(0, 2, 3, 1)
+    return seg, uv
