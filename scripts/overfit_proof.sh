@@ -10,7 +10,7 @@ OUT=${1:-proof}
 STEPS=${2:-1500}
 BIN=${DIFFPROXY:-.venv/bin/diffproxy}
 
-"$BIN" render --out "$OUT/data" --scenes 3 --seed 1
+"$BIN" render --out "$OUT/data" --scenes 3 --views 4 --seed 1
 "$BIN" train "$OUT/data" --config small --out "$OUT/ckpt" --resume --max-steps "$STEPS" --batch-size 1 \
   --lr 1e-3 --warmup-steps 50 --min-views 4 --max-views 4 --hand-crops 0 --no-augment --workers 0 --save-every 250
 for steps in 1 2 4 8; do

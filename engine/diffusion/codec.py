@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from engine.errors import InputError
 from engine.proxy.parts import PALETTE, check_part_ids
 
-_PALETTE = torch.as_tensor(PALETTE, dtype=torch.float32) / 127.5 - 1  # (P, 3) in [-1, 1]
+PALETTE_COLOURS = torch.as_tensor(PALETTE, dtype=torch.float32) / 127.5 - 1  # (P, 3) in [-1, 1]
 
 
 def proxy_images(seg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -24,7 +24,7 @@ def proxy_images(seg: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     check_part_ids("seg", seg)
     if uv.shape != (*seg.shape, 2):
         raise InputError(f"uv: expected shape {(*seg.shape, 2)}, got {tuple(uv.shape)}")
-    seg_img = _PALETTE.to(uv.device)[seg.long()]  # (..., H, W, 3)
+    seg_img = PALETTE_COLOURS.to(uv.device)[seg.long()]  # (..., H, W, 3)
     body = (seg > 0).to(torch.float32)[..., None]
     uv_img = torch.cat([uv.float(), torch.ones_like(body)], dim=-1) * body * 2 - 1
     return torch.stack([seg_img, uv_img], dim=-4).movedim(-1, -3)
@@ -35,7 +35,7 @@ def decode_proxy_images(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     seg_img = images[..., 0, :, :, :].movedim(-3, -1)  # (..., H, W, 3)
     uv_img = images[..., 1, :, :, :].movedim(-3, -1)
     colours = seg_img.reshape(-1, 3).float()
-    palette = _PALETTE.to(images.device)
+    palette = PALETTE_COLOURS.to(images.device)
     seg = torch.cat([torch.cdist(chunk, palette).argmin(dim=-1) for chunk in colours.split(1 << 18)])
     seg = seg.reshape(seg_img.shape[:-1]).to(torch.uint8)
     uv = ((uv_img[..., :2].float() + 1) / 2).clamp(0, 1)

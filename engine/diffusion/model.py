@@ -6,6 +6,12 @@ tokens for the cross-attention: DINOv2 (transformers ``Dinov2Model``, frozen) re
 local folder, or a small trainable patch encoder with the same interface when no DINOv2
 weights are on disk. The config records which.
 
+The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choice in latent
+space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
+space) it gives per-pixel part logits and its x0 estimate is their expected palette colour,
+trained with a cross-entropy term as well. Same optimum, but measured on one batch of 4
+rendered views the part head reached seg mIoU 0.47 after 250 steps against 0.19 (README).
+
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
 ``codec.py`` maps proxies there: pixels folded into C = 3 p^2 channels, or VAE latents), rgb
 (B, V, 3, H, W) in [-1, 1] with H = h * downscale, one ``Cameras`` of V views per scene at the
@@ -21,7 +27,7 @@ from diffusers import ModelMixin, T2IAdapter, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
-from engine.diffusion.codec import LatentCodec, PixelCodec
+from engine.diffusion.codec import PALETTE_COLOURS, LatentCodec, PixelCodec
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -83,15 +89,21 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                  up_block_types: tuple[str, ...] = ("CrossAttnUpBlock2D", "UpBlock2D"),
                  layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
                  norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
-                 dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0):
+                 dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0,
+                 seg_head: str = "palette"):
         super().__init__()
+        if seg_head not in ("palette", "parts"):
+            raise InputError(f"config: seg_head must be 'palette' or 'parts', got {seg_head!r}")
+        if seg_head == "parts" and codec != "pixel":
+            raise InputError("config: seg_head 'parts' needs codec 'pixel' (part logits per pixel)")
         if codec == "pixel":
             self._codec = PixelCodec(pixel_patch)
+            out_channels = len(PALETTE_COLOURS) * pixel_patch ** 2 if seg_head == "parts" else self._codec.channels
             if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
                 raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
             self.unet = UNet2DConditionModel(
                 sample_size=image_size // pixel_patch, in_channels=self._codec.channels,
-                out_channels=self._codec.channels, down_block_types=down_block_types, up_block_types=up_block_types,
+                out_channels=out_channels, down_block_types=down_block_types, up_block_types=up_block_types,
                 block_out_channels=block_out_channels, layers_per_block=layers_per_block,
                 attention_head_dim=attention_head_dim, cross_attention_dim=cross_attention_dim,
                 norm_num_groups=norm_num_groups)
@@ -165,7 +177,7 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                 for i, (f, t) in enumerate(zip(features, types))]
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, rgb: torch.Tensor,
-                cameras: list[Cameras]) -> torch.Tensor:
+                cameras: list[Cameras], return_logits: bool = False):
         B, M, V, C, h, w = sample.shape
         if M != 2 or C != self.codec.channels:
             raise InputError(f"sample: expected (B, 2, V, {self.codec.channels}, h, w), got {tuple(sample.shape)}")
@@ -188,4 +200,12 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                             down_intrablock_additional_residuals=features).sample
         finally:
             self._views.batch = None
-        return out.reshape(B, 2, V, C, h, w)
+        out = out.reshape(B, 2, V, out.shape[1], h, w)
+        if self.config.seg_head == "palette":
+            return (out, None) if return_logits else out
+        # per-pixel part logits -> the x0 estimate of the seg stream: the expected palette colour
+        logits = torch.nn.functional.pixel_shuffle(out[:, 0].flatten(0, 1), self.config.pixel_patch)  # (BV, P, H, W)
+        colour = torch.einsum("nphw,pc->nchw", logits.float().softmax(dim=1), PALETTE_COLOURS.to(out.device))
+        seg = self.codec.encode(colour.to(out.dtype)).reshape(B, V, C, h, w)
+        pred = torch.stack([seg, out[:, 1, :, :C]], dim=1)
+        return (pred, logits.reshape(B, V, *logits.shape[1:])) if return_logits else pred

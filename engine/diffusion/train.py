@@ -7,7 +7,8 @@ the checkpoint, a run resumed from checkpoint N computes exactly the steps N+1..
 the interrupted run would have (bit for bit on a CPU in float32; GPU kernels are not
 deterministic unless torch is told to be). The loss is the mean squared error of the
 scheduler's prediction target (x0 for the pixel configurations, the SD folder's own for
-``sd21``) over both modalities of all views.
+``sd21``) over both modalities of all views; with the part head (``seg_head="parts"``) plus
+the cross-entropy of its per-pixel part logits.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def make_scheduler(model, prediction_type: str | None = None):
         own = {"prediction_type": prediction_type} if prediction_type else {}
         return DDPMScheduler.from_pretrained(path, subfolder="scheduler", rescale_betas_zero_snr=True,
                                              timestep_spacing="trailing", **own)
+    if model.config.seg_head == "parts" and prediction_type not in (None, "sample"):
+        raise InputError(f"prediction_type: the part head predicts x0 ('sample'), not {prediction_type!r}")
     return DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type or "sample",
                          rescale_betas_zero_snr=True, timestep_spacing="trailing",
                          clip_sample=model.config.codec == "pixel")
@@ -131,8 +134,12 @@ def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Genera
     kind = scheduler.config.prediction_type
     target = scheduler.get_velocity(x0, noise, timesteps) if kind == "v_prediction" else \
         {"epsilon": noise, "sample": x0}[kind]
-    pred = model(noisy, timesteps, batch["rgb"].to(device), batch_cameras(batch, batch["rgb"].shape[-1]))
-    return torch.nn.functional.mse_loss(pred.float(), target.float())
+    pred, logits = model(noisy, timesteps, batch["rgb"].to(device), batch_cameras(batch, batch["rgb"].shape[-1]),
+                         return_logits=True)
+    loss = torch.nn.functional.mse_loss(pred.float(), target.float())
+    if logits is not None:  # the part head: its x0 is the expected palette colour; also classify each pixel
+        loss = loss + torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["seg"].to(device).flatten(0, 1).long())
+    return loss
 
 
 def _generator(*key: int) -> torch.Generator:

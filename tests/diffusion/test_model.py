@@ -6,6 +6,7 @@ import pytest
 import torch
 from helpers import ring_cameras
 
+from engine.diffusion.codec import PALETTE_COLOURS, decode_proxy_images
 from engine.diffusion.configs import model_config
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.views import epipolar_mask
@@ -76,6 +77,28 @@ def test_save_and_load_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(sample, t, rgb, cams), loaded(sample, t, rgb, cams))
     assert loaded.config.image_encoder == "patch"
+
+
+def test_part_head_predicts_the_expected_palette_colour(tmp_path):
+    """seg_head='parts': the seg stream's x0 is the softmax-weighted palette colour of each
+    pixel's part logits, folded like the codec folds a palette image; uv is unchanged."""
+    model = tiny(seg_head="parts")
+    sample, t, rgb, cams = inputs(1, 2)
+    with torch.no_grad():
+        pred, logits = model(sample, t, rgb, cams, return_logits=True)
+    assert pred.shape == sample.shape and logits.shape == (1, 2, len(PALETTE_COLOURS), SIZE, SIZE)
+    colour = torch.einsum("vphw,pc->vchw", logits[0].softmax(dim=1), PALETTE_COLOURS)
+    assert torch.allclose(pred[0, 0], model.codec.encode(colour), atol=1e-5)
+    one_hot = torch.nn.functional.one_hot(logits[0].argmax(dim=1), len(PALETTE_COLOURS)).permute(0, 3, 1, 2) * 50.0
+    sharp = torch.einsum("vphw,pc->vchw", one_hot.float().softmax(dim=1), PALETTE_COLOURS)
+    seg, _ = decode_proxy_images(torch.stack([sharp, sharp], dim=1))
+    assert torch.equal(seg, logits[0].argmax(dim=1).to(torch.uint8))  # confident logits decode to their part
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = ProxyDiffusionModel.from_pretrained(tmp_path / "ckpt").eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(sample, t, rgb, cams), pred)
+    with pytest.raises(InputError, match="seg_head"):
+        ProxyDiffusionModel(seg_head="argmax")
 
 
 def test_dinov2_encoder_from_a_local_folder(tmp_path):

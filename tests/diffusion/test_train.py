@@ -107,6 +107,30 @@ def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
         dist.destroy_process_group()
 
 
+def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
+    """loss = MSE of the x0 estimate (expected palette colour, uv) + CE of the part logits."""
+    from engine.diffusion.codec import encode_views, proxy_images
+    from engine.diffusion.train import batch_cameras
+
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    assert model.config.seg_head == "parts" and build_model("tiny", seg_head="palette").config.seg_head == "palette"
+    batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False), 1)[0]
+    scheduler = make_scheduler(model)
+    loss = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)  # the same draws as the loss: noise, then the timestep
+    x0 = encode_views(model.codec, proxy_images(batch["seg"], batch["uv"]).transpose(1, 2))
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (1,), generator=g)
+    pred, logits = model(scheduler.add_noise(x0, noise, t), t, batch["rgb"], batch_cameras(batch, SIZE),
+                         return_logits=True)
+    ce = torch.nn.functional.cross_entropy(logits[0], batch["seg"][0].long())
+    assert torch.allclose(loss, torch.nn.functional.mse_loss(pred, x0) + ce, rtol=1e-5)
+    assert ce > 1.0  # about ln(47) at the start: the logits know nothing yet
+    with pytest.raises(InputError, match="prediction_type"):
+        make_scheduler(model, "epsilon")
+
+
 def test_evaluate_with_model_proxies(one_scene, overfit):
     out, _ = overfit
     result = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model", "--checkpoint", str(out),

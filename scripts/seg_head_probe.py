@@ -1,0 +1,61 @@
+"""The measurement behind ``seg_head="parts"`` (README, proxy generator): train the `small`
+model on one fixed batch (scene 0, its first 4 views, no augmentation) with a given seg
+head, and every 50 steps denoise that batch from three noise levels and score the decoded
+parts (seg mIoU). One torch thread, so two heads can run side by side on two cores.
+
+    .venv/bin/python scripts/seg_head_probe.py DATASET parts|palette [--steps 250] [--lr 1e-3]
+"""
+
+import argparse
+import time
+
+import torch
+
+from engine.diffusion.codec import decode_proxy_images, decode_views, encode_views, proxy_images
+from engine.diffusion.configs import build_model
+from engine.diffusion.data import BatchSpec, TrainBatches
+from engine.diffusion.packed import pack_dataset
+from engine.diffusion.train import batch_cameras, diffusion_loss, make_scheduler
+from engine.proxy.quality import seg_miou
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset")
+    ap.add_argument("seg_head", choices=("parts", "palette"))
+    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_model("small", seg_head=args.seg_head)
+    scheduler, S = make_scheduler(model), model.image_size
+    batch = TrainBatches(pack_dataset(args.dataset), [0], BatchSpec(S, 1, 4, 4, augment=False), 1)[0]
+    x0 = encode_views(model.codec, proxy_images(batch["seg"], batch["uv"]).transpose(1, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    t0 = time.perf_counter()
+    for step in range(args.steps):  # step seeds from 0, warm-up over 50 steps
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * min(1.0, (step + 1) / 50)
+        loss = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(step))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        if (step + 1) % 50 == 0:
+            model.eval()
+            g, scores = torch.Generator().manual_seed(0), {}
+            for t in (100, 500, 900):
+                tt = torch.tensor([t])
+                with torch.no_grad():
+                    noisy = scheduler.add_noise(x0, torch.randn(x0.shape, generator=g), tt)
+                    pred = model(noisy, tt, batch["rgb"], batch_cameras(batch, S))
+                seg, _ = decode_proxy_images(decode_views(model.codec, pred.clamp(-1, 1)).transpose(1, 2))
+                scores[f"miou_t{t}"] = round(seg_miou(seg, batch["seg"]), 3)
+            model.train()
+            print({"step": step + 1, "loss": round(loss.item(), 4), **scores,
+                   "seconds": round(time.perf_counter() - t0)}, flush=True)
+
+
+if __name__ == "__main__":
+    main()
