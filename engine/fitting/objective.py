@@ -62,33 +62,40 @@ def pose_priors(body_pose: torch.Tensor, limits: torch.Tensor, pose_weight: floa
     return pose_weight * body_pose.square().sum((-1, -2)) + limit_weight * over.square().sum(-1) * 100.0
 
 
-# Anatomical coupling of the finger joints: the distal joint flexes about two thirds as far
-# as the middle one (tendon coupling, e.g. Rijpkema & Girard 1991; Lee & Kunii 1995).
+# Couplings of the finger joints (not the thumb), as (joint, partner, ratio): the distal
+# joint flexes about two thirds as far as the middle one (tendon coupling, e.g. Rijpkema &
+# Girard 1991; Lee & Kunii 1995), and the middle joint flexes with the knuckle (the first
+# postural synergy of the hand, Santello et al. 1998). Weak priors: they decide the joints
+# no view sees (the tucked-in phalanges of a fist), the proxies decide the others.
 DISTAL_COUPLING = 2.0 / 3.0
+MIDDLE_COUPLING = 1.0
+_COUPLINGS = {3: (2, DISTAL_COUPLING), 2: (1, MIDDLE_COUPLING)}  # joint -> (partner, ratio)
+_FINGER = (re.compile(r"^finger[2-5]-(\d)\.[LR]$"), re.compile(r"^(?:left|right)_(?:index|middle|ring|pinky)(\d)$"))
 
 
-_DISTAL = (re.compile(r"^(finger[2-5])-3(\.[LR])$"), re.compile(r"^((?:left|right)_(?:index|middle|ring|pinky))3()$"))
-_MIDDLE = ("{}-2{}", "{}2{}")
-
-
-def finger_pairs(pose_joint_names: tuple[str, ...]) -> tuple[list[int], list[int]]:
-    """Indices of (distal, middle) phalanx bones of the four fingers (not the thumb): Anny's
-    ``fingerK-3.S`` with ``fingerK-2.S`` (K = 2..5), SMPL-X's ``left_index3`` with ``left_index2``."""
+def finger_pairs(pose_joint_names: tuple[str, ...]) -> tuple[list[int], list[int], list[float]]:
+    """(joint, partner, ratio) bone indices of the couplings of the four fingers: Anny's
+    ``fingerK-J.S`` (K = 2..5), SMPL-X's ``left_indexJ``; J = 1 knuckle, 2 middle, 3 distal."""
     index = {n: i for i, n in enumerate(pose_joint_names)}
-    distal, middle = [], []
+    joint, partner, ratio = [], [], []
     for name, i in index.items():
-        for pattern, partner in zip(_DISTAL, _MIDDLE):
-            match = pattern.match(name)
-            if match and partner.format(*match.groups()) in index:
-                distal.append(i)
-                middle.append(index[partner.format(*match.groups())])
-    return distal, middle
+        match = next((m for m in (pattern.match(name) for pattern in _FINGER) if m), None)
+        if match is None or int(match.group(1)) not in _COUPLINGS:
+            continue
+        parent, r = _COUPLINGS[int(match.group(1))]
+        other = name[: match.start(1)] + str(parent) + name[match.end(1):]
+        if other in index:
+            joint.append(i)
+            partner.append(index[other])
+            ratio.append(r)
+    return joint, partner, ratio
 
 
-def finger_coupling(body_pose: torch.Tensor, pairs: tuple[list[int], list[int]]) -> torch.Tensor:
-    """(..., 3 * fingers): distal phalanx rotation minus DISTAL_COUPLING x the middle one's."""
-    distal, middle = pairs
-    return (body_pose[..., distal, :] - DISTAL_COUPLING * body_pose[..., middle, :]).flatten(-2)
+def finger_coupling(body_pose: torch.Tensor, pairs: tuple[list[int], list[int], list[float]]) -> torch.Tensor:
+    """(..., 3 * couplings): each joint's rotation minus its ratio x its partner's."""
+    joint, partner, ratio = pairs
+    r = torch.as_tensor(ratio, dtype=body_pose.dtype, device=body_pose.device)[:, None]
+    return (body_pose[..., joint, :] - r * body_pose[..., partner, :]).flatten(-2)
 
 
 class CameraDelta(torch.nn.Module):

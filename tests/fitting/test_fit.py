@@ -96,3 +96,29 @@ def test_bad_inputs_are_named(scene, anny32, anny_proxy):
         ProxyViews(views.seg, uv, views.cameras)
     with pytest.raises(InputError, match="image size"):
         ProxyViews(views.seg[:, :100], views.uv[:, :100], views.cameras)
+
+
+def test_finger_couplings_pair_the_phalanges_of_both_body_models(anny32):
+    """Distal ~ 2/3 middle, middle ~ knuckle, for the four fingers of each hand, never the
+    thumb, in Anny's and SMPL-X's bone names; a pose that follows them costs nothing."""
+    from engine.fitting.objective import DISTAL_COUPLING, MIDDLE_COUPLING, finger_coupling, finger_pairs
+
+    smplx = tuple(f"{s}_{f}{k}" for s in ("left", "right") for f in ("thumb", "index", "middle", "ring", "pinky")
+                  for k in (1, 2, 3))
+    for names in (anny32.pose_joint_names, smplx):
+        joint, partner, ratio = finger_pairs(names)
+        pairs = {(names[j], names[p]): r for j, p, r in zip(joint, partner, ratio)}
+        assert len(pairs) == 16 and not any("thumb" in a or "finger1" in a for a, _ in pairs)
+        assert sorted(set(ratio)) == sorted({DISTAL_COUPLING, MIDDLE_COUPLING})
+    assert pairs[("left_index3", "left_index2")] == DISTAL_COUPLING
+    assert pairs[("right_pinky2", "right_pinky1")] == MIDDLE_COUPLING
+    joint, partner, ratio = finger_pairs(smplx)
+    pose = torch.zeros(len(smplx), 3)
+    curl = torch.tensor([0.0, 0.0, 1.2])
+    for f in ("index", "middle", "ring", "pinky"):
+        for s in ("left", "right"):
+            pose[smplx.index(f"{s}_{f}1")] = pose[smplx.index(f"{s}_{f}2")] = curl
+            pose[smplx.index(f"{s}_{f}3")] = curl * DISTAL_COUPLING
+    assert finger_coupling(pose, (joint, partner, ratio)).abs().max() < 1e-6
+    pose[smplx.index("left_ring2")] = 0  # a middle joint left open
+    assert finger_coupling(pose, (joint, partner, ratio)).abs().max() > 1.0
