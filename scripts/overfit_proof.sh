@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The proof that the proxy generator learns (issue 5): render 3 scenes, train the `small`
-# model on them until it overfits, then sample their proxies from the images (4 views,
-# K = 3) and fit the body to those proxies. Each step resumes: a rerun skips finished
-# scenes and continues the training from its latest checkpoint.
+# The proof that the proxy generator learns (issue 5): render 3 scenes of 4 views, train
+# the `small` model on them until it overfits, then sample their proxies from the images
+# (4 views, K = 3, 1-8 denoising steps) and fit the body to those proxies. Each step
+# resumes: a rerun skips finished scenes and continues the training from its latest
+# checkpoint.
 #
-#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 1500; ~30 min on 2 CPU cores)
+#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 2750; ~65 min on 2 CPU cores)
 set -euo pipefail
 OUT=${1:-proof}
-STEPS=${2:-1500}
+STEPS=${2:-2750}
 BIN=${DIFFPROXY:-.venv/bin/diffproxy}
 
 "$BIN" render --out "$OUT/data" --scenes 3 --views 4 --seed 1

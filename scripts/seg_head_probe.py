@@ -1,7 +1,7 @@
 """The measurement behind ``seg_head="parts"`` (README, proxy generator): train the `small`
-model on one fixed batch (scene 0, its first 4 views, no augmentation) with a given seg
-head, and every 50 steps denoise that batch from three noise levels and score the decoded
-parts (seg mIoU). One torch thread, so two heads can run side by side on two cores.
+model on one fixed batch (4 of scene 0's views, no augmentation) with a given seg head,
+and every 50 steps denoise that batch from three noise levels and score the decoded parts
+(seg mIoU). One torch thread, so two heads can run side by side on two cores.
 
     .venv/bin/python scripts/seg_head_probe.py DATASET parts|palette [--steps 250] [--lr 1e-3]
 """
