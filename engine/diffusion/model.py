@@ -98,7 +98,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
             raise InputError("config: seg_head 'parts' needs codec 'pixel' (part logits per pixel)")
         if codec == "pixel":
             self._codec = PixelCodec(pixel_patch)
-            out_channels = len(PALETTE_COLOURS) * pixel_patch ** 2 if seg_head == "parts" else self._codec.channels
+            # the part head: P logits per pixel for seg, then the uv stream's own C channels
+            out_channels = self._codec.channels + (len(PALETTE_COLOURS) * pixel_patch ** 2 if seg_head == "parts" else 0)
             if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
                 raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
             self.unet = UNet2DConditionModel(
@@ -204,8 +205,9 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         if self.config.seg_head == "palette":
             return (out, None) if return_logits else out
         # per-pixel part logits -> the x0 estimate of the seg stream: the expected palette colour
-        logits = torch.nn.functional.pixel_shuffle(out[:, 0].flatten(0, 1), self.config.pixel_patch)  # (BV, P, H, W)
+        parts = len(PALETTE_COLOURS) * self.config.pixel_patch ** 2
+        logits = torch.nn.functional.pixel_shuffle(out[:, 0, :, :parts].flatten(0, 1), self.config.pixel_patch)
         colour = torch.einsum("nphw,pc->nchw", logits.float().softmax(dim=1), PALETTE_COLOURS.to(out.device))
         seg = self.codec.encode(colour.to(out.dtype)).reshape(B, V, C, h, w)
-        pred = torch.stack([seg, out[:, 1, :, :C]], dim=1)
+        pred = torch.stack([seg, out[:, 1, :, parts:]], dim=1)  # uv: its own last C channels
         return (pred, logits.reshape(B, V, *logits.shape[1:])) if return_logits else pred
