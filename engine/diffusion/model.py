@@ -9,7 +9,7 @@ weights are on disk. The config records which.
 The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choice in latent
 space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
 space) it gives per-pixel part logits and its x0 estimate is their expected palette colour,
-trained with a cross-entropy term as well. Same optimum, but measured on one batch of 4
+trained with a cross-entropy term as well; the uv stream then reads its own output channels. Same optimum, but measured on one batch of 4
 rendered views the part head reached seg mIoU 0.47 after 250 steps against 0.19 (README).
 
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
