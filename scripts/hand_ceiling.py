@@ -19,7 +19,6 @@ from engine.fitting.evaluate import EvalConfig, scene_errors, scene_views, timed
 from engine.fitting.types import FitOptions
 from engine.fitting.variables import is_hand
 from engine.io.scene import read_scene, scene_folders
-from engine.metrics import mpjpe, mpvpe, pa_mpvpe
 from engine.proxy import BodyCache
 
 
@@ -42,12 +41,10 @@ def main() -> None:
         pose[:, hand] = true_pose[:, hand].to(pose.dtype)
         with torch.no_grad():
             out = body(dataclasses.replace(result.params, body_pose=pose))
-        gt_v = torch.as_tensor(scene.gt["vertices"], dtype=torch.float64)[None]
-        gt_k = torch.as_tensor(scene.gt["keypoints"], dtype=torch.float64)[None]
+        true_hands = dataclasses.replace(result, vertices=out.vertices[0], keypoints=out.keypoints[0])
         row = {"scene": folder.name, "hand_styles": scene.record["body"]["hand_styles"],
-               **scene_errors(result, scene.gt), "mpjpe_true_hands": mpjpe(out.keypoints.double(), gt_k).item(),
-               "mpvpe_true_hands": mpvpe(out.vertices.double(), gt_v).item(),
-               "pa_mpvpe_true_hands": pa_mpvpe(out.vertices.double(), gt_v).item()}
+               **scene_errors(result, scene.gt),
+               **{f"{k}_true_hands": v for k, v in scene_errors(true_hands, scene.gt).items()}}
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         rows.append(row)
     keys = [k for k in rows[0] if isinstance(rows[0][k], float)]

@@ -9,8 +9,9 @@ weights are on disk. The config records which.
 The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choice in latent
 space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
 space) it gives per-pixel part logits and its x0 estimate is their expected palette colour,
-trained with a cross-entropy term as well; the uv stream then reads its own output channels. Same optimum, but measured on one batch of 4
-rendered views the part head reached seg mIoU 0.47 after 250 steps against 0.19 (README).
+trained with a cross-entropy term as well; the uv stream then reads its own output
+channels. Same optimum, but measured on one batch of 4 rendered views the part head
+reached seg mIoU 0.47 after 250 steps against 0.19 (README).
 
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
 ``codec.py`` maps proxies there: pixels folded into C = 3 p^2 channels, or VAE latents), rgb
@@ -99,7 +100,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         if codec == "pixel":
             self._codec = PixelCodec(pixel_patch)
             # the part head: P logits per pixel for seg, then the uv stream's own C channels
-            out_channels = self._codec.channels + (len(PALETTE_COLOURS) * pixel_patch ** 2 if seg_head == "parts" else 0)
+            logits = len(PALETTE_COLOURS) * pixel_patch ** 2 if seg_head == "parts" else 0
+            out_channels = logits + self._codec.channels
             if len(down_block_types) != len(block_out_channels) or len(up_block_types) != len(block_out_channels):
                 raise InputError("config: down_block_types, up_block_types and block_out_channels differ in length")
             self.unet = UNet2DConditionModel(

@@ -138,7 +138,8 @@ def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Genera
                          return_logits=True)
     loss = torch.nn.functional.mse_loss(pred.float(), target.float())
     if logits is not None:  # the part head: its x0 is the expected palette colour; also classify each pixel
-        loss = loss + torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["seg"].to(device).flatten(0, 1).long())
+        seg = batch["seg"].to(device).flatten(0, 1).long()
+        loss = loss + torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), seg)
     return loss
 
 
