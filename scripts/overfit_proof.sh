@@ -5,7 +5,8 @@
 # resumes: a rerun skips finished scenes and continues the training from its latest
 # checkpoint.
 #
-#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 2750; ~65 min on 2 CPU cores)
+#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 2750; ~65 min on 2 CPU cores; the
+#   learning rate decays along a cosine to 0 at STEPS)
 set -euo pipefail
 OUT=${1:-proof}
 STEPS=${2:-2750}

@@ -24,6 +24,8 @@ def train(
     batch_size: int = typer.Option(2, help="Scenes per step and process."),
     lr: float = typer.Option(2e-4, help="AdamW learning rate (after a linear warm-up)."),
     warmup_steps: int = typer.Option(100, help="Steps of the linear learning-rate warm-up."),
+    lr_schedule: str = typer.Option("cosine", help="After the warm-up: cosine (decays to 0 at --max-steps) | "
+                                                   "constant."),
     prediction_type: Optional[str] = typer.Option(None, help="sample (x0) | epsilon | v_prediction [sample; sd21: "
                                                              "the SD folder's]."),
     min_views: int = typer.Option(1, help="Fewest full-body views of a sample."),
@@ -52,7 +54,8 @@ def train(
             cfg = resume_config(out, max_steps)
         else:
             cfg = TrainConfig(str(dataset), str(out), config, 10000 if max_steps is None else max_steps, batch_size,
-                              lr, warmup_steps=warmup_steps, prediction_type=prediction_type, min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
+                              lr, warmup_steps=warmup_steps, lr_schedule=lr_schedule, prediction_type=prediction_type,
+                              min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
                               dinov2_path=str(dinov2) if dinov2 else None)

@@ -14,6 +14,7 @@ the cross-entropy of its per-pixel part logits.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ class TrainConfig:
     batch_size: int = 2
     lr: float = 2e-4
     warmup_steps: int = 100
+    lr_schedule: str = "cosine"  # after the warm-up: "cosine" (to 0 at max_steps) or "constant"
     min_views: int = 1
     max_views: int = 4
     hand_crops: int = 2
@@ -70,6 +72,8 @@ class TrainConfig:
             raise InputError("config 'sd21' needs --sd21 PATH: a local diffusers Stable Diffusion 2.1 folder")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise InputError(f"mixed_precision: no, fp16 or bf16, got {self.mixed_precision!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise InputError(f"lr_schedule: cosine or constant, got {self.lr_schedule!r}")
         if self.prediction_type not in (None, "sample", "epsilon", "v_prediction"):
             raise InputError(f"prediction_type: sample, epsilon or v_prediction, got {self.prediction_type!r}")
 
@@ -197,7 +201,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     for batch in loader:
         step += 1
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * min(1.0, step / max(1, cfg.warmup_steps))
+            group["lr"] = learning_rate(cfg, step)
         loss = diffusion_loss(model, codec, scheduler, batch, _generator(cfg.seed, step, rank))
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)
@@ -231,6 +235,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
 
 
 @torch.no_grad()
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of ``step`` (1-based): a linear warm-up, then constant or a cosine decay
+    that reaches 0 at ``max_steps``. A pure function of the step, so a resumed run follows it
+    exactly; resuming with a larger ``--max-steps`` stretches the rest of the decay."""
+    if step <= cfg.warmup_steps:
+        return cfg.lr * step / max(1, cfg.warmup_steps)
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    done = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
 def validation_loss(model, scheduler, packed_dir: Path, val_ids: list[int], spec: BatchSpec, batches: int = 4) -> float:
     """The loss on held-out scenes at fixed views, noise and timesteps (comparable across steps)."""
     model.eval()

@@ -18,7 +18,7 @@ from engine.diffusion.sample import SampleOptions, load_generator, sample_proxie
 from engine.diffusion.configs import build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import pack_dataset
-from engine.diffusion.train import TrainConfig, diffusion_loss, make_scheduler, train
+from engine.diffusion.train import TrainConfig, diffusion_loss, learning_rate, make_scheduler, train
 from engine.errors import InputError
 from engine.fitting.evaluate import scene_cameras
 from engine.io.scene import read_scene
@@ -87,6 +87,17 @@ def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     chance = sample_proxies(untrained, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
                             SampleOptions(samples=3, steps=4))
     assert seg_miou(chance.proxy.seg, torch.as_tensor(scene.proxies["seg"])) < 0.3
+
+
+def test_the_learning_rate_warms_up_then_decays_to_zero_at_the_last_step(tmp_path):
+    cfg = _cfg(tmp_path, tmp_path / "out", lr=1e-3, warmup_steps=10, max_steps=110)
+    assert learning_rate(cfg, 5) == pytest.approx(5e-4) and learning_rate(cfg, 10) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 60) == pytest.approx(5e-4) and learning_rate(cfg, 110) == pytest.approx(0, abs=1e-12)
+    assert all(learning_rate(cfg, s) > learning_rate(cfg, s + 1) for s in range(10, 110))
+    constant = _cfg(tmp_path, tmp_path / "out", lr=1e-3, warmup_steps=10, max_steps=110, lr_schedule="constant")
+    assert learning_rate(constant, 110) == 1e-3
+    with pytest.raises(InputError, match="lr_schedule"):
+        _cfg(tmp_path, tmp_path / "out", lr_schedule="linear").check()
 
 
 def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
