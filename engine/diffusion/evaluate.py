@@ -46,7 +46,7 @@ class ModelProxies:
         out = sample_proxies(self.model, self.scheduler, read_images(scene, list(range(n))), cameras, options)
         seconds = time.perf_counter() - t0
         agg = out.proxy
-        views = ProxyViews(agg.seg.to(torch.uint8), agg.uv.float(), out.cameras, agg.weight.float())
+        views = ProxyViews(agg.seg.to(torch.uint8), agg.uv.float(), out.cameras, agg.weight.float(), out.hand_views)
         quality = {"sample_seconds": seconds, "hand_views": out.hand_views}
         if scene.proxies is not None:
             S = self.model.image_size

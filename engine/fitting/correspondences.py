@@ -29,6 +29,11 @@ class Correspondences:
     def __len__(self) -> int:
         return self.view.shape[0]
 
+    def select(self, keep: torch.Tensor) -> "Correspondences":
+        """The correspondences where the mask (or index) ``keep`` says."""
+        return Correspondences(self.view[keep], self.xy_px[keep], self.part[keep], self.face[keep], self.bary[keep],
+                               self.weight[keep])
+
 
 def proxy_correspondences(seg: torch.Tensor, uv: torch.Tensor, lookup: UVLookup, weight: torch.Tensor | None = None,
                           max_per_part: int = 64, seed: int = 0) -> Correspondences:

@@ -5,7 +5,10 @@
 2. body: placement + pose of every bone but the hands' + shape, by L-BFGS at two wide
    robust scales, then by Levenberg-Marquardt (``refine.py``, analytic Jacobian) at the
    final one;
-3. hands: everything, fingers included (Levenberg-Marquardt).
+3. hands: everything, fingers included (Levenberg-Marquardt), with the hand crops when the
+   views have some (``ProxyViews.hand_views``). A crop magnifies its hand up to 8x; its
+   residuals are measured in pixels of the body views' focal length, so that a crop pixel
+   does not outweigh a view pixel 64-fold, and the stages before see the body views only.
 
 Each stage minimises the robust (Geman-McClure), weighted reprojection error of the proxy
 surface points, plus a pose regulariser, per-bone angle limits and the finger-joint
@@ -16,11 +19,12 @@ the stages 2-3 also correct each camera's rotation, position and focal length, h
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 
 from engine.body.base import BodyModel
-from engine.fitting.correspondences import proxy_correspondences
+from engine.fitting.correspondences import Correspondences, proxy_correspondences
 from engine.fitting.init import TORSO_PARTS, initial_placement
 from engine.fitting.refine import lm_stage
 from engine.fitting.variables import SCALE_PRIOR, Variables
@@ -36,11 +40,13 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     dtype, device = opt.dtype, body.faces.device
     body = body.to(dtype=dtype)
     cams = views.cameras.to(dtype=dtype, device=device)
-    corr = proxy_correspondences(views.seg.to(device), views.uv.to(device, dtype), proxy.lookup,
-                                 None if views.weight is None else views.weight.to(device, dtype),
-                                 max_per_part=opt.max_per_part, seed=opt.seed)
+    every = proxy_correspondences(views.seg.to(device), views.uv.to(device, dtype), proxy.lookup,
+                                  None if views.weight is None else views.weight.to(device, dtype),
+                                  max_per_part=opt.max_per_part, seed=opt.seed)
+    cams, every, zoom = _body_view_pixels(cams, every, views.body_views)
+    corr = every.select(every.view < views.body_views)
     if len(corr) < 10:
-        raise ValueError(f"only {len(corr)} proxy pixels map onto the body: too few to fit")
+        raise ValueError(f"only {len(corr)} proxy pixels of the body views map onto the body: too few to fit")
     timings = {"correspondences_s": time.perf_counter() - t_start}
 
     t0 = time.perf_counter()
@@ -48,7 +54,8 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         rest = body(body.neutral_params(1).to(dtype=dtype, device=device))
         template = surface_points(rest.vertices, body.faces, corr.face, corr.bary)[0]
     torso = torch.isin(corr.part, torch.tensor([PART_ID[p] for p in TORSO_PARTS], device=device))
-    R, t, s, how = initial_placement(template, corr, torso, cams, iters=opt.global_iters)
+    R, t, s, how = initial_placement(template, corr, torso, cams.subset(list(range(views.body_views))),
+                                     iters=opt.global_iters)
     timings["init_s"] = time.perf_counter() - t0
 
     var = Variables(body, R, t, s, dtype, device)
@@ -78,9 +85,9 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         losses["body_lbfgs"] += _lbfgs(params, lambda: body_objective(sigma), opt.body_iters // len(wide),
                                        opt.rel_tol)
     timings["body_lbfgs_s"] = time.perf_counter() - t0
-    for name, hands in (("body", False), ("hands", True)):
+    for name, hands, stage_corr in (("body", False, corr), ("hands", True, every)):
         t0 = time.perf_counter()
-        losses[name] = lm_stage(var, cam_delta, corr, cams, body, limits, opt, var.free_bones(hands),
+        losses[name] = lm_stage(var, cam_delta, stage_corr, cams, body, limits, opt, var.free_bones(hands),
                                 opt.robust_sigma_px, iters=opt.lm_iters)
         timings[f"{name}_s"] = time.perf_counter() - t0
 
@@ -89,17 +96,34 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         params = var.params(True)
         out = body(params)
         K, Rc, tc = _cameras(cams, cam_delta)
-        _, sq = reprojection(out.vertices, body.faces, corr, K, Rc, tc, opt.robust_sigma_px)
+        _, sq = reprojection(out.vertices, body.faces, every, K, Rc, tc, opt.robust_sigma_px)
         err = sq[0].sqrt()
         n = len(cams)
-        wsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, corr.view, corr.weight)
-        residual = torch.zeros(n, dtype=dtype, device=device).index_add_(0, corr.view, err * corr.weight)
+        wsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, every.view, every.weight)
+        residual = torch.zeros(n, dtype=dtype, device=device).index_add_(0, every.view, err * every.weight)
         residual = residual / wsum.clamp(min=1e-9)
+        K = K.clone()
+        K[:, :2] /= zoom[:, None, None]
     timings["total_s"] = time.perf_counter() - t_start
     return FitResult(params=params.detach(), vertices=out.vertices[0], joints=out.joints[0],
                      keypoints=out.keypoints[0], cameras=Cameras(K, Rc, tc, cams.width, cams.height),
-                     residual_px=residual, correspondences=len(corr), init=how, stage_losses=losses,
+                     residual_px=residual / zoom, correspondences=len(every), init=how, stage_losses=losses,
                      timings=timings)
+
+
+def _body_view_pixels(cams: Cameras, corr: Correspondences, body_views: int):
+    """Rescales the image plane of each hand crop (K's first two rows and its pixels) by
+    ``zoom`` = the body views' mean focal length / its own: the same projection, with
+    residuals in the body views' pixels. -> cameras, correspondences, zoom (N,)."""
+    zoom = torch.ones(len(cams), dtype=cams.K.dtype, device=cams.K.device)
+    if body_views == len(cams):
+        return cams, corr, zoom
+    focal = cams.K[:, 0, 0]
+    zoom[body_views:] = focal[:body_views].mean() / focal[body_views:]
+    K = cams.K.clone()
+    K[:, :2] *= zoom[:, None, None]
+    corr = replace(corr, xy_px=corr.xy_px * zoom[corr.view, None])
+    return Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.width, cams.height), corr, zoom
 
 
 def _cameras(cams: Cameras, cam_delta: CameraDelta | None):

@@ -15,12 +15,15 @@ from engine.proxy.parts import check_part_ids
 @dataclass
 class ProxyViews:
     """N views of one person: seg (N, H, W) part ids, uv (N, H, W, 2) in [0, 1], weight
-    (N, H, W) in [0, 1] or None (all 1), and the N calibrated cameras (image size W x H)."""
+    (N, H, W) in [0, 1] or None (all 1), and the N calibrated cameras (image size W x H).
+    The last ``hand_views`` of them are hand crops (the hand refinement's): the fit uses
+    them in its hand stage only, where the body is already in place."""
 
     seg: torch.Tensor
     uv: torch.Tensor
     cameras: Cameras
     weight: torch.Tensor | None = None
+    hand_views: int = 0
 
     def __post_init__(self):
         check_shape("seg", self.seg, ("N", "H", "W"))
@@ -33,6 +36,9 @@ class ProxyViews:
         n, h, w = self.seg.shape
         if len(self.cameras) != n:
             raise InputError(f"cameras: {len(self.cameras)} cameras for {n} proxy views")
+        if not 0 <= self.hand_views < n:
+            raise InputError(f"hand_views: {self.hand_views} hand crops among {n} views; at least one must be a "
+                             f"body view")
         if (self.cameras.width, self.cameras.height) != (w, h):
             raise InputError(f"cameras: image size {self.cameras.width}x{self.cameras.height} does not match "
                              f"the proxies' {w}x{h}")
@@ -42,10 +48,16 @@ class ProxyViews:
     def __len__(self) -> int:
         return self.seg.shape[0]
 
+    @property
+    def body_views(self) -> int:
+        return len(self) - self.hand_views
+
     def subset(self, index) -> "ProxyViews":
-        index = list(index)
+        """The views ``index``: its body views first, then its hand crops."""
+        index = [i for i in index if i < self.body_views] + [i for i in index if i >= self.body_views]
         return ProxyViews(self.seg[index], self.uv[index], self.cameras.subset(index),
-                          None if self.weight is None else self.weight[index])
+                          None if self.weight is None else self.weight[index],
+                          sum(i >= self.body_views for i in index))
 
 
 @dataclass

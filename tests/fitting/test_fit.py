@@ -10,6 +10,9 @@ from helpers import ring_cameras
 
 from engine.errors import InputError
 from engine.fitting import FitOptions, ProxyViews, fit
+from engine.fitting.correspondences import Correspondences
+from engine.fitting.fit import _body_view_pixels
+from engine.geometry.crop import crop_cameras
 from engine.geometry.camera import Cameras
 from engine.metrics import mpvpe
 from engine.proxy.raycast import ProxyRenderer
@@ -96,6 +99,39 @@ def test_bad_inputs_are_named(scene, anny32, anny_proxy):
         ProxyViews(views.seg, uv, views.cameras)
     with pytest.raises(InputError, match="image size"):
         ProxyViews(views.seg[:, :100], views.uv[:, :100], views.cameras)
+    with pytest.raises(InputError, match="hand_views: 4 hand crops among 4 views"):
+        ProxyViews(views.seg, views.uv, views.cameras, hand_views=4)
+
+
+def test_hand_crops_join_the_fit_in_its_hand_stage_only(scene, anny32, anny_proxy):
+    """Views 2 and 3 stand in for hand crops: the stages before the hands see views 0 and 1
+    alone, exactly as without them; the hand stage sees all four."""
+    views, _ = scene
+    crops = ProxyViews(views.seg, views.uv, views.cameras, hand_views=2)
+    assert crops.subset([3, 0, 2]).hand_views == 2 and crops.subset([3, 0, 2]).body_views == 1
+    quick = FitOptions(body_iters=10, lm_iters=2)
+    with_crops, without = fit(crops, anny32, anny_proxy, quick), fit(views.subset([0, 1]), anny32, anny_proxy, quick)
+    for stage in ("body_lbfgs", "body"):  # the same up to float32 rounding (the cameras are batched apart)
+        assert with_crops.stage_losses[stage] == pytest.approx(without.stage_losses[stage], rel=1e-3)
+    assert with_crops.stage_losses["hands"][0] != pytest.approx(without.stage_losses["hands"][0], rel=0.1)
+    assert with_crops.correspondences > without.correspondences and len(with_crops.residual_px) == 4
+
+
+def test_hand_crop_residuals_count_in_body_view_pixels(scene):
+    views, gt = scene
+    crop = crop_cameras(views.cameras.subset([0]), torch.tensor([[40.0, 40.0, 88.0, 88.0]]), 192)  # 4x
+    cams = views.cameras.subset([0]).extend(crop)
+    points = gt.vertices[0, :50]
+    pixels, _ = cams.project(points)
+    corr = Correspondences(view=torch.tensor([0, 1]), xy_px=torch.stack([pixels[0, 0], pixels[1, 0]]),
+                           part=torch.ones(2, dtype=torch.long), face=torch.zeros(2, dtype=torch.long),
+                           bary=torch.ones(2, 3) / 3, weight=torch.ones(2))
+    scaled, scaled_corr, zoom = _body_view_pixels(cams, corr, body_views=1)
+    assert zoom.tolist() == pytest.approx([1.0, 0.25])
+    moved, _ = scaled.project(points + torch.tensor([0.01, 0.0, 0.0]))  # 1 cm: the same shift in both
+    before, _ = cams.project(points + torch.tensor([0.01, 0.0, 0.0]))
+    assert torch.allclose(moved[1], before[1] * 0.25, atol=1e-3) and torch.allclose(moved[0], before[0])
+    assert torch.allclose(scaled_corr.xy_px, torch.stack([pixels[0, 0], pixels[1, 0] * 0.25]))
 
 
 def test_finger_couplings_pair_the_phalanges_of_both_body_models(anny32):
