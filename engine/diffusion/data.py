@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.diffusion.hands import hand_boxes
+from engine.proxy.hands import hand_boxes
 from engine.diffusion.packed import PackedScenes
 from engine.geometry.crop import crop_images, crop_intrinsics, crop_proxies, square_boxes
 

@@ -20,7 +20,7 @@ import torch
 
 from engine.diffusion.checkpoint import resolve_model_folder
 from engine.diffusion.codec import decode_proxy_images, decode_views
-from engine.diffusion.hands import hand_boxes
+from engine.proxy.hands import hand_boxes
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
 from engine.geometry.crop import crop_cameras, crop_images, square_boxes

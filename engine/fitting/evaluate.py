@@ -2,7 +2,9 @@
 oracle), or from proxies a diffusion checkpoint samples (``proxies="model"``, which also
 scores the proxies: ``engine.proxy.quality``; seconds then count sampling and fitting).
 
-With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
+With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as extra views
+(``engine.proxy.oracle_crops``: the paper's hand refinement with perfect proxies); with
+``proxies="model"`` the sampler's refinement pass makes them. With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
 (``engine.fitting.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
@@ -30,6 +32,7 @@ from engine.geometry.camera import Cameras
 from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
 from engine.proxy import BodyCache, BodyProxy, aggregate_samples
+from engine.proxy.oracle_crops import oracle_hand_crops
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 PROXY_METRICS = ("seg_miou", "surface_error_mm", "surface_valid", "sample_seconds", "fit_seconds")
@@ -47,7 +50,7 @@ class EvalConfig:
     smplx_model: str | None = None
     checkpoint: str | None = None  # proxies "model": the diffusion checkpoint
     steps: int = 8  # proxies "model": denoising steps
-    hand_crops: int = 0  # proxies "model": hand crops of the refinement pass (0: none)
+    hand_crops: int = 0  # hand crops added as views (0: none): exact (gt) or the sampler's refinement pass
     options: FitOptions = field(default_factory=FitOptions)
 
     def check(self) -> None:
@@ -60,9 +63,10 @@ class EvalConfig:
             if self.corrupt > 0 or self.uniform_weights:
                 raise InputError("--corrupt and --uniform-weights simulate samples of exact proxies: use them "
                                  "with --proxies gt")
-            if self.steps < 1 or self.hand_crops < 0:
-                raise InputError(f"steps must be at least 1 and hand_crops not negative, got {self.steps}, "
-                                 f"{self.hand_crops}")
+            if self.steps < 1:
+                raise InputError(f"steps: must be at least 1, got {self.steps}")
+        if self.hand_crops < 0:
+            raise InputError(f"hand_crops: must not be negative, got {self.hand_crops}")
         if not 0.0 <= self.corrupt <= 1.0:
             raise InputError(f"corrupt: must lie in [0, 1], got {self.corrupt}")
         if self.samples < 1:
@@ -92,21 +96,32 @@ def _scene_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def scene_views(scene: Scene, config: EvalConfig, index: int) -> ProxyViews:
-    """The proxies the fit sees: exact, or K corrupted samples aggregated (seeded per scene)."""
+def scene_views(scene: Scene, config: EvalConfig, index: int, body: BodyModel | None = None,
+                proxy: BodyProxy | None = None) -> ProxyViews:
+    """The proxies the fit sees: exact (with ``config.hand_crops``, plus exact hand crops of
+    the true body, which needs ``body`` and ``proxy``), or K corrupted samples of those
+    aggregated (seeded per scene)."""
     if scene.proxies is None:
         raise InputError(f"{scene.folder / 'scene.json'}: field 'files.proxies' missing (no ground-truth proxies)")
     n = view_count(scene, config)
     seg = torch.as_tensor(scene.proxies["seg"][:n])
     uv = torch.as_tensor(scene.proxies["uv"][:n])
-    weight = None
+    cameras = scene_cameras(scene, list(range(n)))
+    if config.hand_crops:
+        if body is None or proxy is None:
+            raise InputError("hand_crops: the oracle's crops need the body model and its proxy")
+        crops = oracle_hand_crops(seg, scene.proxies["depth"][:n], cameras, scene.gt["vertices"], body,
+                                  proxy.part_table.face_part, config.hand_crops)
+        if crops is not None:
+            seg, uv, cameras = torch.cat([seg, crops.seg]), torch.cat([uv, crops.uv]), cameras.extend(crops.cameras)
+    weight, hand_views = None, len(seg) - n
     if config.corrupt > 0:
         g = torch.Generator().manual_seed(_scene_seed(config.seed, index))
         agg = aggregate_samples(*corrupt_proxies(seg, uv, config.corrupt, config.samples, g))
         seg, uv, weight = agg.seg.to(torch.uint8), agg.uv, agg.weight
     if config.uniform_weights:
         weight = (seg > 0).to(uv.dtype)
-    return ProxyViews(seg, uv, scene_cameras(scene, list(range(n))), weight)
+    return ProxyViews(seg, uv, cameras, weight, hand_views)
 
 
 def scene_errors(result: FitResult, gt: dict[str, np.ndarray]) -> dict[str, float]:
@@ -136,7 +151,9 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
     body, proxy = bodies.get(scene.record.get("body", {}).get("model", "anny"))
     quality = {}
     if generator is None:
-        views = scene_views(scene, config, int(scene.record.get("index", index)))
+        views = scene_views(scene, config, int(scene.record.get("index", index)), body, proxy)
+        if config.hand_crops:
+            quality["hand_views"] = views.hand_views
     else:
         n = view_count(scene, config)
         views, quality = generator.views(scene, scene_cameras(scene, list(range(n))),

@@ -49,6 +49,14 @@ class Cameras:
     def subset(self, index) -> "Cameras":
         return Cameras(self.K[index], self.R_cam_world[index], self.t_cam_world[index], self.width, self.height)
 
+    def extend(self, other: "Cameras") -> "Cameras":
+        """These cameras followed by ``other`` (the same image size, e.g. crops at the views' size)."""
+        if (other.width, other.height) != (self.width, self.height):
+            raise InputError(f"cameras: cannot join {other.width}x{other.height} cameras to {self.width}x{self.height}")
+        other = other.to(self.K.dtype)
+        return Cameras(torch.cat([self.K, other.K]), torch.cat([self.R_cam_world, other.R_cam_world]),
+                       torch.cat([self.t_cam_world, other.t_cam_world]), self.width, self.height)
+
 
 def check_cameras(K: torch.Tensor, R_cam_world: torch.Tensor, t_cam_world: torch.Tensor,
                   name: str = "cameras") -> None:

@@ -1,7 +1,8 @@
 """Hand crops (the paper's hand refinement): find each hand in a view's part map and frame
 it in a square box, so that a crop with adjusted intrinsics (``engine.geometry.crop``)
 shows it at the model's full resolution. Training uses the ground-truth parts; inference
-the first pass's."""
+the first pass's; the oracle evaluation casts exact proxies into the crops
+(``engine.proxy.oracle_crops``)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from helpers import ring_cameras, write_proxy_scene
 
 from engine.diffusion.codec import PixelCodec, decode_proxy_images, proxy_images
 from engine.diffusion.data import BatchSpec, TrainBatches
-from engine.diffusion.hands import hand_boxes
+from engine.proxy.hands import hand_boxes
 from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
 from engine.geometry.crop import crop_cameras, crop_images

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from engine.cli.main import app
 from engine.diffusion.checkpoint import checkpoints
 from engine.diffusion.evaluate import read_images
-from engine.diffusion.hands import HANDS
+from engine.proxy.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
 from engine.diffusion.configs import build_model

@@ -90,6 +90,14 @@ def test_bad_config(dataset, recorded_fit, config, field):
         evaluate(dataset[0], config)
 
 
+def test_gt_hand_crops_join_the_views_with_exact_proxies(dataset, recorded_fit):
+    out = evaluate(dataset[0], EvalConfig(views=2, hand_crops=2, max_scenes=1))
+    views, _ = recorded_fit[0]
+    row = out["scenes"][0]
+    assert 1 <= row["hand_views"] <= 2 and row["views"] == len(views) == 2 + row["hand_views"]
+    assert views.cameras.width == SIZE and views.seg[2:].any() and math.isfinite(row["mpvpe_mm"])
+
+
 def test_not_a_dataset(tmp_path):
     with pytest.raises(InputError, match="no scene_"):
         evaluate(tmp_path)
