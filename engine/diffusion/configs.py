@@ -3,8 +3,8 @@
 - ``tiny``: 32 px views, for tests (a second on a CPU).
 - ``small``: the size we ship. Pixel space at 128 px, each 4 x 4 block folded into 48
   channels (``PixelCodec``), so the UNet runs at 32^2 with multi-view attention at 16^2 and
-  8^2 cells, and per-pixel part logits for seg (``seg_head="parts"``): 12.2 M parameters
-  (47 MiB in float32). Chosen over 64 px pixel space (4x the convolution cost at the same
+  8^2 cells, per-pixel part logits for seg (``seg_head="parts"``) and a UV output head of
+  its own (``uv_head_width``): 12.3 M parameters (47 MiB in float32). Chosen over 64 px pixel space (4x the convolution cost at the same
   parameter count) and over latent space (a VAE we would have to train and ship as well);
   measured in the README.
 - ``sd21``: the paper's setting. Stable Diffusion 2.1's UNet and VAE from the user's local
@@ -23,11 +23,12 @@ _U, _AU = "UpBlock2D", "CrossAttnUpBlock2D"
 CONFIGS: dict[str, dict] = {
     "tiny": dict(image_size=32, codec="pixel", pixel_patch=2, block_out_channels=(32, 64),
                  down_block_types=(_D, _A), up_block_types=(_AU, _U), layers_per_block=1, attention_head_dim=8,
-                 cross_attention_dim=32, norm_num_groups=8, image_patch=8, seg_head="parts"),
+                 cross_attention_dim=32, norm_num_groups=8, image_patch=8, seg_head="parts",
+                 uv_head_width=64),
     "small": dict(image_size=128, codec="pixel", pixel_patch=4, block_out_channels=(64, 128, 192),
                   down_block_types=(_D, _A, _A), up_block_types=(_AU, _AU, _U), layers_per_block=1,
                   attention_head_dim=32, cross_attention_dim=128, norm_num_groups=32, image_patch=16,
-                  seg_head="parts"),
+                  seg_head="parts", uv_head_width=192),
     "sd21": dict(image_size=256, codec="latent", image_patch=16),
 }
 
@@ -43,7 +44,10 @@ def model_config(name: str, sd21_path: str | None = None, dinov2_path: str | Non
         config["pretrained_path"] = str(sd21_path)
     if dinov2_path:
         config.update(image_encoder="dinov2", dinov2_path=str(dinov2_path))
-    return {**config, **overrides}
+    config = {**config, **overrides}
+    if config.get("seg_head") != "parts" and "uv_head_width" not in overrides:
+        config.pop("uv_head_width", None)  # the UV head splits the part head's output
+    return config
 
 
 def build_model(name: str, sd21_path: str | None = None, dinov2_path: str | None = None, **overrides):

@@ -10,7 +10,7 @@ The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choi
 space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
 space) it gives per-pixel part logits and its x0 estimate is their expected palette colour,
 trained with a cross-entropy term as well; the uv stream then reads its own output
-channels. Same optimum, but measured on one batch of 4 rendered views the part head
+channels, from a head of their own with ``uv_head_width`` > 0 (``SplitOutput``). Same optimum, but measured on one batch of 4 rendered views the part head
 reached seg mIoU 0.47 after 250 steps against 0.19 (README).
 
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
@@ -69,6 +69,23 @@ class Dinov2Encoder(torch.nn.Module):
         return self.proj(tokens)
 
 
+class SplitOutput(torch.nn.Module):
+    """The UNet's output layer for the part head: the part logits from one 3x3 convolution
+    (as diffusers' ``conv_out``), the UV channels from their own two-layer head of ``width``
+    features, so that a block's UV values are not linear readouts of the features that also
+    carry its part logits. On one batch of 4 rendered views, after 400 steps, the median UV
+    error was 0.050 with it against 0.069 without (README)."""
+
+    def __init__(self, in_channels: int, logits: int, uv_channels: int, width: int):
+        super().__init__()
+        self.logits = torch.nn.Conv2d(in_channels, logits, kernel_size=3, padding=1)
+        self.uv = torch.nn.Sequential(torch.nn.Conv2d(in_channels, width, kernel_size=3, padding=1), torch.nn.SiLU(),
+                                      torch.nn.Conv2d(width, uv_channels, kernel_size=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.logits(x), self.uv(x)], dim=1)
+
+
 def load_stable_diffusion(path: str) -> tuple[LatentCodec, UNet2DConditionModel]:
     """The VAE and UNet of a local diffusers Stable Diffusion folder (``vae/``, ``unet/``)."""
     from diffusers import AutoencoderKL
@@ -91,12 +108,14 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                  layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
                  norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
                  dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0,
-                 seg_head: str = "palette"):
+                 seg_head: str = "palette", uv_head_width: int = 0):
         super().__init__()
         if seg_head not in ("palette", "parts"):
             raise InputError(f"config: seg_head must be 'palette' or 'parts', got {seg_head!r}")
         if seg_head == "parts" and codec != "pixel":
             raise InputError("config: seg_head 'parts' needs codec 'pixel' (part logits per pixel)")
+        if uv_head_width and seg_head != "parts":
+            raise InputError("config: uv_head_width needs seg_head 'parts' (the UV head splits off its output)")
         if codec == "pixel":
             self._codec = PixelCodec(pixel_patch)
             # the part head: P logits per pixel for seg, then the uv stream's own C channels
@@ -110,6 +129,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                 block_out_channels=block_out_channels, layers_per_block=layers_per_block,
                 attention_head_dim=attention_head_dim, cross_attention_dim=cross_attention_dim,
                 norm_num_groups=norm_num_groups)
+            if uv_head_width:
+                self.unet.conv_out = SplitOutput(block_out_channels[0], logits, self._codec.channels, uv_head_width)
         elif codec == "latent":
             if not pretrained_path:
                 raise InputError("config: codec 'latent' needs pretrained_path (a local Stable Diffusion folder)")

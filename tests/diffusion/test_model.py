@@ -8,7 +8,7 @@ from helpers import ring_cameras
 
 from engine.diffusion.codec import PALETTE_COLOURS, decode_proxy_images
 from engine.diffusion.configs import model_config
-from engine.diffusion.model import ProxyDiffusionModel
+from engine.diffusion.model import ProxyDiffusionModel, SplitOutput
 from engine.diffusion.views import epipolar_mask
 from engine.errors import InputError
 from engine.geometry.camera import Cameras, project
@@ -99,6 +99,23 @@ def test_part_head_predicts_the_expected_palette_colour(tmp_path):
         assert torch.equal(loaded(sample, t, rgb, cams), pred)
     with pytest.raises(InputError, match="seg_head"):
         ProxyDiffusionModel(seg_head="argmax")
+
+
+def test_the_uv_head_alone_makes_the_uv_stream():
+    """uv_head_width > 0: the uv stream's x0 comes from its own head; the part logits do not."""
+    model = tiny()
+    assert isinstance(model.unet.conv_out, SplitOutput)
+    sample, t, rgb, cams = inputs(1, 2)
+    with torch.no_grad():
+        pred, logits = model(sample, t, rgb, cams, return_logits=True)
+        torch.nn.init.zeros_(model.unet.conv_out.uv[2].weight)
+        torch.nn.init.constant_(model.unet.conv_out.uv[2].bias, 0.25)
+        pred2, logits2 = model(sample, t, rgb, cams, return_logits=True)
+    assert torch.equal(logits2, logits) and torch.equal(pred2[:, 0], pred[:, 0])
+    assert not torch.equal(pred[:, 1], pred2[:, 1]) and (pred2[:, 1] == 0.25).all()
+    with pytest.raises(InputError, match="uv_head_width"):
+        ProxyDiffusionModel(seg_head="palette", uv_head_width=16)
+    assert model_config("tiny", seg_head="palette").get("uv_head_width") is None
 
 
 def test_dinov2_encoder_from_a_local_folder(tmp_path):
