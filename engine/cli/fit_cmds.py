@@ -67,7 +67,8 @@ def evaluate(
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a trained model folder or training "
                                                            "folder (its latest checkpoint)."),
     steps: int = typer.Option(8, help="With --proxies model: denoising steps."),
-    hand_crops: int = typer.Option(0, help="Hand crops added as views (0: none): exact ones with --proxies gt, the refinement pass's with --proxies model."),
+    hand_crops: int = typer.Option(0, help="Hand crops added as views (0: none): exact ones with --proxies gt, the "
+                                           "refinement pass's with --proxies model."),
     corrupt: float = typer.Option(0.0, help="Share of foreground pixels made wrong in each simulated sample."),
     samples: int = typer.Option(3, help="Samples per view (K), aggregated as in the paper: simulated with --corrupt, "
                                         "or drawn from the model."),

@@ -4,9 +4,9 @@
 - ``small``: the size we ship. Pixel space at 128 px, each 4 x 4 block folded into 48
   channels (``PixelCodec``), so the UNet runs at 32^2 with multi-view attention at 16^2 and
   8^2 cells, per-pixel part logits for seg (``seg_head="parts"``) and a UV output head of
-  its own (``uv_head_width``): 12.3 M parameters (47 MiB in float32). Chosen over 64 px pixel space (4x the convolution cost at the same
-  parameter count) and over latent space (a VAE we would have to train and ship as well);
-  measured in the README.
+  its own (``uv_head_width``): 12.3 M parameters (47 MiB in float32). Chosen over 64 px
+  pixel space (4x the convolution cost at the same parameter count) and over latent space
+  (a VAE we would have to train and ship as well); measured in the README.
 - ``sd21``: the paper's setting. Stable Diffusion 2.1's UNet and VAE from the user's local
   diffusers folder, proxies in the VAE's 4-channel latent space at 256 px, the UNet frozen
   but for its attention layers (multi-view self-attention, cross-attention to the image

@@ -10,8 +10,9 @@ The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choi
 space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
 space) it gives per-pixel part logits and its x0 estimate is their expected palette colour,
 trained with a cross-entropy term as well; the uv stream then reads its own output
-channels, from a head of their own with ``uv_head_width`` > 0 (``SplitOutput``). Same optimum, but measured on one batch of 4 rendered views the part head
-reached seg mIoU 0.47 after 250 steps against 0.19 (README).
+channels, from a head of their own with ``uv_head_width`` > 0 (``SplitOutput``). Same
+optimum, but measured on one batch of 4 rendered views the part head reached seg mIoU 0.47
+after 250 steps against 0.19 (README).
 
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
 ``codec.py`` maps proxies there: pixels folded into C = 3 p^2 channels, or VAE latents), rgb
