@@ -109,10 +109,11 @@ def test_hand_crops_join_the_fit_in_its_hand_stage_only(scene, anny32, anny_prox
     views, _ = scene
     crops = ProxyViews(views.seg, views.uv, views.cameras, hand_views=2)
     assert crops.subset([3, 0, 2]).hand_views == 2 and crops.subset([3, 0, 2]).body_views == 1
-    quick = FitOptions(body_iters=10, lm_iters=2)
+    # float64: the cameras are batched apart, and L-BFGS amplified that float32 rounding to 2% on CI's CPU
+    quick = FitOptions(body_iters=10, lm_iters=2, dtype=torch.float64)
     with_crops, without = fit(crops, anny32, anny_proxy, quick), fit(views.subset([0, 1]), anny32, anny_proxy, quick)
-    for stage in ("body_lbfgs", "body"):  # the same up to float32 rounding (the cameras are batched apart)
-        assert with_crops.stage_losses[stage] == pytest.approx(without.stage_losses[stage], rel=1e-3)
+    for stage in ("body_lbfgs", "body"):
+        assert with_crops.stage_losses[stage] == pytest.approx(without.stage_losses[stage], rel=1e-6)
     assert with_crops.stage_losses["hands"][0] != pytest.approx(without.stage_losses["hands"][0], rel=0.1)
     assert with_crops.correspondences > without.correspondences and len(with_crops.residual_px) == 4
 
