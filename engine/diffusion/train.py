@@ -128,7 +128,7 @@ def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Genera
     """The denoising loss of one batch, its noise (and timesteps) drawn from ``generator``.
     ``model`` may be wrapped (DistributedDataParallel): ``codec`` comes separately."""
     device = next(model.parameters()).device
-    x0 = encode_views(codec, proxy_images(batch["seg"], batch["uv"]).transpose(1, 2).to(device))
+    x0 = encode_views(codec, proxy_images(batch["seg"], batch["uv"], codec.rest).transpose(1, 2).to(device))
     B = x0.shape[0]
     noise = torch.randn(x0.shape, generator=generator).to(device)
     if timesteps is None:
