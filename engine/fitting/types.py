@@ -66,7 +66,7 @@ class FitOptions:
     robust_sigma_px: float = 4.0  # Geman-McClure scale of the reprojection residual
     global_iters: int = 80  # Adam steps of the batched placement starts
     body_iters: int = 40  # L-BFGS iterations of the body at the two wide robust scales
-    lm_iters: int = 4  # Levenberg-Marquardt iterations per robust scale and stage
+    lm_iters: int = 10  # Levenberg-Marquardt iterations per stage (4 left scenes unconverged: README)
     rel_tol: float = 1e-5  # a stage ends when the loss drops by less than this (relative)
     pose_prior: float = 1e-3  # weight of the L2 pose regulariser (per pixel^2 of residual)
     limit_prior: float = 1.0  # weight of the joint-limit penalty
