@@ -18,6 +18,7 @@ the stages 2-3 also correct each camera's rotation, position and focal length, h
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import replace
 
@@ -38,7 +39,8 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     t_start = time.perf_counter()
     opt = options
     dtype, device = opt.dtype, body.faces.device
-    body = body.to(dtype=dtype)
+    if body.dtype != dtype:  # Module.to converts in place: convert a copy, never the caller's model
+        body = copy.deepcopy(body).to(dtype=dtype)
     cams = views.cameras.to(dtype=dtype, device=device)
     every = proxy_correspondences(views.seg.to(device), views.uv.to(device, dtype), proxy.lookup,
                                   None if views.weight is None else views.weight.to(device, dtype),

@@ -112,6 +112,7 @@ def test_hand_crops_join_the_fit_in_its_hand_stage_only(scene, anny32, anny_prox
     # float64: the cameras are batched apart, and L-BFGS amplified that float32 rounding to 2% on CI's CPU
     quick = FitOptions(body_iters=10, lm_iters=2, dtype=torch.float64)
     with_crops, without = fit(crops, anny32, anny_proxy, quick), fit(views.subset([0, 1]), anny32, anny_proxy, quick)
+    assert anny32.dtype == torch.float32  # the fit converted a copy, not the caller's model
     for stage in ("body_lbfgs", "body"):
         assert with_crops.stage_losses[stage] == pytest.approx(without.stage_losses[stage], rel=1e-6)
     assert with_crops.stage_losses["hands"][0] != pytest.approx(without.stage_losses["hands"][0], rel=0.1)
