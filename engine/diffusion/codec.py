@@ -2,7 +2,7 @@
 
 - ``seg`` becomes its palette image (``engine.proxy.parts.PALETTE``); ``uv`` becomes
   (u, v, 1) on the body and (0, 0, 0) elsewhere; both scaled to [-1, 1]. With a body's
-  ``RestCoords`` (``engine.proxy.rest_coords``; the ``surface`` of the model's config) the
+  ``RestCoords`` (``engine.proxy.rest_coords``; ``rest_body`` in the model's config) the
   uv image holds each body pixel's part-local rest position instead, and decoding maps
   it back to (u, v).
 - ``PixelCodec(p)`` folds each p x p block of pixels into channels (3 p^2 channels at 1/p of

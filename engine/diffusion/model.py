@@ -30,12 +30,13 @@ import torch
 from diffusers import ModelMixin, T2IAdapter, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 
+from engine.body import BODY_MODELS
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
 from engine.diffusion.codec import PALETTE_COLOURS, LatentCodec, PixelCodec
-from engine.proxy.rest_coords import rest_coords_for
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
+from engine.proxy.rest_coords import rest_coords_for
 
 
 class PatchEncoder(torch.nn.Module):
@@ -118,6 +119,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
             raise InputError(f"config: seg_head must be 'palette' or 'parts', got {seg_head!r}")
         if seg_head == "parts" and codec != "pixel":
             raise InputError("config: seg_head 'parts' needs codec 'pixel' (part logits per pixel)")
+        if rest_body is not None and rest_body not in BODY_MODELS:
+            raise InputError(f"config: rest_body must be one of {BODY_MODELS} or null, got {rest_body!r}")
         if uv_head_width and seg_head != "parts":
             raise InputError("config: uv_head_width needs seg_head 'parts' (the UV head splits off its output)")
         if codec == "pixel":

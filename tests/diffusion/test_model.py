@@ -76,7 +76,7 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = ProxyDiffusionModel.from_pretrained(tmp_path / "ckpt").eval()
     with torch.no_grad():
         assert torch.equal(model(sample, t, rgb, cams), loaded(sample, t, rgb, cams))
-    assert loaded.config.image_encoder == "patch"
+    assert loaded.config.image_encoder == "patch" and loaded.config.rest_body == model.config.rest_body == "anny"
 
 
 def test_part_head_predicts_the_expected_palette_colour(tmp_path):
@@ -143,6 +143,8 @@ def test_bad_inputs_are_named():
         model(sample, t, rgb, [cams[0].subset([0])])
     with pytest.raises(InputError, match="image_encoder"):
         ProxyDiffusionModel(image_encoder="clip")
+    with pytest.raises(InputError, match="rest_body"):
+        ProxyDiffusionModel(rest_body="mannequin")
 
 
 def test_epipolar_mask_follows_the_cameras():
