@@ -22,7 +22,6 @@ from engine.diffusion.configs import build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import pack_dataset
 from engine.diffusion.train import batch_cameras, diffusion_loss, make_scheduler
-from engine.proxy.lookup import surface_points
 from engine.proxy.quality import seg_miou
 from engine.proxy.rest_coords import rest_coords_for
 
@@ -34,14 +33,6 @@ def denoised(model, scheduler, x0, batch, t: int, generator: torch.Generator) ->
         noisy = scheduler.add_noise(x0, torch.randn(x0.shape, generator=generator), tt)
         pred = model(noisy, tt, batch["rgb"], batch_cameras(batch, model.image_size))
     return decode_views(model.codec, pred).clamp(-1, 1).transpose(1, 2)
-
-
-def rest_points(rest, seg: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The rest-pose surface points that the body pixels' (part, u, v) name, and which do."""
-    q = rest.lookup.query(seg[seg > 0].long(), uv[seg > 0].double())
-    points = torch.zeros(len(q.face), 3, dtype=torch.float64)
-    points[q.valid] = surface_points(rest.rest[None], rest.faces, q.face[q.valid], q.bary[q.valid])[0]
-    return points, q.valid
 
 
 def main() -> None:
@@ -62,7 +53,8 @@ def main() -> None:
     batch = TrainBatches(pack_dataset(args.dataset), [0], BatchSpec(S, 1, 4, 4, augment=False), 1)[0]
     x0 = encode_views(model.codec, proxy_images(batch["seg"], batch["uv"], model.codec.rest).transpose(1, 2))
     rest = rest_coords_for("anny" if args.rest_body == "none" else args.rest_body)
-    truth, truth_ok = rest_points(rest, batch["seg"], batch["uv"])
+    body = batch["seg"] > 0
+    truth, truth_ok = rest.points(batch["seg"][body].long(), batch["uv"][body])
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
     t0 = time.perf_counter()
     for step in range(args.steps):  # step seeds from 0, warm-up over 50 steps
@@ -83,7 +75,7 @@ def main() -> None:
             for t in (20, 400, 999):  # the true parts with the predicted uv stream
                 uv_img = denoised(model, scheduler, x0, batch, t, g)[..., 1, :, :, :]
                 uv = decode_uv_image(batch["seg"], uv_img, model.codec.rest)
-                points, ok = rest_points(rest, batch["seg"], uv)
+                points, ok = rest.points(batch["seg"][body].long(), uv[body])
                 ok &= truth_ok
                 error = (points - truth)[ok].norm(dim=-1).median().item() * 1000
                 scores[f"surface_mm_t{t}"] = (round(error, 1), round(ok.float().mean().item(), 2))

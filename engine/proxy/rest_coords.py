@@ -66,12 +66,18 @@ class RestCoords:
         if not body.any():
             return out
         part = seg[body].long().cpu()
-        q = self.lookup.query(part, uv[body].double().cpu())
-        local = torch.zeros(len(part), 3, dtype=torch.float64)
-        point = surface_points(self.rest[None], self.faces, q.face[q.valid], q.bary[q.valid])[0]
-        local[q.valid] = (point - self.lo[part[q.valid]]) / self.size[part[q.valid]] * 2 - 1
+        point, valid = self.points(part, uv[body].cpu())
+        local = torch.where(valid[:, None], (point - self.lo[part]) / self.size[part] * 2 - 1, 0.0)
         out[body.cpu()] = local.float()
         return out.to(uv.device)
+
+    def points(self, part: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """part (N,), uv (N, 2) -> the rest-pose surface points they name (N, 3) float64 (0
+        where none) and which name one (N,) bool."""
+        q = self.lookup.query(part, uv.double())
+        point = torch.zeros(len(part), 3, dtype=torch.float64)
+        point[q.valid] = surface_points(self.rest[None], self.faces, q.face[q.valid], q.bary[q.valid])[0]
+        return point, q.valid
 
     def decode(self, seg: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """seg (..., H, W), coords (..., H, W, 3) -> uv (..., H, W, 2): the (u, v) of the

@@ -7,7 +7,6 @@ import torch
 from helpers import ring_cameras
 
 from engine.errors import InputError
-from engine.proxy.lookup import surface_points
 from engine.proxy.raycast import ProxyRenderer
 from engine.proxy.rest_coords import RestCoords
 
@@ -34,9 +33,9 @@ def views(anny64, anny_proxy):
 
 
 def _points(rest, seg, uv):
-    q = rest.lookup.query(seg[seg > 0].long(), uv[seg > 0].double())
-    assert q.valid.all()
-    return surface_points(rest.rest[None], rest.faces, q.face, q.bary)[0]
+    point, valid = rest.points(seg[seg > 0].long(), uv[seg > 0])
+    assert valid.all()
+    return point
 
 
 def test_coordinates_round_trip_to_the_same_surface_points(rest, views):
