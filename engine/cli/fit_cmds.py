@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -54,6 +55,8 @@ def _fit_options(pairs: list[str] | None, **fixed):
 
 
 SET_HELP = "Override a fit option, KEY=VALUE (repeatable), e.g. --set body_iters=40."
+VPOSER_HELP = ("SMPL-X: your VPoser v2 folder (V02_05, holding snapshots/*.ckpt) or .ckpt, the learned pose prior "
+               "(default: $DIFFPROXY_VPOSER; weight: --set vposer_prior=W).")
 
 
 def _options_record(options) -> dict:
@@ -79,6 +82,7 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of the simulated corruption."),
     plot: Optional[Path] = typer.Option(None, help="PNG of the errors against the number of views."),
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
+    vposer: Optional[Path] = typer.Option(None, help=VPOSER_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
@@ -96,7 +100,8 @@ def evaluate(
         for count in counts:
             config = EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
                                 uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
-                                smplx_model=str(smplx_model) if smplx_model else None, options=_fit_options(set_),
+                                smplx_model=str(smplx_model) if smplx_model else None,
+                                options=_fit_options(set_, vposer=str(vposer) if vposer else None),
                                 checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
                                 hand_crops=hand_crops)
             config.check()
@@ -145,12 +150,14 @@ def fit(
     refine_cameras: bool = typer.Option(False, help="Refine extrinsics and focal length with the body."),
     body: Optional[str] = typer.Option(None, help="Body model (default: the scene's, else anny)."),
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
+    vposer: Optional[Path] = typer.Option(None, help=VPOSER_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Fit the body model to one scene's proxies and write the result."""
     from engine.fitting import ProxyViews
     from engine.fitting.evaluate import BodyCache, scene_cameras, scene_errors, timed_fit
+    from engine.fitting.vposer import VPOSER_ENV
     from engine.io.fit_result import write_fit
     from engine.io.scene import dataset_smplx_model, read_scene
 
@@ -162,9 +169,11 @@ def fit(
             raise InputError(f"--views: {index} must be distinct indices in 0..{scene.num_views - 1}")
         seg, uv, weight = _load_proxies(scene, proxies)
         name = body or scene.record.get("body", {}).get("model", "anny")
-        options = _fit_options(set_, refine_cameras=refine_cameras)
+        options = _fit_options(set_, refine_cameras=refine_cameras, vposer=str(vposer) if vposer else None)
         bodies = BodyCache(str(smplx_model) if smplx_model else dataset_smplx_model(scene_dir), options.dtype)
         model, proxy = bodies.get(name)
+        if options.vposer is None and model.name == "smplx":  # record the prior the fit will use
+            options.vposer = os.environ.get(VPOSER_ENV) or None
         proxy_views = ProxyViews(seg[index], uv[index], scene_cameras(scene, index),
                                  None if weight is None else weight[index])
         result, seconds = timed_fit(proxy_views, model, proxy, options)

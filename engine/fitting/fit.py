@@ -11,8 +11,8 @@
    does not outweigh a view pixel 64-fold, and the stages before see the body views only.
 
 Each stage minimises the robust (Geman-McClure), weighted reprojection error of the proxy
-surface points, plus a pose regulariser, per-bone angle limits and the finger-joint
-coupling, and ends when the loss drops by less than ``rel_tol``. With ``refine_cameras``
+surface points, plus a pose regulariser, per-bone angle limits, the finger-joint coupling
+and, for SMPL-X with the user's VPoser weights, VPoser's prior (``vposer.py``), and ends when the loss drops by less than ``rel_tol``. With ``refine_cameras``
 the stages 2-3 also correct each camera's rotation, position and focal length, held near the calibration.
 """
 
@@ -29,6 +29,7 @@ from engine.fitting.correspondences import Correspondences, proxy_correspondence
 from engine.fitting.init import TORSO_PARTS, initial_placement
 from engine.fitting.refine import lm_stage
 from engine.fitting.variables import SCALE_PRIOR, Variables
+from engine.fitting.vposer import vposer_code, vposer_for
 from engine.fitting.objective import CameraDelta, angle_limits, pose_priors, reprojection
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
@@ -42,6 +43,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     if body.dtype != dtype:  # Module.to converts in place: convert a copy, never the caller's model
         body = copy.deepcopy(body).to(dtype=dtype)
     cams = views.cameras.to(dtype=dtype, device=device)
+    vposer = vposer_for(body, opt.vposer, dtype, device)
     every = proxy_correspondences(views.seg.to(device), views.uv.to(device, dtype), proxy.lookup,
                                   None if views.weight is None else views.weight.to(device, dtype),
                                   max_per_part=opt.max_per_part, seed=opt.seed)
@@ -72,6 +74,8 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         loss = data[0] + pose_priors(var.pose(False)[None], limits, opt.pose_prior, opt.limit_prior)[0]
         loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1)
         loss = loss + var.shape_penalty()
+        if vposer is not None:
+            loss = loss + opt.vposer_prior * vposer_code(vposer, var.pose(False)).square().sum()
         if cam_delta is not None:
             loss = loss + opt.camera_prior * cam_delta.prior() / max(len(corr), 1) * 10.0
         return loss
@@ -90,7 +94,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     for name, hands, stage_corr in (("body", False, corr), ("hands", True, every)):
         t0 = time.perf_counter()
         losses[name] = lm_stage(var, cam_delta, stage_corr, cams, body, limits, opt, var.free_bones(hands),
-                                opt.robust_sigma_px, iters=opt.lm_iters)
+                                opt.robust_sigma_px, iters=opt.lm_iters, vposer=vposer)
         timings[f"{name}_s"] = time.perf_counter() - t0
 
     var.clamp_shape_()

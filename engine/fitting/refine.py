@@ -16,6 +16,7 @@ from engine.fitting.lm import levenberg_marquardt
 from engine.fitting.objective import CameraDelta, finger_coupling, gmof, project
 from engine.fitting.types import FitOptions
 from engine.fitting.variables import SCALE_PRIOR, Variables
+from engine.fitting.vposer import VPoserEncoder, vposer_code
 from engine.geometry.camera import Cameras
 from engine.proxy.lookup import surface_points
 
@@ -25,8 +26,9 @@ class Problem:
     and with cameras refined: camera rotations (3N), translations (3N), log focal (N)]."""
 
     def __init__(self, var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
-                 body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float):
-        self.sigma = sigma
+                 body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
+                 vposer: VPoserEncoder | None = None):
+        self.sigma, self.vposer = sigma, vposer
         self.var, self.cam_delta, self.corr, self.cams, self.body = var, cam_delta, corr, cams, body
         self.limits, self.opt, self.bones = limits[bones], opt, bones
         self.sizes = {"rot": 3, "transl": 3, "log_scale": 1, "pose": 3 * len(bones), "shape": var.shape_free.numel()}
@@ -79,6 +81,8 @@ class Problem:
         terms = [opt.pose_prior ** 0.5 * b["pose"], (opt.limit_prior * 100) ** 0.5 * torch.relu(angle - self.limits),
                  (SCALE_PRIOR * self.multi_view) ** 0.5 * b["log_scale"], self.var.shape_residuals(b["shape"]),
                  opt.hand_prior ** 0.5 * finger_coupling(self.params(b).body_pose[0], self.var.fingers)]
+        if self.vposer is not None:
+            terms.append(opt.vposer_prior ** 0.5 * vposer_code(self.vposer, self.params(b).body_pose[0]))
         if self.cam_delta is not None:
             terms.append(CameraDelta.residuals(b["cam_rot"], b["cam_trans"], b["cam_f"])
                          * (opt.camera_prior * 10.0 / len(self.corr)) ** 0.5)
@@ -135,10 +139,11 @@ class Problem:
 
 def lm_stage(var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
              body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-             iters: int) -> list[float]:
+             iters: int, vposer: VPoserEncoder | None = None) -> list[float]:
     """At most ``iters`` LM iterations on the placement, the pose of ``bones``, the shape
-    (and the cameras when refined), at robust scale ``sigma``; updates ``var``/``cam_delta``."""
-    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma)
+    (and the cameras when refined), at robust scale ``sigma``, with VPoser's prior when given;
+    updates ``var``/``cam_delta``."""
+    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer)
     x, history = levenberg_marquardt(problem.cost, problem.linearize, problem.pack(), iters=iters,
                                      rel_tol=opt.rel_tol)
     problem.unpack(x)

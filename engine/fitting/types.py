@@ -71,6 +71,8 @@ class FitOptions:
     pose_prior: float = 1e-3  # weight of the L2 pose regulariser (per pixel^2 of residual)
     limit_prior: float = 1.0  # weight of the joint-limit penalty
     hand_prior: float = 0.5  # weight of the finger-joint coupling (distal ~ 2/3 middle)
+    vposer_prior: float = 0.01  # weight of VPoser's |code|^2 (SMPL-X with VPoser weights; vposer.py)
+    vposer: str | None = None  # VPoser v2 folder or .ckpt (SMPL-X only; default: $DIFFPROXY_VPOSER)
     refine_cameras: bool = False
     camera_prior: float = 0.1  # keeps refined cameras near the given calibration
     seed: int = 0

@@ -150,7 +150,8 @@ def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [(["--views", "0,7"], "--views"), (["--views", "a"], "--views"),
-                                           (["--proxies", "/nonexistent"], "proxies.npz")])
+                                           (["--proxies", "/nonexistent"], "proxies.npz"),
+                                           (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'")])
 def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
     res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "o"), *args])
     assert res.exit_code == 2 and message in res.output
