@@ -103,21 +103,29 @@ class AnnyBody(BodyModel):
         return torch.stack(tips)
 
     def skinning_state(self, params: BodyParams) -> SkinningState:
-        out = self._anny_forward(rotation_matrices("body_pose", params.body_pose[:1]), params.shape[:1])
-        bone_poses = out["bone_poses"][0]
-        transforms = bone_poses @ torch.linalg.inv(out["rest_bone_poses"][0])
+        """Anny's rest model and forward kinematics, without skinning the mesh: the steps of
+        anny 0.6.2's ``PhenotypeModel.forward`` short of ``get_skinned_vertices`` (the
+        fitting's Jacobian differentiates this, and skinning 13.7k vertices per tangent
+        was most of its cost)."""
         m = self.anny
-        return SkinningState(rest_vertices=out["rest_vertices"][0], transforms=transforms,
-                             heads=bone_poses[:, :3, 3], parents=torch.tensor(m.bone_parents, device=self.device),
+        pose = self._pose_matrices(rotation_matrices("body_pose", params.body_pose[:1]))
+        pose, phenotype, local, facial = m.get_tensor_inputs(pose, params.shape[:1], None, None)
+        rest = m.get_rest_model(m._get_phenotype_blendshape_coefficients(phenotype, local, facial))
+        transforms, bone_poses = m.get_bone_transforms(pose, rest["rest_bone_poses"])
+        return SkinningState(rest_vertices=rest["rest_vertices"][0], transforms=transforms[0],
+                             heads=bone_poses[0, :, :3, 3], parents=torch.tensor(m.bone_parents, device=self.device),
                              bone_index=m.vertex_bone_indices.long(), bone_weight=m.vertex_bone_weights)
 
-    def _anny_forward(self, R_pose, shape):
+    def _pose_matrices(self, R_pose):
         B = R_pose.shape[0]
         pose = torch.zeros(B, len(self.joint_names), 4, 4, dtype=R_pose.dtype, device=R_pose.device)
         pose[:, 0] = torch.eye(4, dtype=R_pose.dtype, device=R_pose.device)
         pose[:, 1:, :3, :3] = R_pose
         pose[:, 1:, 3, 3] = 1
-        return self.anny(pose_parameters=pose, phenotype_kwargs=shape)
+        return pose
+
+    def _anny_forward(self, R_pose, shape):
+        return self.anny(pose_parameters=self._pose_matrices(R_pose), phenotype_kwargs=shape)
 
     def _posed_model_frame(self, R_pose, shape):
         out = self._anny_forward(R_pose, shape)

@@ -27,6 +27,7 @@ import torch
 from engine.body.base import BodyModel
 from engine.fitting.correspondences import Correspondences, proxy_correspondences
 from engine.fitting.init import TORSO_PARTS, initial_placement
+from engine.fitting.jacobian import SkinnedPoints
 from engine.fitting.refine import lm_stage
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.fitting.vposer import vposer_code, vposer_for
@@ -66,11 +67,11 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
     cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
     limits = angle_limits(body.pose_joint_names, device, dtype)
     losses: dict[str, list[float]] = {}
+    body_points = SkinnedPoints(body, corr.face, corr.bary)
 
     def body_objective(sigma: float) -> torch.Tensor:
         """The L-BFGS stages' loss: the body without the hands (so no finger prior)."""
-        out = body(var.params(hands=False))
-        data, _ = reprojection(out.vertices, body.faces, corr, *_cameras(cams, cam_delta), sigma)
+        data, _ = reprojection(body_points(var.params(hands=False))[None], corr, *_cameras(cams, cam_delta), sigma)
         loss = data[0] + pose_priors(var.pose(False)[None], limits, opt.pose_prior, opt.limit_prior)[0]
         loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1)
         loss = loss + var.shape_penalty()
@@ -102,7 +103,8 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         params = var.params(True)
         out = body(params)
         K, Rc, tc = _cameras(cams, cam_delta)
-        _, sq = reprojection(out.vertices, body.faces, every, K, Rc, tc, opt.robust_sigma_px)
+        _, sq = reprojection(surface_points(out.vertices, body.faces, every.face, every.bary), every, K, Rc, tc,
+                             opt.robust_sigma_px)
         err = sq[0].sqrt()
         n = len(cams)
         wsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, every.view, every.weight)

@@ -11,16 +11,20 @@ the 3x3 map from the bone's own parameters to the world rotation it adds. ``A_k`
 off one forward-mode pass whose three tangents turn every bone about one axis at once (each
 bone's contribution is its rotation rate minus its parent's), so the model's pose
 parameterisation need not be known here; the same pass carries the shape columns (a
-handful). The cost is two forward passes (the skinning state, the forward-mode pass with
-3 + S tangents) and a dense (points x bones) product, instead of a pass per parameter.
+handful). The cost is one forward-mode pass with 3 + S tangents through the skinning
+state (the rest model and the kinematics; only the points' own face corners are skinned)
+and a dense (points x bones) product, instead of a pass per parameter.
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 import torch
 from torch.func import jacfwd
 
 from engine.body.base import BodyModel, BodyParams, SkinningState, rotation_matrices
+from engine.proxy.lookup import surface_points
 
 
 def descendants(parents: torch.Tensor) -> torch.Tensor:
@@ -47,73 +51,119 @@ def left_jacobian(r: torch.Tensor) -> torch.Tensor:
     return torch.eye(3, dtype=r.dtype, device=r.device) + a * K + b * (K @ K)
 
 
-def _forward_rates(body: BodyModel, params: BodyParams, faces: torch.Tensor, bary: torch.Tensor):
-    """One forward-mode pass with 3 + S tangents: every bone's pose parameter i turned at
-    once (i = 0, 1, 2), and each shape coefficient. -> the bones' world rotation rates
-    (J, 3, 3) (column i: tangent i) and the points' shape Jacobian (M, 3, S)."""
-    base, shape0 = params.body_pose[:1], params.shape[0]
-
-    def posed(z):
-        p = BodyParams(params.global_orient[:1], params.transl[:1], base + z[:3], z[3:][None],
-                       None if params.scale is None else params.scale[:1])
-        out = body(p)
-        Q = out.bone_transforms[0, :, :3, :3]
-        points = torch.einsum("mfc,mf->mc", out.vertices[0][body.faces[faces]], bary)
-        return (Q, points), Q.detach()
-
-    z0 = torch.cat([torch.zeros(3, dtype=base.dtype, device=base.device), shape0])
-    (dQ, d_points), Q = jacfwd(posed, has_aux=True)(z0)
-    S = torch.einsum("jabz,jcb->jacz", dQ[..., :3], Q)  # dQ Q^T: skew rate per tangent
-    omega = torch.stack([S[:, 2, 1], S[:, 0, 2], S[:, 1, 0]], dim=1)  # (J, 3, 3)
-    return omega, d_points[..., 3:]
-
-
-def surface_point_jacobian(body: BodyModel, params: BodyParams, faces: torch.Tensor, bary: torch.Tensor,
-                           pose_bones: torch.Tensor, state: SkinningState | None = None):
-    """World surface points (M, 3) of faces/bary (M,), (M, 3) and their Jacobian (M, 3, n)
-    with columns [global rotvec (3), transl (3), log scale (1), pose of ``pose_bones``
-    (indices into ``pose_joint_names``, 3 each), shape (S)]. Batch of 1."""
-    state = state or body.skinning_state(params)
-    if state is None:
-        raise ValueError(f"body model {body.name!r} does not expose its skinning")
-    M = len(faces)
-    dtype, device = bary.dtype, bary.device
+def _world(params: BodyParams):
     R = rotation_matrices("global_orient", params.global_orient[:1])[0]
-    s = params.scale[0] if params.scale is not None else torch.ones((), dtype=dtype, device=device)
-    t = params.transl[0]
+    s = params.scale[0] if params.scale is not None else torch.ones((), dtype=R.dtype, device=R.device)
+    return R, s, params.transl[0]
 
-    # Per-bone shares of each point: C[m, j] = sum_f bary_f w_{v_f j} T_j rest_{v_f}.
-    vid = body.faces[faces].reshape(-1)  # (3M,)
-    idx = state.bone_index[vid]  # (3M, S)
-    w = state.bone_weight[vid] * bary.reshape(-1, 1)
-    T = state.transforms
-    y = torch.einsum("nsij,nj->nsi", T[idx, :3, :3], state.rest_vertices[vid]) + T[idx, :3, 3]
-    row = torch.arange(M, device=device).repeat_interleave(3)[:, None].expand_as(idx)
-    J = len(state.parents)
-    C = torch.zeros(M * J, 3, dtype=dtype, device=device).index_add_(
-        0, (row * J + idx).reshape(-1), (w[..., None] * y).reshape(-1, 3)).reshape(M, J, 3)
-    Wc = torch.zeros(M * J, dtype=dtype, device=device).index_add_(
-        0, (row * J + idx).reshape(-1), w.reshape(-1)).reshape(M, J)
-    p_model = C.sum(1)
-    p_world = s * p_model @ R.T + t
 
-    bones = pose_bones + 1  # pose_joint_names skip the root
-    D = descendants(state.parents)[bones].to(dtype)  # (F, J)
-    lever = torch.einsum("kj,mjc->mkc", D, C) - (Wc @ D.T)[..., None] * state.heads[bones]  # (M, F, 3)
-    lever_world = s * lever @ R.T
-    omega, d_shape = _forward_rates(body, params, faces, bary)  # world frame, (J, 3, 3)
-    parents = state.parents[bones]
-    A = omega[bones] - torch.where((parents >= 0)[:, None, None], omega[parents.clamp(min=0)], 0.0)
-    # d p / d theta_(k,i) = A_k[:, i] x lever_k
-    cols = torch.linalg.cross(A.transpose(1, 2)[None], lever_world[:, :, None, :].expand(-1, -1, 3, -1))
-    d_pose = cols.permute(0, 3, 1, 2).reshape(M, 3, -1)  # (M, 3, F*3) ordered (bone, axis)
+_LEVI_CIVITA = torch.zeros(3, 3, 3, dtype=torch.float64)
+for _a, _b, _c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+    _LEVI_CIVITA[_a, _b, _c], _LEVI_CIVITA[_a, _c, _b] = 1.0, -1.0
 
-    if params.global_orient.shape[-1] != 3:
-        raise ValueError("surface_point_jacobian: global_orient must be axis-angle")
-    arm = p_world - t
-    Jl = left_jacobian(params.global_orient[0])
-    d_rot = torch.linalg.cross(Jl.T[None].expand(M, 3, 3), arm[:, None, :].expand(M, 3, 3)).transpose(1, 2)
-    d_transl = torch.eye(3, dtype=dtype, device=device).expand(M, 3, 3)
-    d_scale = arm[..., None]
 
-    return p_world, torch.cat([d_rot, d_transl, d_scale, d_pose, d_shape], dim=-1)
+class SkinnedPoints:
+    """Surface points (faces (M,), barycentric (M, 3)) of a body, posed (``__call__``) and
+    differentiated (``jacobian``) for one body at a time. Where the body exposes its
+    skinning, only the points' own face corners are skinned, with per-corner weights by bone
+    built once here; elsewhere the whole forward pass gives the points."""
+
+    def __init__(self, body: BodyModel, faces: torch.Tensor, bary: torch.Tensor):
+        self.body, self.faces, self.bary = body, faces, bary
+        self.vertex_faces = body.faces[faces]
+        self.vid = self.vertex_faces.reshape(-1)
+        state = body.skinning_state(body.neutral_params(1).to(dtype=bary.dtype, device=bary.device))
+        self.corner = None if state is None else self._corner_weights(state)
+        if state is not None:
+            self.descendants = descendants(state.parents)
+
+    def _corner_weights(self, state: SkinningState) -> torch.Tensor:
+        """(3M, J): each face corner's skinning weights by bone, times its barycentric weight."""
+        n, J = len(self.vid), len(state.parents)
+        w = state.bone_weight[self.vid] * self.bary.reshape(-1, 1)
+        slot = (torch.arange(n, device=self.vid.device)[:, None] * J + state.bone_index[self.vid]).reshape(-1)
+        return torch.zeros(n * J, dtype=w.dtype, device=w.device).index_add_(0, slot, w.reshape(-1)).reshape(n, J)
+
+    def __call__(self, params: BodyParams) -> torch.Tensor:
+        """World points (M, 3) of the first body of ``params``."""
+        if self.corner is None:
+            return surface_points(self.body(params).vertices, self.body.faces, self.faces, self.bary)[0]
+        state = self.body.skinning_state(params)
+        J = len(state.parents)
+        blended = (self.corner @ state.transforms[:, :3].reshape(J, 12)).reshape(-1, 3, 4)
+        rest = state.rest_vertices[self.vid]
+        points = (torch.einsum("nab,nb->na", blended[..., :3], rest) + blended[..., 3]).reshape(-1, 3, 3).sum(1)
+        R, s, t = _world(params)
+        return s * points @ R.T + t
+
+    def _forward_rates(self, params: BodyParams):
+        """One forward-mode pass through the body's skinning state (the rest model and the
+        kinematics, not the skinned mesh) with 3 + S tangents: every bone's pose parameter i
+        turned at once (i = 0, 1, 2), and each shape coefficient. -> the bones' world
+        rotation rates (J, 3, 3) (column i: tangent i), the points' shape Jacobian (M, 3, S)
+        (skinned here, outside the pass), the state, and each point's rest shares by bone:
+        weight (M, J) and weighted rest position (M, J, 3)."""
+        base, shape0 = params.body_pose[:1], params.shape[0]
+        R, s, _ = _world(params)
+
+        def rig(z):
+            p = BodyParams(params.global_orient[:1], params.transl[:1], base + z[:3], z[3:][None],
+                           None if params.scale is None else params.scale[:1])
+            state = self.body.skinning_state(p)
+            return (state.transforms[:, :3], state.rest_vertices[self.vid]), \
+                tuple(getattr(state, f.name) for f in fields(state))
+
+        z0 = torch.cat([torch.zeros(3, dtype=base.dtype, device=base.device), shape0])
+        (dT, d_rest), values = jacfwd(rig, has_aux=True)(z0)  # (J, 3, 4, 3 + S), (3M, 3, 3 + S)
+        state = SkinningState(*values)
+        Q = R @ state.transforms[:, :3, :3]
+        dQ = torch.einsum("ab,jbcz->jacz", R, dT[:, :, :3, :3])  # rotation block, the 3 pose tangents
+        S = torch.einsum("jabz,jcb->jacz", dQ, Q)  # dQ Q^T: skew rate per tangent
+        omega = torch.stack([S[:, 2, 1], S[:, 0, 2], S[:, 1, 0]], dim=1)  # (J, 3, 3)
+
+        M, J = len(self.bary), len(state.parents)
+        rest = state.rest_vertices[self.vid]
+        share = (self.corner[..., None] * rest[:, None, :]).reshape(M, 3, J, 3).sum(1)
+        weight = self.corner.reshape(M, 3, J).sum(1)
+        # The shape columns: d p = sum_j (dR_j share_j + dt_j weight_j) + sum_j w_j R_j d rest.
+        blended = (self.corner @ state.transforms[:, :3, :3].reshape(J, 9)).reshape(-1, 3, 3)
+        dTs = dT[..., 3:]
+        d_model = (torch.einsum("mjb,jabz->maz", share, dTs[:, :, :3])
+                   + torch.einsum("mj,jaz->maz", weight, dTs[:, :, 3])
+                   + torch.einsum("nab,nbz->naz", blended, d_rest[..., 3:]).reshape(M, 3, 3, -1).sum(1))
+        return omega, s * torch.einsum("ab,mbz->maz", R, d_model), state, weight, share
+
+    def jacobian(self, params: BodyParams, pose_bones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World points (M, 3) and their Jacobian (M, 3, n) with columns [global rotvec (3),
+        transl (3), log scale (1), pose of ``pose_bones`` (indices into ``pose_joint_names``,
+        3 each), shape (S)]. Batch of 1; bodies that expose their skinning only."""
+        if self.corner is None:
+            raise ValueError(f"body model {self.body.name!r} does not expose its skinning")
+        if params.global_orient.shape[-1] != 3:
+            raise ValueError("SkinnedPoints.jacobian: global_orient must be axis-angle")
+        M = len(self.faces)
+        dtype, device = self.bary.dtype, self.bary.device
+        R, s, t = _world(params)
+        omega, d_shape, state, Wc, share = self._forward_rates(params)  # world frame
+
+        # Per-bone shares of each posed point: C[m, j] = sum_f bary_f w_{v_f j} T_j rest_{v_f}.
+        T = state.transforms
+        C = torch.einsum("jab,mjb->mja", T[:, :3, :3], share) + Wc[..., None] * T[:, :3, 3]
+        p_world = s * C.sum(1) @ R.T + t
+
+        bones = pose_bones + 1  # pose_joint_names skip the root
+        D = self.descendants[bones].to(dtype)  # (F, J)
+        lever = torch.einsum("kj,mjc->mkc", D, C) - (Wc @ D.T)[..., None] * state.heads[bones]  # (M, F, 3)
+        lever_world = s * lever @ R.T
+        parents = state.parents[bones]
+        A = omega[bones] - torch.where((parents >= 0)[:, None, None], omega[parents.clamp(min=0)], 0.0)
+        # d p / d theta_(k,i) = A_k[:, i] x lever_k, as eps_abc A_k[b, i] lever_k[c]
+        E = torch.einsum("abc,kbi->kaci", _LEVI_CIVITA.to(dtype=dtype, device=device), A)
+        d_pose = torch.einsum("kaci,mkc->maki", E, lever_world).reshape(M, 3, -1)  # ordered (bone, axis)
+
+        arm = p_world - t
+        Jl = left_jacobian(params.global_orient[0])
+        d_rot = torch.linalg.cross(Jl.T[None].expand(M, 3, 3), arm[:, None, :].expand(M, 3, 3)).transpose(1, 2)
+        d_transl = torch.eye(3, dtype=dtype, device=device).expand(M, 3, 3)
+        d_scale = arm[..., None]
+        return p_world, torch.cat([d_rot, d_transl, d_scale, d_pose, d_shape], dim=-1)

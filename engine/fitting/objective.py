@@ -10,7 +10,6 @@ import roma
 import torch
 
 from engine.fitting.correspondences import Correspondences
-from engine.proxy.lookup import surface_points
 
 
 def project(points: torch.Tensor, view: torch.Tensor, K: torch.Tensor, R: torch.Tensor,
@@ -28,10 +27,9 @@ def gmof(sq_residual: torch.Tensor, sigma: float) -> torch.Tensor:
     return s2 * sq_residual / (s2 + sq_residual)
 
 
-def reprojection(vertices: torch.Tensor, faces: torch.Tensor, corr: Correspondences, K, R, t,
-                 sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted mean robust loss (B,) and the squared residuals (B, M) of the correspondences."""
-    points = surface_points(vertices, faces, corr.face, corr.bary)
+def reprojection(points: torch.Tensor, corr: Correspondences, K, R, t, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean robust loss (B,) and the squared residuals (B, M) of the correspondences'
+    posed surface points (B, M, 3)."""
     sq = (project(points, corr.view, K, R, t) - corr.xy_px).square().sum(-1)
     w = corr.weight.to(sq.dtype)
     return (gmof(sq, sigma) * w).sum(-1) / w.sum().clamp(min=1e-9), sq

@@ -11,14 +11,13 @@ from torch.func import jacfwd
 
 from engine.body.base import BodyModel, BodyParams
 from engine.fitting.correspondences import Correspondences
-from engine.fitting.jacobian import surface_point_jacobian
+from engine.fitting.jacobian import SkinnedPoints
 from engine.fitting.lm import levenberg_marquardt
 from engine.fitting.objective import CameraDelta, finger_coupling, gmof, project
 from engine.fitting.types import FitOptions
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.fitting.vposer import VPoserEncoder, vposer_code
 from engine.geometry.camera import Cameras
-from engine.proxy.lookup import surface_points
 
 
 class Problem:
@@ -36,8 +35,8 @@ class Problem:
             n = len(cams)
             self.sizes.update(cam_rot=3 * n, cam_trans=3 * n, cam_f=n)
         self.n_body = sum(v for k, v in self.sizes.items() if not k.startswith("cam"))
-        # analytic where the model exposes its skinning (overrides the base's None)
-        self.analytic = type(body).skinning_state is not BodyModel.skinning_state
+        self.points = SkinnedPoints(body, corr.face, corr.bary)
+        self.analytic = self.points.corner is not None  # the model exposes its skinning
         self.multi_view = float(len(cams) > 1)
 
     # -- packing ---------------------------------------------------------------------
@@ -92,8 +91,7 @@ class Problem:
         return project(points, self.corr.view, *self.cameras(b)) - self.corr.xy_px
 
     def _points(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
-        verts = self.body(self.params(b)).vertices
-        return surface_points(verts, self.body.faces, self.corr.face, self.corr.bary)[0]
+        return self.points(self.params(b))
 
     def cost(self, x: torch.Tensor) -> float:
         """The true objective: weighted mean Geman-McClure loss + the squared priors."""
@@ -118,7 +116,7 @@ class Problem:
             data = lambda x: (self._offsets(self._points(self.split(x)), self.split(x)) * irls[:, None]).reshape(-1)  # noqa: E731
             return torch.cat([data(x), r_prior]), torch.cat([jacfwd(data)(x), J_prior])
         corr = self.corr
-        points, dP = surface_point_jacobian(self.body, self.params(b), corr.face, corr.bary, self.bones)
+        points, dP = self.points.jacobian(self.params(b), self.bones)
         K, R, t = self.cameras(b)
         cam = torch.einsum("mij,mj->mi", R[corr.view], points) + t[corr.view]
         z = cam[:, 2].clamp(min=1e-3)

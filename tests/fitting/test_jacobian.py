@@ -6,7 +6,7 @@ from torch.func import jacfwd
 
 from engine.body.base import BodyParams
 from engine.fitting.correspondences import Correspondences
-from engine.fitting.jacobian import descendants, left_jacobian, surface_point_jacobian
+from engine.fitting.jacobian import SkinnedPoints, descendants, left_jacobian
 from engine.fitting.objective import CameraDelta, angle_limits
 from engine.fitting.refine import Problem
 from engine.fitting.types import FitOptions
@@ -36,7 +36,7 @@ def test_surface_point_jacobian_matches_autodiff(anny64):
     params = random_params(anny64)
     faces, bary = random_points(anny64)
     bones = torch.arange(0, len(anny64.pose_joint_names), 3)
-    points, J = surface_point_jacobian(anny64, params, faces, bary, bones)
+    points, J = SkinnedPoints(anny64, faces, bary).jacobian(params, bones)
 
     def world_points(x):
         pose = params.body_pose[0].index_put((bones,), x[7:7 + 3 * len(bones)].reshape(-1, 3))
@@ -47,6 +47,8 @@ def test_surface_point_jacobian_matches_autodiff(anny64):
                    params.body_pose[0, bones].reshape(-1), params.shape[0]])
     expected = jacfwd(world_points)(x)
     assert torch.allclose(points, world_points(x), atol=1e-12)
+    # the objective's points: the skinning state's, only the face corners skinned
+    assert torch.allclose(SkinnedPoints(anny64, faces, bary)(params), world_points(x), atol=1e-12)
     assert J.shape == expected.shape
     assert (J - expected).abs().max() < 1e-9 * expected.abs().max()
 
