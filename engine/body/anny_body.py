@@ -15,6 +15,7 @@ farthest along that phalanx in the rest pose.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import torch
 
@@ -49,6 +50,16 @@ def _lock(f) -> None:
     except ImportError:  # Windows: no advisory locks; concurrent first builds are rare there
         return
     fcntl.flock(f, fcntl.LOCK_EX)
+
+
+@dataclass
+class _VertexSubset:
+    """Anny's rest template (U, 3), blend-shape basis (C, U*3) and skinning (U, S) of U vertices."""
+
+    template: torch.Tensor
+    basis: torch.Tensor
+    bone_index: torch.Tensor
+    bone_weight: torch.Tensor
 
 
 class AnnyBody(BodyModel):
@@ -102,19 +113,41 @@ class AnnyBody(BodyModel):
                 tips.append(candidates[reach.argmax()])
         return torch.stack(tips)
 
-    def skinning_state(self, params: BodyParams) -> SkinningState:
+    def skinning_state(self, params: BodyParams, subset: "_VertexSubset | None" = None) -> SkinningState:
         """Anny's rest model and forward kinematics, without skinning the mesh: the steps of
-        anny 0.6.2's ``PhenotypeModel.forward`` short of ``get_skinned_vertices`` (the
-        fitting's Jacobian differentiates this, and skinning 13.7k vertices per tangent
-        was most of its cost)."""
+        anny 0.6.2's ``PhenotypeModel.forward`` short of ``get_skinned_vertices``, the rest
+        shape of the ``subset``'s vertices only (the fitting's Jacobian differentiates this;
+        blending and skinning all 13.7k vertices per tangent was most of its cost)."""
         m = self.anny
+        subset = subset or self.vertex_subset(None)
         pose = self._pose_matrices(rotation_matrices("body_pose", params.body_pose[:1]))
         pose, phenotype, local, facial = m.get_tensor_inputs(pose, params.shape[:1], None, None)
-        rest = m.get_rest_model(m._get_phenotype_blendshape_coefficients(phenotype, local, facial))
-        transforms, bone_poses = m.get_bone_transforms(pose, rest["rest_bone_poses"])
-        return SkinningState(rest_vertices=rest["rest_vertices"][0], transforms=transforms[0],
-                             heads=bone_poses[0, :, :3, 3], parents=torch.tensor(m.bone_parents, device=self.device),
-                             bone_index=m.vertex_bone_indices.long(), bone_weight=m.vertex_bone_weights)
+        coeffs = m._get_phenotype_blendshape_coefficients(phenotype, local, facial)
+        transforms, bone_poses = m.get_bone_transforms(pose, self._rest_bone_poses(coeffs))
+        rest = subset.template + (coeffs[0] @ subset.basis).reshape(-1, 3)
+        return SkinningState(rest_vertices=rest, transforms=transforms[0], heads=bone_poses[0, :, :3, 3],
+                             parents=torch.tensor(m.bone_parents, device=self.device),
+                             bone_index=subset.bone_index, bone_weight=subset.bone_weight)
+
+    def vertex_subset(self, vertices: torch.Tensor | None) -> "_VertexSubset":
+        m = self.anny
+        index = slice(None) if vertices is None else vertices
+        basis = m.blendshapes[:, index]
+        return _VertexSubset(m.template_vertices[index], basis.reshape(len(basis), -1).contiguous(),
+                             m.vertex_bone_indices[index].long(), m.vertex_bone_weights[index])
+
+    def _rest_bone_poses(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """anny 0.6.2's ``RiggedModel._get_cached_rest_model`` without its rest vertices."""
+        import roma
+        import anny.skinning.skinning as skinning
+
+        m = self.anny
+        if m.bone_orientation != "cached" or m.rest_orientation_refiner is not None or m.root_identity_orientation:
+            return m.get_rest_model(coeffs)["rest_bone_poses"]  # not the configuration built here
+        heads = skinning.apply_linear_blendshape(m.template_bone_heads, m.bone_heads_blendshapes, coeffs)
+        M = m.bone_template_orientation_matrices[None] + torch.einsum("ba,akij->bkij", coeffs,
+                                                                      m.bone_orientation_blendshapes)
+        return roma.Rigid(linear=roma.special_procrustes(M), translation=heads).to_homogeneous()
 
     def _pose_matrices(self, R_pose):
         B = R_pose.shape[0]

@@ -191,9 +191,14 @@ class BodyModel(torch.nn.Module):
             bone_transforms=transforms,
         )
 
-    def skinning_state(self, params: BodyParams) -> SkinningState | None:
+    def skinning_state(self, params: BodyParams, subset=None) -> SkinningState | None:
         """The skinning of the first body of ``params`` (model frame), or None where the model
-        does not expose it (the fitting then differentiates the forward pass instead)."""
+        does not expose it (the fitting then differentiates the forward pass instead). With
+        ``subset`` (from ``vertex_subset``) the state's per-vertex fields hold those vertices only."""
+        return None
+
+    def vertex_subset(self, vertices: torch.Tensor):
+        """What ``skinning_state`` needs to skin only ``vertices`` (ids, in that order), prepared once."""
         return None
 
     def _posed_model_frame(self, R_pose: torch.Tensor, shape: torch.Tensor):

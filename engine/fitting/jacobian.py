@@ -70,28 +70,32 @@ class SkinnedPoints:
 
     def __init__(self, body: BodyModel, faces: torch.Tensor, bary: torch.Tensor):
         self.body, self.faces, self.bary = body, faces, bary
-        self.vertex_faces = body.faces[faces]
-        self.vid = self.vertex_faces.reshape(-1)
-        state = body.skinning_state(body.neutral_params(1).to(dtype=bary.dtype, device=bary.device))
+        vertices, self.corner_vertex = torch.unique(body.faces[faces].reshape(-1), return_inverse=True)
+        self.subset = body.vertex_subset(vertices)
+        state = self._state(body.neutral_params(1).to(dtype=bary.dtype, device=bary.device))
         self.corner = None if state is None else self._corner_weights(state)
         if state is not None:
             self.descendants = descendants(state.parents)
 
+    def _state(self, params: BodyParams) -> SkinningState | None:
+        """The skinning state of the points' face corners' vertices only."""
+        return self.body.skinning_state(params, self.subset)
+
     def _corner_weights(self, state: SkinningState) -> torch.Tensor:
         """(3M, J): each face corner's skinning weights by bone, times its barycentric weight."""
-        n, J = len(self.vid), len(state.parents)
-        w = state.bone_weight[self.vid] * self.bary.reshape(-1, 1)
-        slot = (torch.arange(n, device=self.vid.device)[:, None] * J + state.bone_index[self.vid]).reshape(-1)
+        n, J = len(self.corner_vertex), len(state.parents)
+        w = state.bone_weight[self.corner_vertex] * self.bary.reshape(-1, 1)
+        slot = (torch.arange(n, device=w.device)[:, None] * J + state.bone_index[self.corner_vertex]).reshape(-1)
         return torch.zeros(n * J, dtype=w.dtype, device=w.device).index_add_(0, slot, w.reshape(-1)).reshape(n, J)
 
     def __call__(self, params: BodyParams) -> torch.Tensor:
         """World points (M, 3) of the first body of ``params``."""
         if self.corner is None:
             return surface_points(self.body(params).vertices, self.body.faces, self.faces, self.bary)[0]
-        state = self.body.skinning_state(params)
+        state = self._state(params)
         J = len(state.parents)
         blended = (self.corner @ state.transforms[:, :3].reshape(J, 12)).reshape(-1, 3, 4)
-        rest = state.rest_vertices[self.vid]
+        rest = state.rest_vertices[self.corner_vertex]
         points = (torch.einsum("nab,nb->na", blended[..., :3], rest) + blended[..., 3]).reshape(-1, 3, 3).sum(1)
         R, s, t = _world(params)
         return s * points @ R.T + t
@@ -109,12 +113,12 @@ class SkinnedPoints:
         def rig(z):
             p = BodyParams(params.global_orient[:1], params.transl[:1], base + z[:3], z[3:][None],
                            None if params.scale is None else params.scale[:1])
-            state = self.body.skinning_state(p)
-            return (state.transforms[:, :3], state.rest_vertices[self.vid]), \
+            state = self._state(p)
+            return (state.transforms[:, :3], state.rest_vertices), \
                 tuple(getattr(state, f.name) for f in fields(state))
 
         z0 = torch.cat([torch.zeros(3, dtype=base.dtype, device=base.device), shape0])
-        (dT, d_rest), values = jacfwd(rig, has_aux=True)(z0)  # (J, 3, 4, 3 + S), (3M, 3, 3 + S)
+        (dT, d_rest), values = jacfwd(rig, has_aux=True)(z0)  # (J, 3, 4, 3 + S), (U, 3, 3 + S)
         state = SkinningState(*values)
         Q = R @ state.transforms[:, :3, :3]
         dQ = torch.einsum("ab,jbcz->jacz", R, dT[:, :, :3, :3])  # rotation block, the 3 pose tangents
@@ -122,7 +126,7 @@ class SkinnedPoints:
         omega = torch.stack([S[:, 2, 1], S[:, 0, 2], S[:, 1, 0]], dim=1)  # (J, 3, 3)
 
         M, J = len(self.bary), len(state.parents)
-        rest = state.rest_vertices[self.vid]
+        rest, d_rest = state.rest_vertices[self.corner_vertex], d_rest[self.corner_vertex]
         share = (self.corner[..., None] * rest[:, None, :]).reshape(M, 3, J, 3).sum(1)
         weight = self.corner.reshape(M, 3, J).sum(1)
         # The shape columns: d p = sum_j (dR_j share_j + dt_j weight_j) + sum_j w_j R_j d rest.
