@@ -124,7 +124,7 @@ class AnnyBody(BodyModel):
         pose, phenotype, local, facial = m.get_tensor_inputs(pose, params.shape[:1], None, None)
         coeffs = m._get_phenotype_blendshape_coefficients(phenotype, local, facial)
         transforms, bone_poses = m.get_bone_transforms(pose, self._rest_bone_poses(coeffs))
-        rest = subset.template + (coeffs[0] @ subset.basis).reshape(-1, 3)
+        rest = subset.template + (coeffs @ subset.basis).reshape(-1, 3)  # (1, C) @: no basis copy under vmap
         return SkinningState(rest_vertices=rest, transforms=transforms[0], heads=bone_poses[0, :, :3, 3],
                              parents=torch.tensor(m.bone_parents, device=self.device),
                              bone_index=subset.bone_index, bone_weight=subset.bone_weight)

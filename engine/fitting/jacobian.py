@@ -127,7 +127,7 @@ class SkinnedPoints:
 
         M, J = len(self.bary), len(state.parents)
         rest, d_rest = state.rest_vertices[self.corner_vertex], d_rest[self.corner_vertex]
-        share = (self.corner[..., None] * rest[:, None, :]).reshape(M, 3, J, 3).sum(1)
+        share = torch.einsum("mcj,mcd->mjd", self.corner.reshape(M, 3, J), rest.reshape(M, 3, 3))
         weight = self.corner.reshape(M, 3, J).sum(1)
         # The shape columns: d p = sum_j (dR_j share_j + dt_j weight_j) + sum_j w_j R_j d rest.
         blended = (self.corner @ state.transforms[:, :3, :3].reshape(J, 9)).reshape(-1, 3, 3)
