@@ -57,9 +57,10 @@ def _world(params: BodyParams):
     return R, s, params.transl[0]
 
 
-_LEVI_CIVITA = torch.zeros(3, 3, 3, dtype=torch.float64)
-for _a, _b, _c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
-    _LEVI_CIVITA[_a, _b, _c], _LEVI_CIVITA[_a, _c, _b] = 1.0, -1.0
+# eps_abc: (u x v)_a = eps_abc u_b v_c
+_LEVI_CIVITA = torch.tensor([[[0, 0, 0], [0, 0, 1], [0, -1, 0]],
+                             [[0, 0, -1], [0, 0, 0], [1, 0, 0]],
+                             [[0, 1, 0], [-1, 0, 0], [0, 0, 0]]], dtype=torch.float64)
 
 
 class SkinnedPoints:
