@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -157,7 +156,7 @@ def fit(
     """Fit the body model to one scene's proxies and write the result."""
     from engine.fitting import ProxyViews
     from engine.fitting.evaluate import BodyCache, scene_cameras, scene_errors, timed_fit
-    from engine.fitting.vposer import VPOSER_ENV
+    from engine.fitting.vposer import vposer_path
     from engine.io.fit_result import write_fit
     from engine.io.scene import dataset_smplx_model, read_scene
 
@@ -172,8 +171,7 @@ def fit(
         options = _fit_options(set_, refine_cameras=refine_cameras, vposer=str(vposer) if vposer else None)
         bodies = BodyCache(str(smplx_model) if smplx_model else dataset_smplx_model(scene_dir), options.dtype)
         model, proxy = bodies.get(name)
-        if options.vposer is None and model.name == "smplx":  # record the prior the fit will use
-            options.vposer = os.environ.get(VPOSER_ENV) or None
+        options.vposer = vposer_path(model.name, options.vposer)  # record the prior the fit will use
         proxy_views = ProxyViews(seg[index], uv[index], scene_cameras(scene, index),
                                  None if weight is None else weight[index])
         result, seconds = timed_fit(proxy_views, model, proxy, options)

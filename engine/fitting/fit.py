@@ -12,8 +12,9 @@
 
 Each stage minimises the robust (Geman-McClure), weighted reprojection error of the proxy
 surface points, plus a pose regulariser, per-bone angle limits, the finger-joint coupling
-and, for SMPL-X with the user's VPoser weights, VPoser's prior (``vposer.py``), and ends when the loss drops by less than ``rel_tol``. With ``refine_cameras``
-the stages 2-3 also correct each camera's rotation, position and focal length, held near the calibration.
+and, for SMPL-X with the user's VPoser weights, VPoser's prior (``vposer.py``), and ends
+when the loss drops by less than ``rel_tol``. With ``refine_cameras`` the stages 2-3 also
+correct each camera's rotation, position and focal length, held near the calibration.
 """
 
 from __future__ import annotations

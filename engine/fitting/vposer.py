@@ -123,10 +123,17 @@ def load_vposer(path: str) -> VPoserEncoder:
     return encoder.eval()
 
 
+def vposer_path(body_name: str, path: str | os.PathLike | None) -> str | None:
+    """The VPoser a fit of ``body_name`` uses: ``path``, else (SMPL-X) ``$DIFFPROXY_VPOSER``, else None."""
+    if path is not None:
+        return str(path)
+    return (os.environ.get(VPOSER_ENV) or None) if body_name == "smplx" else None
+
+
 def vposer_for(body, path: str | os.PathLike | None, dtype=torch.float32, device="cpu") -> VPoserEncoder | None:
-    """The VPoser prior of a fit, in its dtype: ``path``, else (SMPL-X bodies) ``$DIFFPROXY_VPOSER``,
-    else None. Refuses a body whose first 21 pose joints are not SMPL-X's body joints."""
-    given = path if path is not None else (os.environ.get(VPOSER_ENV) if body.name == "smplx" else None)
+    """The VPoser prior of a fit (``vposer_path``), in its dtype, or None. Refuses a body whose
+    first 21 pose joints are not SMPL-X's body joints."""
+    given = vposer_path(body.name, path)
     if not given:
         return None
     if tuple(body.pose_joint_names[:len(BODY_JOINTS)]) != BODY_JOINTS:

@@ -14,7 +14,7 @@ from helpers import ring_cameras
 from engine.body import load_body_model
 from engine.errors import InputError
 from engine.fitting import FitOptions, ProxyViews, fit
-from engine.fitting.vposer import VPOSER_ENV, load_vposer, vposer_code, vposer_for
+from engine.fitting.vposer import VPOSER_ENV, load_vposer, vposer_code, vposer_for, vposer_path
 from engine.proxy import BodyProxy
 from engine.proxy.raycast import ProxyRenderer
 
@@ -123,6 +123,8 @@ def test_the_environment_names_vposer_for_smplx_only(tmp_path, anny32, monkeypat
     write_vposer(tmp_path / "V02_05")
     monkeypatch.setenv(VPOSER_ENV, str(tmp_path / "V02_05"))
     assert vposer_for(anny32, None) is None  # Anny keeps its own priors
+    assert vposer_path("anny", None) is None and vposer_path("smplx", None) == str(tmp_path / "V02_05")
+    assert vposer_path("smplx", "/given") == "/given"  # an explicit folder wins over the environment
 
 
 @pytest.fixture(scope="module")
