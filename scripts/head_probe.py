@@ -8,7 +8,7 @@ share of pixels whose (part, u, v) names a point at all. One torch thread, so tw
 can run side by side on two cores.
 
     .venv/bin/python scripts/head_probe.py DATASET [--seg-head parts|palette] [--uv-head-width 192]
-        [--rest-body anny|none] [--steps 600] [--lr 1e-3]
+        [--rest-body anny|none] [--steps 600] [--lr 1e-3] [--uv-body-weight 0]
         (--uv-head-width 0: no UV head; palette: none. --rest-body none: atlas (u, v))
 """
 
@@ -44,6 +44,7 @@ def main() -> None:
                     "none: atlas (u, v)")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--uv-body-weight", type=float, default=0.0, help="the training loss's uv-on-the-body term")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -60,7 +61,8 @@ def main() -> None:
     for step in range(args.steps):  # step seeds from 0, warm-up over 50 steps
         for group in optimizer.param_groups:
             group["lr"] = args.lr * min(1.0, (step + 1) / 50)
-        loss = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(step))
+        loss = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(step),
+                              uv_body_weight=args.uv_body_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -28,6 +28,8 @@ def train(
                                                    "constant."),
     prediction_type: Optional[str] = typer.Option(None, help="sample (x0) | epsilon | v_prediction [sample; sd21: "
                                                              "the SD folder's]."),
+    uv_body_weight: Optional[float] = typer.Option(None, help="Weight of the uv stream's squared error averaged "
+                                                              "over the body's pixels only [1; sd21: 0]."),
     min_views: int = typer.Option(1, help="Fewest full-body views of a sample."),
     max_views: int = typer.Option(4, help="Most full-body views of a sample."),
     hand_crops: int = typer.Option(2, help="Most hand crops added to a sample as extra views."),
@@ -58,7 +60,7 @@ def train(
                               min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
-                              dinov2_path=str(dinov2) if dinov2 else None)
+                              dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
         bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 

@@ -18,7 +18,7 @@ from engine.diffusion.sample import SampleOptions, load_generator, sample_proxie
 from engine.diffusion.configs import build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import pack_dataset
-from engine.diffusion.train import TrainConfig, diffusion_loss, learning_rate, make_scheduler, train
+from engine.diffusion.train import TrainConfig, diffusion_loss, learning_rate, make_scheduler, resume_config, train
 from engine.errors import InputError
 from engine.fitting.evaluate import scene_cameras
 from engine.io.scene import read_scene
@@ -100,6 +100,16 @@ def test_the_learning_rate_warms_up_then_decays_to_zero_at_the_last_step(tmp_pat
         _cfg(tmp_path, tmp_path / "out", lr_schedule="linear").check()
 
 
+def test_the_uv_body_weight_is_checked_and_old_runs_resume_without_it(tmp_path):
+    for bad in (dict(uv_body_weight=-1.0), dict(config="sd21", sd21_path="x", uv_body_weight=1.0)):
+        with pytest.raises(InputError, match="uv_body_weight"):
+            _cfg(tmp_path, tmp_path / "out", **bad).check()
+    record = {k: v for k, v in vars(_cfg(tmp_path, tmp_path / "old")).items() if k != "uv_body_weight"}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "train_config.json").write_text(json.dumps(record))
+    assert resume_config(tmp_path / "old").uv_body_weight == 0.0  # the loss it was trained with
+
+
 def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
     """Under ``accelerate launch`` the model is wrapped in DistributedDataParallel, which hides
     the model's own attributes: the loss gets the codec separately."""
@@ -120,7 +130,7 @@ def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
 
 def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
     """loss = MSE of the x0 estimate (expected palette colour, rest coordinates) + CE of the part logits."""
-    from engine.diffusion.codec import encode_views, proxy_images
+    from engine.diffusion.codec import decode_views, encode_views, proxy_images
     from engine.diffusion.train import batch_cameras
 
     torch.manual_seed(0)
@@ -138,6 +148,13 @@ def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
     ce = torch.nn.functional.cross_entropy(logits[0], batch["seg"][0].long())
     assert torch.allclose(loss, torch.nn.functional.mse_loss(pred, x0) + ce, rtol=1e-5)
     assert ce > 1.0  # about ln(47) at the start: the logits know nothing yet
+    # plus w x the uv stream's squared error over the body's pixels, read in pixel space
+    weighted = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(0),
+                              uv_body_weight=2.5)
+    uv_pred, uv_true = (decode_views(model.codec, x)[0, 1] for x in (pred, x0))  # (V, 3, S, S)
+    body = (batch["seg"][0] > 0)[:, None].expand_as(uv_pred)
+    on_body = (uv_pred - uv_true)[body].square().mean()
+    assert torch.allclose(weighted, loss + 2.5 * on_body, rtol=1e-5) and body.float().mean() < 0.5
     with pytest.raises(InputError, match="prediction_type"):
         make_scheduler(model, "epsilon")
 
