@@ -5,11 +5,11 @@
 # resumes: a rerun skips finished scenes and continues the training from its latest
 # checkpoint.
 #
-#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 2750; ~65 min on 2 CPU cores; the
+#   scripts/overfit_proof.sh [OUT] [STEPS]     (defaults: proof, 4000; ~100 min on 2 CPU cores; the
 #   learning rate decays along a cosine to 0 at STEPS)
 set -euo pipefail
 OUT=${1:-proof}
-STEPS=${2:-2750}
+STEPS=${2:-4000}
 BIN=${DIFFPROXY:-.venv/bin/diffproxy}
 
 "$BIN" render --out "$OUT/data" --scenes 3 --views 4 --seed 1

@@ -79,7 +79,7 @@ def evaluate(
     uniform_weights: bool = typer.Option(False, help="Weigh every foreground pixel 1 (the ablation)."),
     max_scenes: Optional[int] = typer.Option(None, help="Evaluate only the first M scenes."),
     jobs: int = typer.Option(1, help="Fit this many scenes at a time in worker processes that share the torch "
-                                     "threads (exact proxies only); 2 on a 2-core CPU fits more scenes per second."),
+                                     "threads (--proxies gt); 2 on a 2-core CPU fits more scenes per second."),
     seed: int = typer.Option(0, help="Seed of the simulated corruption."),
     plot: Optional[Path] = typer.Option(None, help="PNG of the errors against the number of views."),
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),

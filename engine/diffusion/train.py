@@ -9,8 +9,9 @@ deterministic unless torch is told to be). The loss is the mean squared error of
 scheduler's prediction target (x0 for the pixel configurations, the SD folder's own for
 ``sd21``) over both modalities of all views; with the part head (``seg_head="parts"``) plus
 the cross-entropy of its per-pixel part logits; in the pixel configurations plus (weight
-``uv_body_weight``) the uv stream's squared error averaged over the body's pixels only,
-which the plain mean dilutes over a background 10-15x larger.
+``uv_body_weight``) the uv stream's part of that squared error averaged over the body's
+pixels only, which the plain mean dilutes over a background 10-15x larger in a full-body
+view. Logged losses of runs with and without the term do not compare.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class TrainConfig:
             raise InputError(f"mixed_precision: no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise InputError(f"lr_schedule: cosine or constant, got {self.lr_schedule!r}")
-        if self.uv_body_weight is not None and (self.uv_body_weight < 0 or
+        if self.uv_body_weight is not None and (not math.isfinite(self.uv_body_weight) or self.uv_body_weight < 0 or
                                                 (self.uv_body_weight and self.config == "sd21")):
             raise InputError(f"uv_body_weight: a weight >= 0, and 0 for sd21 (a latent has no body pixels), got "
                              f"{self.uv_body_weight}")
@@ -136,8 +137,9 @@ def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Genera
                    uv_body_weight: float = 0.0) -> torch.Tensor:
     """The denoising loss of one batch, its noise (and timesteps) drawn from ``generator``.
     ``model`` may be wrapped (DistributedDataParallel): ``codec`` comes separately.
-    ``uv_body_weight`` adds the uv stream's squared error averaged over the body's pixels only
-    (pixel codecs): the plain mean is over all pixels, of which the body covers 6-9%."""
+    ``uv_body_weight`` adds the uv stream's part of the squared error (of the prediction
+    target) averaged over the body's pixels only (pixel codecs): the plain mean is over all
+    pixels, of which the body covers 6-9% in the proof's full-body views."""
     device = next(model.parameters()).device
     x0 = encode_views(codec, proxy_images(batch["seg"], batch["uv"], codec.rest).transpose(1, 2).to(device))
     B = x0.shape[0]

@@ -176,14 +176,15 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
              jobs: int = 1) -> dict:
     """Fit every scene under ``root``; returns {"scenes": rows, "summary": means}. Pass one
     ``bodies`` to several calls to build each body model once. ``jobs`` > 1 fits that many
-    scenes at a time in worker processes (exact proxies only); ``seconds_per_scene`` stays
-    the mean time of one scene, ``wall_seconds_per_scene`` is the run's wall time per scene."""
+    scenes at a time in worker processes (ground-truth proxies, corrupted or not), which
+    build their own body models on every call; ``seconds_per_scene`` stays the mean time of
+    one scene, ``wall_seconds_per_scene`` is the run's wall time per scene."""
     config.check()
     if jobs < 1:
         raise InputError(f"jobs: must be at least 1, got {jobs}")
     if jobs > 1 and config.proxies == "model":
-        raise InputError("jobs: scenes are fitted in parallel from exact proxies only; with --proxies model the "
-                         "sampler batches on one device")
+        raise InputError("jobs: scenes are fitted in parallel from ground-truth proxies only (--proxies gt, "
+                         "corrupted or not); with --proxies model the sampler batches on one device")
     folders = scene_folders(root)[: config.max_scenes]
     if not folders:
         raise InputError(f"{root}: no scene_* folders")
@@ -196,6 +197,7 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
 
         generator = ModelProxies(config.checkpoint, SampleOptions(config.samples, config.steps, config.seed,
                                                                   config.hand_crops))
+    jobs = min(jobs, len(folders))
     rows, t0 = [], time.perf_counter()
     if jobs > 1:
         with parallel_scenes(jobs, config) as pool:

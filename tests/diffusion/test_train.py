@@ -101,7 +101,8 @@ def test_the_learning_rate_warms_up_then_decays_to_zero_at_the_last_step(tmp_pat
 
 
 def test_the_uv_body_weight_is_checked_and_old_runs_resume_without_it(tmp_path):
-    for bad in (dict(uv_body_weight=-1.0), dict(config="sd21", sd21_path="x", uv_body_weight=1.0)):
+    for bad in (dict(uv_body_weight=-1.0), dict(uv_body_weight=float("nan")),
+                dict(config="sd21", sd21_path="x", uv_body_weight=1.0)):
         with pytest.raises(InputError, match="uv_body_weight"):
             _cfg(tmp_path, tmp_path / "out", **bad).check()
     record = {k: v for k, v in vars(_cfg(tmp_path, tmp_path / "old")).items() if k != "uv_body_weight"}
