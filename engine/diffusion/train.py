@@ -62,6 +62,10 @@ class TrainConfig:
     prediction_type: str | None = None  # None: "sample" (x0; v needs 3x the steps, README), sd21: the folder's
     uv_body_weight: float | None = None  # the uv stream's error on the body's pixels; None: 1 (pixel configs), 0 (sd21)
 
+    @property
+    def pixel_space(self) -> bool:
+        return CONFIGS[self.config]["codec"] == "pixel"
+
     def check(self) -> None:
         for name in ("max_steps", "batch_size", "val_every", "save_every", "log_every"):
             if getattr(self, name) < 1:
@@ -79,9 +83,9 @@ class TrainConfig:
         if self.lr_schedule not in ("cosine", "constant"):
             raise InputError(f"lr_schedule: cosine or constant, got {self.lr_schedule!r}")
         if self.uv_body_weight is not None and (not math.isfinite(self.uv_body_weight) or self.uv_body_weight < 0 or
-                                                (self.uv_body_weight and self.config == "sd21")):
-            raise InputError(f"uv_body_weight: a weight >= 0, and 0 for sd21 (a latent has no body pixels), got "
-                             f"{self.uv_body_weight}")
+                                                (self.uv_body_weight and not self.pixel_space)):
+            raise InputError(f"uv_body_weight: a weight >= 0, and 0 for {self.config} (a latent has no body pixels), "
+                             f"got {self.uv_body_weight}")
         if self.prediction_type not in (None, "sample", "epsilon", "v_prediction"):
             raise InputError(f"prediction_type: sample, epsilon or v_prediction, got {self.prediction_type!r}")
 
@@ -186,8 +190,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     absolute = lambda p: str(Path(p).resolve()) if p else p  # noqa: E731  (the record must survive a cd)
     cfg = replace(cfg, dataset=absolute(cfg.dataset), sd21_path=absolute(cfg.sd21_path),
                   dinov2_path=absolute(cfg.dinov2_path),
-                  uv_body_weight=cfg.uv_body_weight if cfg.uv_body_weight is not None else
-                  float(cfg.config != "sd21"))
+                  uv_body_weight=cfg.uv_body_weight if cfg.uv_body_weight is not None else float(cfg.pixel_space))
     out = Path(cfg.out)
     found = checkpoints(out)
     if found and not resume:

@@ -15,6 +15,7 @@ left out of the error means.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -198,32 +199,28 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
         generator = ModelProxies(config.checkpoint, SampleOptions(config.samples, config.steps, config.seed,
                                                                   config.hand_crops))
     jobs = min(jobs, len(folders))
+    threads = max(1, torch.get_num_threads() // jobs)
     rows, t0 = [], time.perf_counter()
-    if jobs > 1:
-        with parallel_scenes(jobs, config) as pool:
-            for row in pool.map(_evaluate_in_worker, folders, range(len(folders))):
-                rows.append(row)
-                if progress:
-                    progress(row)
-    else:
-        for i, folder in enumerate(folders):
-            rows.append(evaluate_scene(folder, i, config, bodies, generator))
+    with parallel_scenes(jobs, config, threads) if jobs > 1 else contextlib.nullcontext() as pool:
+        results = pool.map(_evaluate_in_worker, folders, range(len(folders))) if pool else \
+            (evaluate_scene(folder, i, config, bodies, generator) for i, folder in enumerate(folders))
+        for row in results:
+            rows.append(row)
             if progress:
-                progress(rows[-1])
+                progress(row)
     wall = time.perf_counter() - t0
     summary = summarize(rows, config, str(generator.device) if generator else "cpu")
-    summary.update(jobs=jobs, threads=max(1, torch.get_num_threads() // jobs), wall_seconds_per_scene=wall / len(rows))
+    summary.update(jobs=jobs, threads=threads, wall_seconds_per_scene=wall / len(rows))
     return {"scenes": rows, "summary": summary}
 
 
-def parallel_scenes(jobs: int, config: EvalConfig):
-    """A pool of ``jobs`` worker processes, each with its own body models and an equal share
-    of this process's torch threads. Small fits use two threads poorly, so two one-thread
-    workers fit more scenes per second than one two-thread process; each fit takes longer."""
+def parallel_scenes(jobs: int, config: EvalConfig, threads: int):
+    """A pool of ``jobs`` worker processes, each with its own body models and ``threads``
+    torch threads. Small fits use two threads poorly, so two one-thread workers fit more
+    scenes per second than one two-thread process; each fit takes longer."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    threads = max(1, torch.get_num_threads() // jobs)
     return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                                initargs=(config, threads))
 
