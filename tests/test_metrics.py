@@ -3,7 +3,7 @@ import roma
 import torch
 
 from engine.errors import InputError
-from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, procrustes_align
+from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, pa_region_errors_mm, procrustes_align
 
 
 def test_translation_offset():
@@ -31,6 +31,22 @@ def test_known_error_survives_alignment():
     pred[0, 0, 2] = 0.004
     pred[0, 1, 2] = -0.004  # a rotation would fit this pair... but not with the other two fixed
     assert 0 < pa_mpjpe(pred, gt).item() < mpjpe(pred, gt).item() == pytest.approx(2.0)
+
+
+def test_region_errors_split_pa_mpvpe():
+    """Noise on a few vertices shows in their region only, and the regions' means weighted
+    by their sizes give PA-MPVPE back."""
+    g = torch.Generator().manual_seed(0)
+    gt = torch.randn(2, 400, 3, generator=g, dtype=torch.float64)
+    hands = torch.zeros(400, dtype=torch.bool)
+    hands[:40] = True
+    pred = gt.clone()
+    pred[:, hands] += 0.02 * torch.randn(2, 40, 3, generator=g, dtype=torch.float64)
+    regions = pa_region_errors_mm(pred, gt, {"body": ~hands, "hands": hands})
+    assert (regions["hands"] > 10 * regions["body"]).all() and (regions["hands"] > 10).all()
+    torch.testing.assert_close((regions["body"] * 360 + regions["hands"] * 40) / 400, pa_mpvpe(pred, gt))
+    with pytest.raises(InputError, match="regions\\['hands'\\]"):
+        pa_region_errors_mm(pred, gt, {"hands": hands[:10]})
 
 
 def test_bad_input():

@@ -128,10 +128,10 @@ def evaluate(
 def _print_table(result: dict, count: int | None) -> None:
     table = Table(title=f"errors in mm, {count or 'all'} views")
     quality = "seg_miou" in result["summary"]
-    names = ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "res. px", "s")
+    names = ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "PA body", "PA hands", "res. px", "s")
     for name in names + (("mIoU", "surf. mm") if quality else ()):
         table.add_column(name, no_wrap=True)
-    errors = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+    errors = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "pa_mpvpe_body_mm", "pa_mpvpe_hands_mm")
     extra = lambda r: (f"{r.get('seg_miou', math.nan):.3f}", f"{r.get('surface_error_mm', math.nan):.1f}") if quality else ()  # noqa: E731
     for r in result["scenes"]:
         table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in errors), f"{r['residual_px']:.2f}",
@@ -182,7 +182,7 @@ def fit(
         result, seconds = timed_fit(proxy_views, model, proxy, options)
         errors = {}
         if scene.gt is not None and name == scene.record.get("body", {}).get("model"):
-            errors = scene_errors(result, scene.gt)
+            errors = scene_errors(result, scene.gt, proxy.part_table)
         images = [read_rgb(scene.image_path(i)) for i in index]
         meta = {"scene": str(Path(scene_dir).resolve()), "proxies": proxies, "views": index,
                 "options": _options_record(options), "seconds": seconds, "errors_mm": errors}

@@ -8,7 +8,8 @@ With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as 
 (``engine.fitting.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
-ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm).
+ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm),
+and PA-MPVPE's vertex errors split between the hands (palms and fingers) and the rest.
 A scene whose proxies give nothing to fit is reported (``error``, counted in ``failed``) and
 left out of the error means.
 """
@@ -31,11 +32,12 @@ from engine.fitting.fit import fit
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
 from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
-from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
-from engine.proxy import BodyCache, BodyProxy, aggregate_samples
+from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, pa_region_errors_mm
+from engine.proxy import PART_NAMES, BodyCache, BodyProxy, PartTable, aggregate_samples
 from engine.proxy.oracle_crops import oracle_hand_crops
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+REGION_METRICS = ("pa_mpvpe_body_mm", "pa_mpvpe_hands_mm")  # PA-MPVPE's vertices without / on the hands
 PROXY_METRICS = ("seg_miou", "surface_error_mm", "surface_valid", "sample_seconds", "fit_seconds")
 
 
@@ -125,16 +127,24 @@ def scene_views(scene: Scene, config: EvalConfig, index: int, body: BodyModel | 
     return ProxyViews(seg, uv, cameras, weight, hand_views)
 
 
-def scene_errors(result: FitResult, gt: dict[str, np.ndarray]) -> dict[str, float]:
-    """The 4 errors (mm) of one fit against a scene's ground truth."""
+def scene_errors(result: FitResult, gt: dict[str, np.ndarray], part_table: PartTable | None = None,
+                 ) -> dict[str, float]:
+    """The 4 errors (mm) of one fit against a scene's ground truth; with the body's
+    ``part_table``, also PA-MPVPE's mean vertex error on the hands and on the rest."""
     pred_k = result.keypoints.detach().double()[None]
     pred_v = result.vertices.detach().double()[None]
     gt_k = torch.as_tensor(gt["keypoints"], dtype=torch.float64)[None]
     gt_v = torch.as_tensor(gt["vertices"], dtype=torch.float64)[None]
     if gt_v.shape != pred_v.shape:
         raise InputError(f"gt.vertices: {gt_v.shape[1]} vertices, the fitted body model has {pred_v.shape[1]}")
-    return {"mpjpe_mm": mpjpe(pred_k, gt_k).item(), "pa_mpjpe_mm": pa_mpjpe(pred_k, gt_k).item(),
-            "mpvpe_mm": mpvpe(pred_v, gt_v).item(), "pa_mpvpe_mm": pa_mpvpe(pred_v, gt_v).item()}
+    errors = {"mpjpe_mm": mpjpe(pred_k, gt_k).item(), "pa_mpjpe_mm": pa_mpjpe(pred_k, gt_k).item(),
+              "mpvpe_mm": mpvpe(pred_v, gt_v).item(), "pa_mpvpe_mm": pa_mpvpe(pred_v, gt_v).item()}
+    if part_table is not None:
+        hand_parts = torch.tensor([i for i, name in enumerate(PART_NAMES) if "Hand" in name])
+        hands = torch.isin(part_table.vertex_part.cpu(), hand_parts)
+        regions = pa_region_errors_mm(pred_v, gt_v, {"body": ~hands, "hands": hands})
+        errors.update({f"pa_mpvpe_{name}_mm": v.item() for name, v in regions.items()})
+    return errors
 
 
 def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOptions) -> tuple[FitResult, float]:
@@ -165,10 +175,10 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
         result, seconds = timed_fit(views, body, proxy, config.options)
     except ValueError as e:  # proxies that give nothing to fit (a poor model): a failed scene, not a failed run
         return {"scene": folder.name, "views": len(views), "seconds": sampled, "fit_seconds": 0.0, **quality,
-                **dict.fromkeys(METRICS, math.nan), "residual_px": math.nan, "correspondences": 0, "init": None,
+                **dict.fromkeys(METRICS + REGION_METRICS, math.nan), "residual_px": math.nan, "correspondences": 0, "init": None,
                 "error": str(e)}
     row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
-           **quality, **scene_errors(result, scene.gt), "residual_px": float(result.residual_px.mean()),
+           **quality, **scene_errors(result, scene.gt, proxy.part_table), "residual_px": float(result.residual_px.mean()),
            "correspondences": int(result.correspondences), "init": result.init}
     return row
 
@@ -242,7 +252,7 @@ def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu
     mean = lambda key: float(np.mean([r[key] for r in rows])) if rows else math.nan  # noqa: E731
     fitted = [r for r in rows if "error" not in r]
     fit_mean = lambda key: float(np.mean([r[key] for r in fitted])) if fitted else math.nan  # noqa: E731
-    return {**{k: fit_mean(k) for k in METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
+    return {**{k: fit_mean(k) for k in METRICS + REGION_METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
             "failed": len(rows) - len(fitted),
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
             "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,

@@ -65,6 +65,9 @@ def test_evaluate_gt_proxies(dataset, recorded_fit):
     assert s["scenes"] == 2 and s["views"] == 3 and len(result["scenes"]) == 2
     for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"):
         assert 0 < s[key] < 80  # 48 px views and capped iterations: coarse, but on the body
+    for row in result["scenes"]:  # the split of PA-MPVPE's vertices: hands and the rest
+        assert min(row["pa_mpvpe_body_mm"], row["pa_mpvpe_hands_mm"]) < row["pa_mpvpe_mm"] \
+            < max(row["pa_mpvpe_body_mm"], row["pa_mpvpe_hands_mm"])
     views, _ = recorded_fit[0]
     assert len(views) == 3 and views.weight is None and views.cameras.width == SIZE
 
