@@ -139,6 +139,8 @@ def _print_table(result: dict, count: int | None) -> None:
     s = result["summary"]
     table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in errors), f"{s['residual_px']:.2f}",
                   f"{s['seconds_per_scene']:.1f}", *extra(s))
+    if not console.is_terminal:  # a log file: no 80-column squeeze of the numbers
+        console.width = max(console.width, 140)
     console.print(table)
     if s["jobs"] > 1:
         console.print(f"{s['jobs']} scenes at a time, {s['threads']} thread(s) each: "
