@@ -43,6 +43,8 @@ def train(
     sd21: Optional[Path] = typer.Option(None, help="For --config sd21: a local diffusers Stable Diffusion 2.1 folder."),
     dinov2: Optional[Path] = typer.Option(None, help="A local DINOv2 folder (transformers); else a small trained "
                                                      "image encoder."),
+    init_from: Optional[Path] = typer.Option(None, help="Fine-tune: start a fresh run from this trained model "
+                                                        "(model or training folder) of --config's architecture."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Train the diffusion proxy generator (accelerate: one CPU or many GPUs, the same command)."""
@@ -60,7 +62,8 @@ def train(
                               min_views=min_views, max_views=max_views, hand_crops=hand_crops, augment=augment,
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
-                              dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight)
+                              dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight,
+                              init_from=str(init_from) if init_from else None)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
         bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 

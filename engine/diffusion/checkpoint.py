@@ -37,8 +37,9 @@ def checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def resolve_model_folder(path: Path) -> Path:
-    """A diffusers model folder, or a training folder (its latest checkpoint's model)."""
+def resolve_model_folder(path: Path, what: str = "--checkpoint") -> Path:
+    """A diffusers model folder, or a training folder (its latest checkpoint's model);
+    ``what`` names the option in the error."""
     path = Path(path)
     if (path / "config.json").is_file():
         return path
@@ -46,7 +47,7 @@ def resolve_model_folder(path: Path) -> Path:
         return path / "model"
     found = checkpoints(path)
     if not found:
-        raise InputError(f"--checkpoint: {path} holds no model (config.json) and no checkpoint-* folder")
+        raise InputError(f"{what}: {path} holds no model (config.json) and no checkpoint-* folder")
     return found[-1][1] / "model"
 
 

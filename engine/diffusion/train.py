@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from engine.cache import atomic_write_bytes
-from engine.diffusion.checkpoint import checkpoints, load_optimizer, save_checkpoint
+from engine.diffusion.checkpoint import checkpoints, load_optimizer, resolve_model_folder, save_checkpoint
 from engine.diffusion.codec import PixelCodec, encode_views, proxy_images
 from engine.diffusion.configs import CONFIGS, build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
@@ -61,6 +61,7 @@ class TrainConfig:
     dinov2_path: str | None = None
     prediction_type: str | None = None  # None: "sample" (x0; v needs 3x the steps, README), sd21: the folder's
     uv_body_weight: float | None = None  # the uv stream's error on the body's pixels; None: 1 (pixel configs), 0 (sd21)
+    init_from: str | None = None  # a fresh run starts from this trained model's weights (``initial_model``)
 
     @property
     def pixel_space(self) -> bool:
@@ -105,6 +106,26 @@ def resume_config(out: Path, max_steps: int | None = None) -> TrainConfig:
     if max_steps is not None:
         cfg.max_steps = max_steps
     return cfg
+
+
+def initial_model(cfg: TrainConfig):
+    """A fine-tuning run's start: the weights and noise schedule of the trained model in
+    ``cfg.init_from`` (a model folder, or a training folder: its latest checkpoint), with a
+    fresh optimiser, step 0 and this run's own settings (views, crops, schedule). The model
+    must be of ``cfg.config``'s architecture."""
+    from diffusers import DDPMScheduler
+
+    from engine.diffusion.model import ProxyDiffusionModel
+
+    folder = resolve_model_folder(Path(cfg.init_from), "--init-from")
+    model = ProxyDiffusionModel.from_pretrained(folder)
+    for key, want in CONFIGS[cfg.config].items():
+        have = model.config.get(key)
+        if (list(have) if isinstance(have, (list, tuple)) else have) != (list(want) if isinstance(want, tuple)
+                                                                          else want):
+            raise InputError(f"--init-from: {folder / 'config.json'}: field {key!r} is {have!r}, config "
+                             f"{cfg.config!r} has {want!r}")
+    return model, DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
 
 
 def make_scheduler(model, prediction_type: str | None = None):
@@ -189,7 +210,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     cfg.check()
     absolute = lambda p: str(Path(p).resolve()) if p else p  # noqa: E731  (the record must survive a cd)
     cfg = replace(cfg, dataset=absolute(cfg.dataset), sd21_path=absolute(cfg.sd21_path),
-                  dinov2_path=absolute(cfg.dinov2_path),
+                  dinov2_path=absolute(cfg.dinov2_path), init_from=absolute(cfg.init_from),
                   uv_body_weight=cfg.uv_body_weight if cfg.uv_body_weight is not None else float(cfg.pixel_space))
     out = Path(cfg.out)
     found = checkpoints(out)
@@ -202,6 +223,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     if found:
         model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")
         scheduler = DDPMScheduler.from_pretrained(found[-1][1] / "model", subfolder="scheduler")
+    elif cfg.init_from:
+        model, scheduler = initial_model(cfg)
     else:
         torch.manual_seed(cfg.seed)  # the initial weights are part of the run
         model = build_model(cfg.config, cfg.sd21_path, cfg.dinov2_path)

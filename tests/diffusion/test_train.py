@@ -73,6 +73,27 @@ def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, t
     assert not list((tmp_path / "b").glob(".*partial"))
 
 
+def test_a_fine_tuning_run_starts_from_the_trained_weights(one_scene, overfit, tmp_path):
+    """--init-from: step 1 of a fresh run at learning rate 0 keeps the trained weights, which
+    a random start would not have; the folder must hold the named configuration's model."""
+    trained_out, _ = overfit
+    tuned = train(_cfg(one_scene, tmp_path / "ft", max_steps=1, lr=0.0, warmup_steps=0, hand_crops=1,
+                       init_from=str(trained_out)))
+    assert tuned["steps"] == 1
+    a = ProxyDiffusionModel.from_pretrained(checkpoints(trained_out)[-1][1] / "model").state_dict()
+    b = ProxyDiffusionModel.from_pretrained(tuned["checkpoint"]).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    fresh = ProxyDiffusionModel.from_pretrained(
+        train(_cfg(one_scene, tmp_path / "fresh", max_steps=1, lr=0.0, warmup_steps=0))["checkpoint"]).state_dict()
+    assert not all(torch.equal(a[k], fresh[k]) for k in a)
+    record = json.loads((tmp_path / "ft" / "train_config.json").read_text())
+    assert record["init_from"] == str(trained_out.resolve()) and record["hand_crops"] == 1
+    with pytest.raises(InputError, match="--init-from: .*config.json: field 'image_size' is 32, config 'small'"):
+        train(_cfg(one_scene, tmp_path / "wrong", config="small", max_steps=1, init_from=str(trained_out)))
+    with pytest.raises(InputError, match="--init-from: .* holds no model"):
+        train(_cfg(one_scene, tmp_path / "none", max_steps=1, init_from=str(tmp_path)))
+
+
 def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     out, summary = overfit
     assert summary["loss"] < 0.01
