@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -139,9 +140,9 @@ def _print_table(result: dict, count: int | None) -> None:
     s = result["summary"]
     table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in errors), f"{s['residual_px']:.2f}",
                   f"{s['seconds_per_scene']:.1f}", *extra(s))
-    if not console.is_terminal:  # a log file: no 80-column squeeze of the numbers
-        console.width = max(console.width, 140)
-    console.print(table)
+    # into a log file, rich would squeeze the numbers into 80 columns (unless COLUMNS says otherwise)
+    wide = console.is_terminal or os.environ.get("COLUMNS")
+    (console if wide else Console(stderr=True, width=140)).print(table)
     if s["jobs"] > 1:
         console.print(f"{s['jobs']} scenes at a time, {s['threads']} thread(s) each: "
                       f"{s['wall_seconds_per_scene']:.2f} s of wall time per scene")

@@ -28,7 +28,7 @@ import torch
 from engine.cache import atomic_write_bytes
 from engine.diffusion.checkpoint import checkpoints, load_optimizer, resolve_model_folder, save_checkpoint
 from engine.diffusion.codec import PixelCodec, encode_views, proxy_images
-from engine.diffusion.configs import CONFIGS, build_model
+from engine.diffusion.configs import CONFIGS, build_model, model_config
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
@@ -118,14 +118,23 @@ def initial_model(cfg: TrainConfig):
     from engine.diffusion.model import ProxyDiffusionModel
 
     folder = resolve_model_folder(Path(cfg.init_from), "--init-from")
-    model = ProxyDiffusionModel.from_pretrained(folder)
-    for key, want in CONFIGS[cfg.config].items():
+    paths = {"pretrained_path": cfg.sd21_path, "dinov2_path": cfg.dinov2_path}  # this machine's, when given
+    model = ProxyDiffusionModel.from_pretrained(folder, **{k: v for k, v in paths.items() if v})
+    wanted = {"image_encoder": "patch", **model_config(cfg.config, cfg.sd21_path, cfg.dinov2_path)}
+    for key, want in wanted.items():
         have = model.config.get(key)
-        if (list(have) if isinstance(have, (list, tuple)) else have) != (list(want) if isinstance(want, tuple)
-                                                                          else want):
+        if key not in paths and _plain(have) != _plain(want):
             raise InputError(f"--init-from: {folder / 'config.json'}: field {key!r} is {have!r}, config "
-                             f"{cfg.config!r} has {want!r}")
-    return model, DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
+                             f"{cfg.config!r} (with --dinov2 as given) has {want!r}")
+    scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
+    if cfg.prediction_type and cfg.prediction_type != scheduler.config.prediction_type:
+        raise InputError(f"--prediction-type: {cfg.prediction_type!r}, but the model in {folder} was trained for "
+                         f"{scheduler.config.prediction_type!r}")
+    return model, scheduler, folder
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def make_scheduler(model, prediction_type: str | None = None):
@@ -224,7 +233,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")
         scheduler = DDPMScheduler.from_pretrained(found[-1][1] / "model", subfolder="scheduler")
     elif cfg.init_from:
-        model, scheduler = initial_model(cfg)
+        model, scheduler, folder = initial_model(cfg)
+        cfg = replace(cfg, init_from=str(folder.resolve()))  # the record names the weights, not a moving run
     else:
         torch.manual_seed(cfg.seed)  # the initial weights are part of the run
         model = build_model(cfg.config, cfg.sd21_path, cfg.dinov2_path)

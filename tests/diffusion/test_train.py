@@ -87,7 +87,11 @@ def test_a_fine_tuning_run_starts_from_the_trained_weights(one_scene, overfit, t
         train(_cfg(one_scene, tmp_path / "fresh", max_steps=1, lr=0.0, warmup_steps=0))["checkpoint"]).state_dict()
     assert not all(torch.equal(a[k], fresh[k]) for k in a)
     record = json.loads((tmp_path / "ft" / "train_config.json").read_text())
-    assert record["init_from"] == str(trained_out.resolve()) and record["hand_crops"] == 1
+    # the record names the weights it started from, not the run (which may go on)
+    assert record["init_from"] == str((checkpoints(trained_out)[-1][1] / "model").resolve())
+    assert record["hand_crops"] == 1
+    with pytest.raises(InputError, match="--prediction-type: 'epsilon', but the model .* 'sample'"):
+        train(_cfg(one_scene, tmp_path / "eps", max_steps=1, prediction_type="epsilon", init_from=str(trained_out)))
     with pytest.raises(InputError, match="--init-from: .*config.json: field 'image_size' is 32, config 'small'"):
         train(_cfg(one_scene, tmp_path / "wrong", config="small", max_steps=1, init_from=str(trained_out)))
     with pytest.raises(InputError, match="--init-from: .* holds no model"):

@@ -178,6 +178,10 @@ def test_a_scene_that_cannot_be_fitted_is_reported_not_fatal(dataset, bodies, mo
     out = evaluate(dataset[0], EvalConfig(max_scenes=2))
     assert out["summary"]["failed"] == 2 and out["summary"]["scenes"] == 2
     assert math.isnan(out["summary"]["mpvpe_mm"]) and "too few" in out["scenes"][0]["error"]
+    assert all(math.isnan(row[k]) for row in out["scenes"] for k in ev.REGION_METRICS)
+    from engine.cli.fit_cmds import _print_table
+
+    _print_table(out, None)  # the table prints failed rows too
 
 
 def test_parallel_scenes_give_the_same_rows(dataset):
