@@ -175,10 +175,11 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
         result, seconds = timed_fit(views, body, proxy, config.options)
     except ValueError as e:  # proxies that give nothing to fit (a poor model): a failed scene, not a failed run
         return {"scene": folder.name, "views": len(views), "seconds": sampled, "fit_seconds": 0.0, **quality,
-                **dict.fromkeys(METRICS + REGION_METRICS, math.nan), "residual_px": math.nan, "correspondences": 0, "init": None,
-                "error": str(e)}
+                **dict.fromkeys(METRICS + REGION_METRICS, math.nan), "residual_px": math.nan, "correspondences": 0,
+                "init": None, "error": str(e)}
     row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
-           **quality, **scene_errors(result, scene.gt, proxy.part_table), "residual_px": float(result.residual_px.mean()),
+           **quality, **scene_errors(result, scene.gt, proxy.part_table),
+           "residual_px": float(result.residual_px.mean()),
            "correspondences": int(result.correspondences), "init": result.init}
     return row
 
@@ -252,7 +253,8 @@ def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu
     mean = lambda key: float(np.mean([r[key] for r in rows])) if rows else math.nan  # noqa: E731
     fitted = [r for r in rows if "error" not in r]
     fit_mean = lambda key: float(np.mean([r[key] for r in fitted])) if fitted else math.nan  # noqa: E731
-    return {**{k: fit_mean(k) for k in METRICS + REGION_METRICS}, "seconds_per_scene": mean("seconds"), "scenes": len(rows),
+    return {**{k: fit_mean(k) for k in METRICS + REGION_METRICS}, "seconds_per_scene": mean("seconds"),
+            "scenes": len(rows),
             "failed": len(rows) - len(fitted),
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
             "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
