@@ -33,7 +33,8 @@ from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
 from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, pa_region_errors_mm
-from engine.proxy import PART_NAMES, BodyCache, BodyProxy, PartTable, aggregate_samples
+from engine.proxy import PART_ID, BodyCache, BodyProxy, PartTable, aggregate_samples
+from engine.proxy.parts import HAND_PARTS
 from engine.proxy.oracle_crops import oracle_hand_crops
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
@@ -140,7 +141,7 @@ def scene_errors(result: FitResult, gt: dict[str, np.ndarray], part_table: PartT
     errors = {"mpjpe_mm": mpjpe(pred_k, gt_k).item(), "pa_mpjpe_mm": pa_mpjpe(pred_k, gt_k).item(),
               "mpvpe_mm": mpvpe(pred_v, gt_v).item(), "pa_mpvpe_mm": pa_mpvpe(pred_v, gt_v).item()}
     if part_table is not None:
-        hand_parts = torch.tensor([i for i, name in enumerate(PART_NAMES) if "Hand" in name])
+        hand_parts = torch.tensor([PART_ID[name] for name in HAND_PARTS])
         hands = torch.isin(part_table.vertex_part.cpu(), hand_parts)
         regions = pa_region_errors_mm(pred_v, gt_v, {"body": ~hands, "hands": hands})
         errors.update({f"pa_mpvpe_{name}_mm": v.item() for name, v in regions.items()})
