@@ -6,10 +6,14 @@ so a user can fix the call without reading the code.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used, so numpy-only callers (Blender) never load it
+    import torch
 
 
 class InputError(ValueError):
@@ -21,7 +25,7 @@ def check_shape(name: str, x: torch.Tensor | np.ndarray, shape: Sequence[int | N
     """Check ``x`` against ``shape``: ``None`` matches any size, a string names a size that
     must be equal wherever the same string appears (e.g. ``("B", None, 3)``). Pass one
     ``sizes`` dict to several calls to make named sizes agree across arrays."""
-    if not isinstance(x, (torch.Tensor, np.ndarray)):
+    if not (isinstance(x, np.ndarray) or _is_tensor(x)):
         raise InputError(f"{name}: expected a tensor or array, got {type(x).__name__}")
     if x.ndim != len(shape):
         raise InputError(f"{name}: expected shape {_fmt(shape)}, got {tuple(x.shape)}")
@@ -35,6 +39,8 @@ def check_shape(name: str, x: torch.Tensor | np.ndarray, shape: Sequence[int | N
 
 
 def check_finite(name: str, x: torch.Tensor) -> None:
+    import torch
+
     if not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).sum().item()
         raise InputError(f"{name}: {bad} non-finite value(s) (NaN or inf)")
@@ -46,6 +52,12 @@ def check_batch(names_and_tensors: Sequence[tuple[str, torch.Tensor]]) -> int:
     if len(set(sizes.values())) > 1:
         raise InputError(f"batch sizes differ: {sizes}")
     return next(iter(sizes.values()))
+
+
+def _is_tensor(x) -> bool:
+    """A torch tensor, told without importing torch: if torch is not loaded, ``x`` is none."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _fmt(shape: Sequence[int | None | str]) -> str:

@@ -1,0 +1,91 @@
+"""The project's camera JSON, and the cameras of a synthetic scene's ``scene.json``::
+
+    {"schema_version": 1, "kind": "diffproxy.cameras",
+     "cameras": [{"name": "cam01", "K": [[...]], "dist": [...], "R_cam_world": [[...]],
+                  "t_cam_world": [...], "width": 1920, "height": 1080}, ...]}
+
+``scene.json`` cameras have no name (nor dist): they are named ``view_00``, ``view_01``, ... as
+the scene's images (``images/view_00.png``); ``dist`` absent means none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.io.calibration import checks
+from engine.io.calibration.camera import Calibration, CameraCalibration
+
+SCHEMA_VERSION = 1
+KIND = "diffproxy.cameras"
+
+
+def read_json_calibration(path: Path) -> Calibration:
+    path = Path(path)
+    data = _load(path)
+    where = checks.Where(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with a 'cameras' list")
+    if data.get("kind", KIND) != KIND:
+        raise where.error("kind", f"{data.get('kind')!r} is not a camera file (expected {KIND!r})")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise where.error("schema_version", f"is {data.get('schema_version')!r}, this reader knows {SCHEMA_VERSION}")
+    entries = where.require(data, "cameras")
+    if not isinstance(entries, list):
+        raise where.error("cameras", "expected a list")
+    return checks.calibration(path, "json", [_camera(path, i, c) for i, c in enumerate(entries)])
+
+
+def _load(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON: {e}") from None
+
+
+def _camera(path: Path, index: int, entry) -> CameraCalibration:
+    if not isinstance(entry, dict):
+        raise checks.Where(path, f"cameras[{index}]").error("cameras", "expected an object")
+    name = entry.get("name", f"view_{index:02d}")
+    if not isinstance(name, str) or not name:
+        raise checks.Where(path, f"cameras[{index}]").error("name", f"expected a non-empty string, got {name!r}")
+    where = checks.Where(path, name)
+    width, height = checks.image_size(where, "width, height", where.require(entry, "width"),
+                                      where.require(entry, "height"))
+    return CameraCalibration(
+        name=name,
+        K=checks.intrinsics(where, "K", where.require(entry, "K")),
+        dist=checks.distortion(where, "dist", entry.get("dist")),
+        R_cam_world=checks.rotation(where, "R_cam_world", where.require(entry, "R_cam_world")),
+        t_cam_world=checks.translation(where, "t_cam_world", where.require(entry, "t_cam_world")),
+        width=width,
+        height=height,
+    )
+
+
+def write_calibration_json(calibration: Calibration, path: str | Path) -> None:
+    """Write ``calibration`` in the project's JSON, atomically (a temporary file in the same
+    folder, then ``os.replace``), so a reader never sees half a file."""
+    path = Path(path)
+    record = {"schema_version": SCHEMA_VERSION, "kind": KIND, "cameras": [
+        {"name": c.name, "K": c.K.tolist(), "dist": c.dist.tolist(), "R_cam_world": c.R_cam_world.tolist(),
+         "t_cam_world": c.t_cam_world.tolist(), "width": int(c.width), "height": int(c.height)}
+        for c in calibration.cameras]}
+    try:
+        text = json.dumps(record, indent=1, allow_nan=False)
+    except ValueError:
+        raise InputError(f"{path}: cannot write non-finite camera values (NaN or inf) as JSON") from None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
