@@ -1,0 +1,148 @@
+"""MediaPipe (legacy ``mp.solutions``, the models inside the mediapipe 0.10.21 wheel) on one image.
+
+- Body: Pose with ``model_complexity=1`` (pose detection + ``pose_landmark_full``), static image
+  mode, one person (the one the pose detector scores highest), optional segmentation mask.
+- Hands: MediaPipe Hands on full frames misses small hands, so each hand is searched in a
+  square crop around the pose's wrist, rotated so that wrist -> knuckles points up and resampled
+  to 256 px. A few crop sizes are tried in turn (8, 4.5 and 11 times the wrist-to-knuckle
+  distance, at least 96 px: on the pose2sim example, larger crops let the palm detector find
+  more hands than the 2.5-3x crops of the first design). A hand is accepted only if its wrist
+  lands within 1.5 wrist-to-knuckle distances of the pose's wrist, and nearer to it than to the
+  other pose wrist. Which hand it is comes from the pose wrist it was cropped around, never
+  from MediaPipe's handedness label (that one assumes a mirrored image).
+- Hand scores: the solution API exposes neither the palm score nor the hand-presence score
+  (an accepted hand passed palm >= 0.3 and presence >= 0.5). The score given to its 21
+  landmarks is its agreement with the pose: 1 - e / 3 with e its wrist's distance from the
+  pose wrist in wrist-to-knuckle units (1 on the pose wrist, 0.5 at the acceptance limit).
+
+Coordinates follow ``engine.detect.types``: MediaPipe's normalised x in [0, 1] spans the image
+edge to edge, so pixel x = x_norm * W - 0.5 (pixel centres at integers).
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from engine.detect.types import BODY_INDEX, Detection, empty_hands, landmark_box
+from engine.errors import InputError
+
+HAND_CROP_PX = 256
+HAND_CROP_FACTORS = (8.0, 4.5, 11.0)   # crop side / wrist-to-knuckle distance, tried in turn
+HAND_MIN_SIDE = 96.0
+HAND_MAX_WRIST_ERROR = 1.5            # accepted hand wrist to pose wrist, in wrist-to-knuckle units
+ROI_MARGIN = 0.1                      # roi crops are widened by this fraction of their size per side
+_SIDES = (("left_wrist", "left_index", "left_pinky"), ("right_wrist", "right_index", "right_pinky"))
+
+
+class MediaPipeDetector:
+    """``detector(image_rgb, roi=None) -> Detection | None`` (None: no person).
+
+    Builds the MediaPipe graphs once; ``close()`` or use as a context manager to free them.
+    ``last_timings`` holds the seconds of each stage ("pose" (with the mask), "hands") of the
+    last call.
+    """
+
+    def __init__(self, hands: bool = True, mask: bool = True, min_pose_confidence: float = 0.5):
+        import mediapipe as mp
+
+        self.mask = mask
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=True, model_complexity=1, enable_segmentation=mask,
+            min_detection_confidence=min_pose_confidence)
+        self._hands = mp.solutions.hands.Hands(
+            static_image_mode=True, max_num_hands=1, model_complexity=1,
+            min_detection_confidence=0.3) if hands else None
+        self.last_timings: dict[str, float] = {}
+
+    def close(self) -> None:
+        for graph in (self._pose, self._hands):
+            if graph is not None:
+                graph.close()
+        self._pose = self._hands = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __call__(self, image_rgb: np.ndarray, roi: np.ndarray | None = None) -> Detection | None:
+        """Detect the person in ``image_rgb`` ((H, W, 3) uint8 RGB), inside ``roi`` (x0, y0, x1, y1
+        in image pixels; it is widened by ``ROI_MARGIN`` per side and clipped to the image) when
+        given. Landmarks are in full-image pixels; the mask is zero outside the roi."""
+        if self._pose is None:
+            raise InputError("MediaPipeDetector: called after close()")
+        if not (isinstance(image_rgb, np.ndarray) and image_rgb.dtype == np.uint8
+                and image_rgb.ndim == 3 and image_rgb.shape[2] == 3):
+            raise InputError("image_rgb: expected an (H, W, 3) uint8 RGB array, got "
+                             f"{getattr(image_rgb, 'dtype', type(image_rgb).__name__)} "
+                             f"{getattr(image_rgb, 'shape', '')}")
+        H, W = image_rgb.shape[:2]
+        x0, y0, x1, y1 = _roi_pixels(roi, W, H)
+        t0 = time.perf_counter()
+        crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
+        res = self._pose.process(crop)
+        if res.pose_landmarks is None:
+            self.last_timings = {"pose": time.perf_counter() - t0, "hands": 0.0}
+            return None
+        lm = np.array([[p.x, p.y, p.visibility] for p in res.pose_landmarks.landmark])
+        body_xy = lm[:, :2] * [x1 - x0, y1 - y0] - 0.5 + [x0, y0]
+        body_score = np.clip(lm[:, 2], 0.0, 1.0)
+        mask = None
+        if self.mask and res.segmentation_mask is not None:
+            mask = np.zeros((H, W), np.uint8)
+            mask[y0:y1, x0:x1] = np.clip(res.segmentation_mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        t1 = time.perf_counter()
+        hands_xy, hands_score = empty_hands()
+        if self._hands is not None:
+            for h in range(2):
+                found = self._find_hand(image_rgb, body_xy, h)
+                if found is not None:
+                    hands_xy[h], hands_score[h] = found[0], found[1]
+        self.last_timings = {"pose": t1 - t0, "hands": time.perf_counter() - t1}
+        return Detection(body_xy, body_score, hands_xy, hands_score, mask,
+                         landmark_box(body_xy, body_score))
+
+    def _find_hand(self, image: np.ndarray, body_xy: np.ndarray, h: int):
+        """(21, 2) landmarks and their score for the person's hand ``h`` (0 left, 1 right), or None."""
+        wrist, index, pinky = (body_xy[BODY_INDEX[n]] for n in _SIDES[h])
+        other_wrist = body_xy[BODY_INDEX[_SIDES[1 - h][0]]]
+        knuckles = 0.5 * (index + pinky)
+        dist = max(float(np.linalg.norm(knuckles - wrist)), HAND_MIN_SIDE / max(HAND_CROP_FACTORS))
+        centre = wrist + 0.5 * (knuckles - wrist)
+        up = knuckles - wrist
+        angle = float(np.degrees(np.arctan2(up[0], -up[1]))) if np.linalg.norm(up) > 1e-6 else 0.0
+        for factor in HAND_CROP_FACTORS:
+            side = max(factor * dist, HAND_MIN_SIDE)
+            M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, HAND_CROP_PX / side)
+            M[:, 2] += HAND_CROP_PX / 2 - 0.5 - centre
+            crop = cv2.warpAffine(image, M, (HAND_CROP_PX, HAND_CROP_PX), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            res = self._hands.process(crop)
+            if not res.multi_hand_landmarks:
+                continue
+            uv = np.array([[p.x, p.y] for p in res.multi_hand_landmarks[0].landmark]) * HAND_CROP_PX - 0.5
+            Mi = cv2.invertAffineTransform(M)
+            xy = uv @ Mi[:, :2].T + Mi[:, 2]
+            err = float(np.linalg.norm(xy[0] - wrist))
+            if err <= HAND_MAX_WRIST_ERROR * dist and err < np.linalg.norm(xy[0] - other_wrist):
+                return xy, 1.0 - err / dist / (2 * HAND_MAX_WRIST_ERROR)
+        return None
+
+
+def _roi_pixels(roi, W: int, H: int) -> tuple[int, int, int, int]:
+    """Integer crop (x0, y0, x1, y1) of ``roi`` widened by ROI_MARGIN and clipped; the image if None."""
+    if roi is None:
+        return 0, 0, W, H
+    r = np.asarray(roi, dtype=np.float64)
+    if r.shape != (4,) or not np.isfinite(r).all() or r[2] <= r[0] or r[3] <= r[1]:
+        raise InputError(f"roi: expected finite (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {roi!r}")
+    m = ROI_MARGIN * (r[2:] - r[:2])
+    x0, y0 = np.floor(np.maximum(r[:2] - m, 0)).astype(int)
+    x1, y1 = np.ceil(np.minimum(r[2:] + m, [W, H])).astype(int)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        raise InputError(f"roi: {roi!r} leaves less than 16 x 16 pixels inside the {W} x {H} image")
+    return int(x0), int(y0), int(x1), int(y1)

@@ -1,0 +1,157 @@
+"""Detect the same person in every view of a calibrated capture.
+
+A single-image detector picks one person per image, and in a view with bystanders it may pick
+the wrong one. :func:`detect_views` keeps the largest set of views whose detections agree in 3D
+(RANSAC over views: every pair of views proposes a triangulation, the views that reproject it
+within ``AGREE_FRACTION`` of their person's box height join it) and re-detects in the other
+views inside the box where the agreed person projects. A view whose detection agrees only with
+left and right exchanged (the detector took the person's back for their front) is kept, swapped.
+
+Projections are (3, 4) pixel projection matrices ``P = K [R | t]`` (world to pixel, OpenCV
+pixel centres at integers). Lens distortion is ignored here: the detections are in distorted
+pixels while P is a pinhole model, which costs a few pixels, well inside the tolerance.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from engine.detect.types import BODY_INDEX, Detection
+from engine.errors import InputError, check_shape
+
+RELIABLE = tuple(BODY_INDEX[f"{s}_{j}"] for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+                 for s in ("left", "right"))
+MIN_SCORE = 0.5          # landmarks scoring above this take part in the consistency check
+AGREE_FRACTION = 0.05    # median reprojection error below this fraction of the box height: agrees
+ROI_ENLARGE = 1.25       # the projected person's box is scaled by this about its centre
+MIN_POINTS = 4           # a view with fewer reliable landmarks cannot agree
+
+
+def triangulate(points_xy: np.ndarray, scores: np.ndarray, projections: np.ndarray) -> np.ndarray:
+    """Weighted DLT: (V, L, 2) pixels, (V, L) weights, (V, 3, 4) projections -> (L, 3) points.
+
+    Each view's two equations are scaled to unit norm, then by its score, so a score weighs a
+    view whatever its pixel scale. NaN where fewer than 2 views have a score > 0 and a finite point.
+    """
+    sizes: dict[str, int] = {}
+    check_shape("points_xy", points_xy, ("V", "L", 2), sizes)
+    check_shape("scores", scores, ("V", "L"), sizes)
+    check_shape("projections", projections, ("V", 3, 4), sizes)
+    xy = np.asarray(points_xy, np.float64)
+    P = np.asarray(projections, np.float64)
+    w = np.where(np.isfinite(xy).all(-1), np.asarray(scores, np.float64), 0.0)
+    w = np.where(w > 0, w, 0.0)
+    xy = np.nan_to_num(xy)
+    rows = np.stack([xy[..., 0, None] * P[:, None, 2] - P[:, None, 0],
+                     xy[..., 1, None] * P[:, None, 2] - P[:, None, 1]], axis=2)   # (V, L, 2, 4)
+    rows /= np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-300)
+    A = (rows * w[..., None, None]).transpose(1, 0, 2, 3).reshape(xy.shape[1], -1, 4)  # (L, 2V, 4)
+    X = np.linalg.svd(A)[2][:, -1]
+    out = X[:, :3] / X[:, 3:]
+    out[(w > 0).sum(axis=0) < 2] = np.nan
+    return out
+
+
+def project(X: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """(L, 3) points, (3, 4) projection -> (L, 2) pixels; NaN for points behind the camera."""
+    h = X @ P[:, :3].T + P[:, 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uv = h[:, :2] / h[:, 2:]
+    uv[~(h[:, 2] > 0)] = np.nan
+    return uv
+
+
+def view_error(det: Detection, P: np.ndarray, X: np.ndarray) -> float:
+    """Median reprojection error of the reliable landmarks over the detection's box height
+    (inf when fewer than ``MIN_POINTS`` landmarks can be compared)."""
+    idx = np.array(RELIABLE)
+    err = np.linalg.norm(project(X[idx], P) - det.body_xy[idx], axis=1)
+    ok = np.isfinite(err) & (det.body_score[idx] > MIN_SCORE)
+    if ok.sum() < MIN_POINTS or not det.height > 0:
+        return np.inf
+    return float(np.median(err[ok])) / det.height
+
+
+def _triangulate_views(dets, P, views) -> np.ndarray:
+    xy = np.stack([dets[v].body_xy for v in views])
+    sc = np.stack([dets[v].body_score for v in views])
+    return triangulate(xy, np.where(sc > MIN_SCORE, sc, 0.0), P[list(views)])
+
+
+def _agreeing(det: Detection, P: np.ndarray, X: np.ndarray) -> tuple[Detection, float]:
+    """``det`` or its side-swapped copy, whichever reprojects ``X`` better, and its error."""
+    swapped = det.swapped_sides()
+    e, e_swapped = view_error(det, P, X), view_error(swapped, P, X)
+    return (det, e) if e <= e_swapped else (swapped, e_swapped)
+
+
+def consistent_views(dets: list[Detection | None], P: np.ndarray
+                     ) -> tuple[list[int], np.ndarray | None, list[Detection | None]]:
+    """Largest set of views whose detections agree, the (33, 3) landmarks triangulated from them
+    (NaN where fewer than 2 of them see a landmark), and the detections with left and right
+    swapped in the views that agree only so (single-image detectors confuse a person's front
+    and back); ([], None, dets) when no two views agree."""
+    found = [v for v, d in enumerate(dets) if d is not None]
+    best, best_key, best_X, best_dets = [], (0, 0.0), None, list(dets)
+    for i, j in combinations(found, 2):
+        for first_j in (dets[j], dets[j].swapped_sides()):
+            use, inliers = {v: dets[v] for v in found}, [i, j]
+            use[j] = first_j
+            for _ in range(4):
+                X = _triangulate_views(use, P, inliers)
+                errs = {}
+                for v in found:
+                    use[v], errs[v] = _agreeing(dets[v], P[v], X)
+                new = [v for v in found if errs[v] < AGREE_FRACTION]
+                if new == inliers or len(new) < 2:
+                    break
+                inliers = new
+            if len(new) < 2 or not all(errs[v] < AGREE_FRACTION for v in inliers):
+                continue
+            key = (len(inliers), -float(np.mean([errs[v] for v in inliers])))
+            if key > best_key:
+                best, best_key, best_X = inliers, key, X
+                best_dets = [use[v] if v in inliers else d for v, d in enumerate(dets)]
+    return best, best_X, best_dets
+
+
+def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarray] | None
+                 ) -> list[Detection | None]:
+    """One detection per view of the same person, None where that person is not found.
+
+    ``detector(image, roi=None) -> Detection | None`` (e.g. a ``MediaPipeDetector``);
+    ``projections``: one (3, 4) pixel projection matrix per image, or None (then, as with a
+    single view, every image's detection is returned unchecked). When no two views agree,
+    the detections are returned unchecked too (there is no 3D person to check them against).
+    """
+    P = None if projections is None else np.asarray(projections, np.float64)
+    if P is not None and P.shape != (len(images), 3, 4):
+        raise InputError(f"projections: expected {len(images)} (3, 4) matrices, one per image, "
+                         f"got shape {P.shape}")
+    dets = [detector(img) for img in images]
+    if P is None or len(images) < 2:
+        return dets
+    views, X, out = consistent_views(dets, P)
+    if X is None:
+        return dets
+    for v, img in enumerate(images):
+        if v in views:
+            continue
+        out[v] = None
+        uv = project(X, P[v])
+        uv = uv[np.isfinite(uv).all(axis=1)]
+        H, W = img.shape[:2]
+        if len(uv) < MIN_POINTS:
+            continue
+        lo, hi = uv.min(axis=0), uv.max(axis=0)
+        c, half = 0.5 * (lo + hi), 0.5 * ROI_ENLARGE * (hi - lo)
+        roi = np.concatenate([np.maximum(c - half, 0), np.minimum(c + half, [W - 1, H - 1])])
+        if roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16:
+            continue   # the person projects outside this image
+        det = detector(img, roi=roi)
+        if det is not None:
+            det, err = _agreeing(det, P[v], X)
+            out[v] = det if err < AGREE_FRACTION else None
+    return out
