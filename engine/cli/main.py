@@ -7,6 +7,8 @@ import typer
 from engine.cli.assets_cmd import app as assets_app
 from engine.cli.doctor import doctor
 from engine.cli.fit_cmds import evaluate, fit
+from engine.cli.landmarks_cmd import landmarks
+from engine.cli.reconstruct_cmd import reconstruct
 from engine.cli.synth_cmds import preview, render, validate
 from engine.cli.train_cmd import train
 
@@ -19,6 +21,8 @@ app.command()(preview)
 app.command()(fit)
 app.command()(evaluate)
 app.command()(train)
+app.command()(reconstruct)
+app.command()(landmarks)
 app.add_typer(assets_app, name="assets")
 
 

@@ -108,3 +108,12 @@ class ProxyRenderer:
         occluded = 0.0 if n_body == 0 else max(0.0, 1.0 - len(body_px) / n_body)
         return ViewProxy(seg.reshape(height, width), uv.reshape(height, width, 2), depth.reshape(height, width),
                          body_mask.reshape(height, width), float(occluded))
+
+
+def ray_silhouette(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, R_cam_world: np.ndarray,
+                   t_cam_world: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W) bool: the pixels whose centre ray hits the mesh."""
+    origins, dirs = pixel_rays(np.asarray(K, np.float64), np.asarray(R_cam_world, np.float64),
+                               np.asarray(t_cam_world, np.float64), width, height)
+    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
+    return RayMeshIntersector(mesh).intersects_any(origins, dirs).reshape(height, width)

@@ -1,0 +1,153 @@
+"""A reconstruction on disk, in the calibration's own world frame and units (so that it lines
+up with the user's cameras), readable with numpy + json alone:
+
+```
+out/
+  fit.json      schema_version, kind "diffproxy.fit", body {model, pose_joint_names, shape_names,
+                keypoint_names (the landmark table's)}, params (user frame: a forward pass of the
+                body model with them gives the vertices below), cameras[i] {name, K, dist,
+                R_cam_world, t_cam_world, width, height} (the images' sizes), world
+                {world_units_per_metre, unit, up_axis}, frames, fps, views[i] {name,
+                residual_px, mask_iou}, notes, timings, meta, files
+  fit.npz       vertices (V,3), joints (J,3), keypoints (L,3): user frame; faces (F,3); vertex_part
+                (V,); params_<name>; cameras_K/R_cam_world/t_cam_world; residual_px (N,), mask_iou
+                (N,); frames (T,), fps. A sequence (T > 1) puts a leading frame axis on
+                vertices, joints, keypoints, params_*, residual_px and mask_iou.
+  fit.glb       the body of the first frame (user frame), coloured by part
+  overlay_<camera>.jpg, contact_sheet.jpg   the fitted body over the (undistorted) footage
+  report.json   the summary (the --json line) with the per-frame, per-view figures
+```
+Files are written into a temporary folder and moved into place, ``fit.json`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import roma
+import torch
+
+from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
+
+PREVIEW_HEIGHT = 480
+
+
+def user_params(rec) -> dict[str, np.ndarray]:
+    """The fitted parameters in the user's frame: x_user = s R^T x_engine, so the placement
+    (R_b, t_b, scale_b) becomes (R^T R_b, s R^T t_b, s scale_b)."""
+    p = rec.params
+    R = torch.as_tensor(rec.world.R_engine_user, dtype=torch.float64)
+    s = rec.world.units_per_metre
+    orient = R.T @ roma.rotvec_to_rotmat(p.global_orient.double())
+    return {"global_orient": roma.rotmat_to_rotvec(orient).numpy(), "transl": s * (p.transl.double() @ R).numpy(),
+            "body_pose": p.body_pose.double().numpy(), "shape": p.shape.double().numpy(),
+            "scale": s * p.scale.double().numpy()}
+
+
+def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previews: dict | None = None) -> dict:
+    out = Path(out)
+    w = rec.world
+    seq = len(rec.frames) > 1
+    pick = (lambda x: x) if seq else (lambda x: x[0])
+    arrays = {"vertices": pick(w.points_to_user(rec.vertices)), "joints": pick(w.points_to_user(rec.joints)),
+              "keypoints": pick(w.points_to_user(rec.landmarks)), "faces": body.faces.cpu().numpy().astype(np.int32),
+              "vertex_part": part_table.vertex_part.cpu().numpy().astype(np.uint8),
+              "residual_px": pick(rec.keypoint_reprojection_px), "mask_iou": pick(rec.mask_iou),
+              "frames": np.asarray(rec.frames, np.int64), "fps": np.asarray(rec.fps, np.float64)}
+    arrays.update({f"params_{k}": pick(v) for k, v in user_params(rec).items()})
+    cams = rec.calibration.cameras
+    arrays.update(cameras_K=np.stack([c.K for c in cams]), cameras_R_cam_world=np.stack([c.R_cam_world for c in cams]),
+                  cameras_t_cam_world=np.stack([c.t_cam_world for c in cams]))
+    record = {
+        "schema_version": SCHEMA_VERSION, "kind": KIND,
+        "body": {"model": body.name, "pose_joint_names": list(body.pose_joint_names),
+                 "shape_names": list(body.shape_names), "keypoint_names": list(rec_names(rec, body))},
+        "params": {k[7:]: v.tolist() for k, v in arrays.items() if k.startswith("params_")},
+        "cameras": [{"name": c.name, "K": c.K.tolist(), "dist": c.dist.tolist(), "R_cam_world": c.R_cam_world.tolist(),
+                     "t_cam_world": c.t_cam_world.tolist(), "width": int(c.width), "height": int(c.height)}
+                    for c in cams],
+        "world": w.record(), "frames": list(rec.frames), "fps": rec.fps,
+        "views": [{"name": n, "residual_px": _f(np.nanmedian(rec.keypoint_reprojection_px[:, i])),
+                   "mask_iou": _f(np.nanmean(rec.mask_iou[:, i]))} for i, n in enumerate(rec.cameras)],
+        "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(FILES),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".tmp-reconstruct-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    written = {}
+    try:
+        np.savez_compressed(tmp / FILES["npz"], **arrays)
+        first = {k: (v[0] if seq and k in ("vertices",) else v) for k, v in arrays.items()}
+        _write_glb(tmp / FILES["glb"], first)
+        names = []
+        if previews:
+            names = _write_previews(tmp, rec, body, part_table, previews)
+        (tmp / "report.json").write_text(json.dumps(summary, indent=1, allow_nan=True))
+        (tmp / FILES["json"]).write_text(json.dumps(record, indent=1, default=_f))
+        for name in [FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]]:
+            os.replace(tmp / name, out / name)
+            written[name] = out / name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return written
+
+
+def rec_names(rec, body):
+    return getattr(rec, "landmark_names", None) or body.keypoint_names
+
+
+def _f(x):
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def _write_previews(folder: Path, rec, body, part_table, previews: dict) -> list[str]:
+    """previews: frame -> {camera: RGB}. One overlay per camera (the first preview frame) and a
+    contact sheet (rows: preview frames, columns: cameras)."""
+    from PIL import Image
+
+    rows, names = [], []
+    for k, (frame, images) in enumerate(sorted(previews.items())):
+        t = rec.frames.index(frame)
+        tiles = [_overlay(rec, body, part_table, t, v, images[c]) for v, c in enumerate(rec.cameras) if c in images]
+        if k == 0:
+            for c, tile in zip(rec.cameras, tiles):
+                names.append(f"overlay_{c}.jpg")
+                Image.fromarray(tile).save(folder / names[-1], quality=90)
+        h = min(t.shape[0] for t in tiles)
+        rows.append(np.concatenate([t[:h] for t in tiles], axis=1))
+    width = min(r.shape[1] for r in rows)
+    Image.fromarray(np.concatenate([r[:, :width] for r in rows], axis=0)).save(folder / "contact_sheet.jpg", quality=88)
+    return names + ["contact_sheet.jpg"]
+
+
+def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray) -> np.ndarray:
+    """The fitted body's parts over view v's footage (lens distortion removed), PREVIEW_HEIGHT px high."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from engine.proxy.parts import PALETTE
+    from engine.proxy.raycast import ProxyRenderer
+
+    f = PREVIEW_HEIGHT / image.shape[0]
+    small = cv2.resize(image, (round(image.shape[1] * f), PREVIEW_HEIGHT), interpolation=cv2.INTER_AREA)
+    cam = rec.calibration.cameras[v].scaled(small.shape[1], small.shape[0])
+    if np.any(cam.dist):
+        small = cv2.undistort(small, cam.K, cam.dist)
+    R, tc = rec.world.camera_to_engine(cam.R_cam_world, cam.t_cam_world)
+    renderer = ProxyRenderer(rec.vertices[t], body.faces.cpu().numpy(), part_table.face_part.cpu().numpy(),
+                             body.uv_coords.cpu().numpy(), body.uv_faces.cpu().numpy())
+    seg = renderer.render(cam.K, R, tc, small.shape[1], small.shape[0]).seg
+    out = small.astype(np.float32)
+    on = seg > 0
+    out[on] = 0.45 * out[on] + 0.55 * PALETTE[seg[on]]
+    img = Image.fromarray(out.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    draw.text((4, 4), f"{rec.cameras[v]} frame {rec.frames[t]}  {rec.keypoint_reprojection_px[t, v]:.1f} px  "
+                      f"IoU {rec.mask_iou[t, v]:.2f}", fill=(255, 255, 255))
+    return np.asarray(img)

@@ -1,0 +1,44 @@
+"""Temporal filtering of a fitted sequence's parameters.
+
+Rotations are filtered as rotations: each joint's unit quaternions are put in one hemisphere
+(q and -q are one rotation: each frame's sign is chosen closest to the previous frame's),
+averaged with Gaussian weights over neighbouring frames and renormalised; the normalised
+weighted sum is the chordal L2 mean of rotations (Markley et al. 2007's approximation for
+nearby rotations; exact to second order in their spread). Translation, scale and shape are
+Gaussian-filtered directly. sigma is in frames; the window is +-3 sigma, cut at the ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import roma
+import torch
+
+
+def gaussian_weights(n: int, sigma: float) -> np.ndarray:
+    """(n, n) row-normalised weights of each frame's neighbours."""
+    t = np.arange(n, dtype=np.float64)
+    w = np.exp(-0.5 * ((t[:, None] - t[None]) / sigma) ** 2)
+    w[np.abs(t[:, None] - t[None]) > 3 * sigma] = 0
+    return w / w.sum(1, keepdims=True)
+
+
+def smooth_rotvecs(rotvec: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(T, ..., 3) axis-angle -> (T, ..., 3), filtered over T."""
+    if sigma <= 0 or rotvec.shape[0] < 3:
+        return rotvec
+    q = roma.rotvec_to_unitquat(rotvec.double())  # (T, ..., 4)
+    for t in range(1, q.shape[0]):  # one hemisphere, frame to frame
+        flip = (q[t] * q[t - 1]).sum(-1, keepdim=True) < 0
+        q[t] = torch.where(flip, -q[t], q[t])
+    W = torch.as_tensor(gaussian_weights(q.shape[0], sigma))
+    mean = torch.einsum("st,t...->s...", W, q)
+    mean = mean / mean.norm(dim=-1, keepdim=True)
+    return roma.unitquat_to_rotvec(mean).to(rotvec.dtype)
+
+
+def smooth_linear(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    if sigma <= 0 or x.shape[0] < 3:
+        return x
+    W = torch.as_tensor(gaussian_weights(x.shape[0], sigma), dtype=x.dtype)
+    return torch.einsum("st,t...->s...", W, x)
