@@ -9,6 +9,7 @@ from engine.cli.doctor import doctor
 from engine.cli.fit_cmds import evaluate, fit
 from engine.cli.landmarks_cmd import landmarks
 from engine.cli.reconstruct_cmd import reconstruct
+from engine.cli.demo_cmd import demo
 from engine.cli.synth_cmds import preview, render, validate
 from engine.cli.train_cmd import train
 
@@ -21,6 +22,7 @@ app.command()(preview)
 app.command()(fit)
 app.command()(evaluate)
 app.command()(train)
+app.command()(demo)
 app.command()(reconstruct)
 app.command()(landmarks)
 app.add_typer(assets_app, name="assets")

@@ -4,6 +4,7 @@ calibration's world frame and units."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from engine.errors import InputError
+from engine.io.reconstruction import jsonable
 
 console = Console(stderr=True)
 PREVIEW_FRAMES = 3
@@ -60,10 +62,12 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     if calib_path is None:
         raise InputError(f"{input_dir}: no --calibration given and no scene.json in the folder")
     calib = read_calibration(calib_path)
-    capture = open_capture(input_dir, calib.names(), strict=strict)
+    capture = open_capture(input_dir, calib.names(), strict=strict, skip=out)
     cameras = capture.cameras
-    if views:
+    if views is not None:
         wanted = [v.strip() for v in views.split(",") if v.strip()]
+        if not wanted or len(set(wanted)) != len(wanted):
+            raise InputError(f"--views: expected distinct camera names separated by commas, got {views!r}")
         unknown = [v for v in wanted if v not in cameras]
         if unknown:
             raise InputError(f"--views: {', '.join(unknown)} not among the cameras with footage ({', '.join(cameras)})")
@@ -86,10 +90,18 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
 
     bar = tqdm(total=len(frame_list), desc="reconstruct", unit="frame", disable=quiet)
     t_load = time.perf_counter() - t_start
-    result = reconstruct_frames(rec, frames_iter(), calib, fps=capture.fps, cache=Path(out) / "detections",
-                                keypoints=keypoint_fn, smooth_sigma=smooth,
-                                progress=lambda stage, done, total: bar.update(1), total=len(frame_list))
-    bar.close()
+    fresh = not Path(out).exists()
+    try:
+        result = reconstruct_frames(rec, frames_iter(), calib, fps=capture.fps, cache=Path(out) / "detections",
+                                    keypoints=keypoint_fn, smooth_sigma=smooth,
+                                    progress=lambda stage, done, total: bar.update(1), total=len(frame_list))
+    except BaseException:
+        if fresh:  # a folder this run made holds no result: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    result.notes[:0] = [n for n in capture.notes if n not in result.notes]
     summary = _summary(result, capture, t_start)
     summary.update(_ground_truth(input_dir, result, rec))
     from engine.proxy.part_table import build_part_table
@@ -98,7 +110,8 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     summary["seconds_load"] = t_load
     write_reconstruction(out, result, rec.body, build_part_table(rec.body), summary, previews)
     summary["seconds_total"] = time.perf_counter() - t_start
-    (Path(out) / "report.json").write_text(json.dumps(summary, indent=1))
+    summary = jsonable(summary)
+    (Path(out) / "report.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
 
 
@@ -107,9 +120,11 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")
     probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not probe.is_dir():
+        raise InputError(f"--out {out}: {probe} is a file, not a folder")
     import os
 
-    if not os.access(probe, os.W_OK):
+    if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"--out {out}: {probe} is not writable")
 
 
@@ -144,11 +159,20 @@ def _summary(result, capture, t_start: float) -> dict:
             "fps": capture.fps, "seconds_detect": result.timings["seconds_detect"],
             "seconds_proxies": result.timings["seconds_proxies"], "seconds_fit": result.timings["seconds_fit"],
             "seconds_per_frame": (time.perf_counter() - t_start) / len(result.frames),
-            "keypoint_reprojection_px": float(np.nanmedian(np.nanmedian(px, axis=0))),
-            "keypoint_reprojection_px_per_view": [float(x) for x in np.nanmedian(px, axis=0)],
-            "mask_iou": float(np.nanmean(result.mask_iou)),
-            "mask_iou_per_view": [float(x) for x in np.nanmean(result.mask_iou, axis=0)],
+            "keypoint_reprojection_px": _nan(np.nanmedian, _nan(np.nanmedian, px, axis=0)),
+            "keypoint_reprojection_px_per_view": list(_nan(np.nanmedian, px, axis=0)),
+            "mask_iou": _nan(np.nanmean, result.mask_iou),
+            "mask_iou_per_view": list(_nan(np.nanmean, result.mask_iou, axis=0)),
             **result.world.record(), "notes": result.notes}
+
+
+def _nan(fn, x, axis=None):
+    """``fn`` (nanmedian, nanmean) without numpy's warning on all-NaN slices (a view with no person)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(np.asarray(x, dtype=np.float64), axis=axis)
 
 
 def _ground_truth(input_dir: Path, result, rec) -> dict:
@@ -210,4 +234,4 @@ def reconstruct(
                   f"landmarks {summary['keypoint_reprojection_px']:.1f} px off (median), mask IoU "
                   f"{summary['mask_iou']:.2f}; world: {summary['unit']}, up {summary['up_axis']}; wrote {out}")
     if as_json:
-        print(json.dumps(summary, allow_nan=False, default=lambda x: None))
+        print(json.dumps(summary, allow_nan=False))

@@ -113,8 +113,9 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
         R, t, s, how = _initial_placement(xy, score, cams, body, table, views.height_px)
         var = Variables(body, R, t, s, dtype, device)
     else:
-        var = Variables(body, roma.rotvec_to_rotmat(init.global_orient[0].to(dtype)), init.transl[0].to(dtype),
-                        init.scale[0].to(dtype), dtype, device)
+        # copies: the previous frame's result must not share storage with this frame's variables
+        var = Variables(body, roma.rotvec_to_rotmat(init.global_orient[0].to(dtype)), init.transl[0].to(dtype).clone(),
+                        init.scale[0].to(dtype).clone(), dtype, device)
         with torch.no_grad():
             var.body_pose.copy_(init.body_pose[0].to(dtype))
             var.shape_free.copy_(init.shape[0].to(dtype))
@@ -168,7 +169,7 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
         err = (px - xy).norm(dim=-1)
         residual = torch.stack([_weighted_median(err[v], score[v]) for v in range(len(cams))])
     timings["total_s"] = time.perf_counter() - t_start
-    return FitResult(params=params.detach(), vertices=out.vertices[0], joints=out.joints[0], keypoints=marks,
+    return FitResult(params=params.detach()._map(torch.clone), vertices=out.vertices[0], joints=out.joints[0], keypoints=marks,
                      cameras=cams, residual_px=residual, correspondences=int((score > 0).sum()), init=how,
                      stage_losses=losses, timings=timings)
 

@@ -71,8 +71,8 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
                      "t_cam_world": c.t_cam_world.tolist(), "width": int(c.width), "height": int(c.height)}
                     for c in cams],
         "world": w.record(), "frames": list(rec.frames), "fps": rec.fps,
-        "views": [{"name": n, "residual_px": _f(np.nanmedian(rec.keypoint_reprojection_px[:, i])),
-                   "mask_iou": _f(np.nanmean(rec.mask_iou[:, i]))} for i, n in enumerate(rec.cameras)],
+        "views": [{"name": n, "residual_px": _quiet(np.nanmedian, rec.keypoint_reprojection_px[:, i]),
+                   "mask_iou": _quiet(np.nanmean, rec.mask_iou[:, i])} for i, n in enumerate(rec.cameras)],
         "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(FILES),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -87,8 +87,8 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
         names = []
         if previews:
             names = _write_previews(tmp, rec, body, part_table, previews)
-        (tmp / "report.json").write_text(json.dumps(summary, indent=1, allow_nan=True))
-        (tmp / FILES["json"]).write_text(json.dumps(record, indent=1, default=_f))
+        (tmp / "report.json").write_text(json.dumps(jsonable(summary), indent=1, allow_nan=False))
+        (tmp / FILES["json"]).write_text(json.dumps(jsonable(record), indent=1, allow_nan=False))
         for name in [FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]]:
             os.replace(tmp / name, out / name)
             written[name] = out / name
@@ -97,13 +97,29 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
     return written
 
 
+def jsonable(x):
+    """x with NaN and inf as None and numpy scalars as Python ones: strict JSON."""
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
 def rec_names(rec, body):
     return getattr(rec, "landmark_names", None) or body.keypoint_names
 
 
-def _f(x):
-    x = float(x)
-    return None if not np.isfinite(x) else x
+def _quiet(fn, x) -> float | None:
+    """nanmedian / nanmean of x, None when all of it is NaN (a camera that never saw the person)."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(fn(x)) if np.isfinite(x).any() else None
 
 
 def _write_previews(folder: Path, rec, body, part_table, previews: dict) -> list[str]:

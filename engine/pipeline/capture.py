@@ -4,11 +4,18 @@ layout (``scene.json`` + ``images/view_XX.png``: one frame). Camera names are th
 folder names and must match the calibration's; calibrated cameras without footage are
 ignored (``ignored``), footage without a calibration entry is an error naming it.
 
+Opening a capture checks the footage before anything is detected or written: every video
+opens and decodes its first frame, every frame file is an image of its camera's size (PNG
+files are checked whole, so a truncated one is refused here), frame numbers in file names
+have no gaps. Errors name the file or the camera. Frame i of every camera is the same
+instant: frame folders are matched by position in name order.
+
 Frames are read in order and one at a time (a 100-frame, 4-camera capture never sits in
 memory whole)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +35,8 @@ class Capture:
     frames: int  # frames common to every camera
     fps: float
     notes: list[str] = field(default_factory=list)  # what a user should know (frame counts, ignored cameras)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # camera -> (width, height) of its footage
+    ignored: list[str] = field(default_factory=list)  # calibrated cameras without footage
 
     @property
     def cameras(self) -> list[str]:
@@ -51,6 +60,9 @@ class Capture:
 
         readers = {c: cv2.VideoCapture(str(self.sources[c])) for c in cameras}
         try:
+            for c, cap in readers.items():
+                if not cap.isOpened():
+                    raise InputError(f"{self.sources[c]}: unreadable video (camera {c})")
             position = 0
             for f in frames:
                 while position <= f:
@@ -58,7 +70,8 @@ class Capture:
                     for c, cap in readers.items():
                         ok, bgr = cap.read()
                         if not ok:
-                            raise InputError(f"{self.sources[c]}: could not read frame {position}")
+                            raise InputError(f"{self.sources[c]}: could not read frame {position} (camera {c}; the "
+                                             f"file claims {self.frames} or more): truncated or damaged video")
                         images[c] = bgr
                     position += 1
                 yield f, {c: np.ascontiguousarray(im[..., ::-1]) for c, im in images.items()}
@@ -75,16 +88,24 @@ def _read_image(path: Path) -> np.ndarray:
     return read_rgb(path)
 
 
-def open_capture(folder: Path, calibrated: list[str], strict: bool = False) -> Capture:
-    """The capture in ``folder`` for the calibration's camera names ``calibrated``."""
+def open_capture(folder: Path, calibrated: list[str], strict: bool = False, skip: Path | None = None) -> Capture:
+    """The capture in ``folder`` for the calibration's camera names ``calibrated``; every
+    camera's footage checked (see the module's docstring). ``skip``: a folder inside it that
+    is not footage (the output folder)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder (expected one video or one folder of frames per camera)")
     if (folder / "scene.json").exists():
         return _scene_capture(folder, calibrated)
-    videos = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES}
-    dirs = {p.name: p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")
-            and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir())}
+    skip = Path(skip).resolve() if skip is not None else None
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.resolve() != skip)
+    video_files = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+    videos = {p.stem: p for p in video_files}
+    if len(videos) < len(video_files):
+        twice = sorted({p.stem for p in video_files if sum(q.stem == p.stem for q in video_files) > 1})
+        raise InputError(f"{folder}: more than one video for camera(s) {', '.join(twice)} "
+                         f"({', '.join(p.name for p in video_files if p.stem in twice)}); keep one per camera")
+    dirs = {p.name: p for p in entries if p.is_dir() and _frame_files(p)}
     if videos and dirs:
         raise InputError(f"{folder}: holds both videos ({', '.join(videos)}) and frame folders ({', '.join(dirs)}); "
                          f"keep one kind")
@@ -96,39 +117,127 @@ def open_capture(folder: Path, calibrated: list[str], strict: bool = False) -> C
     if unknown:
         raise InputError(f"{folder}: footage {', '.join(unknown)} has no camera in the calibration "
                          f"(its cameras: {', '.join(calibrated)})")
-    notes = [f"camera {c} is calibrated but has no footage: ignored" for c in calibrated if c not in found]
+    ignored = [c for c in calibrated if c not in found]
+    notes = [f"camera {c} is calibrated but has no footage: ignored" for c in ignored]
+    order = [c for c in calibrated if c in found]
     if videos:
-        counts, fps = _video_counts(videos)
+        counts, sizes, fps = _check_videos({c: videos[c] for c in order})
+        sources = {c: videos[c] for c in order}
     else:
-        frames = {c: sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) for c, p in dirs.items()}
-        counts, fps = {c: len(v) for c, v in frames.items()}, 0.0
+        sources = {c: _frame_files(dirs[c]) for c in order}
+        sizes = {c: _check_frames(c, files) for c, files in sources.items()}
+        counts, fps = {c: len(v) for c, v in sources.items()}, 0.0
+        notes += _numbering_notes(sources)
     if len(set(counts.values())) > 1:
         listing = ", ".join(f"{c}: {n}" for c, n in counts.items())
         if strict:
             raise InputError(f"{folder}: the cameras have different frame counts ({listing}) and --strict is set")
         notes.append(f"the cameras have different frame counts ({listing}): using the first {min(counts.values())}")
-    order = [c for c in calibrated if c in found]
-    sources = {c: videos[c] for c in order} if videos else {c: frames[c] for c in order}
-    return Capture(folder, "videos" if videos else "frames", sources, min(counts.values()), fps, notes)
+    return Capture(folder, "videos" if videos else "frames", sources, min(counts.values()), fps, notes, sizes,
+                   ignored)
 
 
-def _video_counts(videos: dict[str, Path]) -> tuple[dict[str, int], float]:
+def _frame_files(folder: Path) -> list[Path]:
+    """The image files in ``folder`` in name order, numbers compared as numbers (hidden files, e.g.
+    macOS ``._*``, left out)."""
+    return sorted((q for q in folder.iterdir()
+                   if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".") and q.is_file()),
+                  key=_natural)
+
+
+def _natural(path: Path) -> list:
+    """Name order with numbers compared as numbers: frame_2.png before frame_10.png."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _image_size(path: Path, camera: str) -> tuple[int, int]:
+    """(width, height) from the file's header; a PNG is checked whole (chunk CRCs, no decoding)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            size = im.size
+            if im.format == "PNG":
+                im.verify()
+    except (OSError, ValueError, SyntaxError) as e:  # PIL raises SyntaxError for some broken headers
+        raise InputError(f"{path}: unreadable image (camera {camera}): {e}") from None
+    return size
+
+
+def _check_frames(camera: str, files: list[Path]) -> tuple[int, int]:
+    """The camera's frame size; every frame readable and of that size."""
+    size = _image_size(files[0], camera)
+    for path in files[1:]:
+        other = _image_size(path, camera)
+        if other != size:
+            raise InputError(f"{path}: image is {other[0]}x{other[1]}, while camera {camera}'s first frame "
+                             f"{files[0].name} is {size[0]}x{size[1]}: a camera's frames must all have one size")
+    return size
+
+
+_NUMBER = re.compile(r"^(.*?)(\d+)$")
+
+
+def _numbering_notes(sources: dict[str, list[Path]]) -> list[str]:
+    """Frames are matched by position. Where every camera's files are numbered alike
+    (``<prefix><number>``, one prefix per camera), the numbers must step evenly, by the
+    smallest step any camera takes: a larger jump is a missing image, a repeat a duplicate
+    (errors naming the camera and both files). Differing first numbers are a note."""
+    numbered = {}
+    for camera, files in sources.items():
+        matches = [_NUMBER.match(p.stem) for p in files]
+        if not all(matches) or len({m.group(1) for m in matches}) > 1:
+            return []  # not <prefix><frame number>: nothing to check
+        numbered[camera] = [int(m.group(2)) for m in matches]
+    diffs = [d for n in numbered.values() for d in np.diff(n)]
+    positive = [d for d in diffs if d > 0]
+    if not positive:  # e.g. 0001_cam1.png, 0002_cam1.png: the trailing number names the camera
+        return []
+    step = int(min(positive))
+    for camera, n in numbered.items():
+        for i in range(len(n) - 1):
+            if n[i + 1] - n[i] != step:
+                a, b = sources[camera][i], sources[camera][i + 1]
+                what = "a repeated frame number" if n[i + 1] == n[i] else "missing image(s)"
+                raise InputError(f"{a.parent}: {what} in camera {camera}: the frame numbers go from {n[i]} "
+                                 f"({a.name}) to {n[i + 1]} ({b.name}) while the frames step by {step}; frames "
+                                 f"are matched across cameras by position, so every frame must be there")
+    firsts = {c: n[0] for c, n in numbered.items()}
+    if len(set(firsts.values())) > 1:
+        listing = ", ".join(f"{c}: {n}" for c, n in firsts.items())
+        return [f"the cameras' frame numbers start at different values ({listing}): frames are matched by position "
+                f"(the first file of each camera is frame 0)"]
+    return []
+
+
+def _check_videos(videos: dict[str, Path]) -> tuple[dict[str, int], dict[str, tuple[int, int]], float]:
+    """Frame counts, sizes and frame rate; each video opens and decodes its first frame."""
     import cv2
 
-    counts, rates = {}, []
+    counts, sizes, rates = {}, {}, []
     for c, path in videos.items():
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: empty file (camera {c})")
         cap = cv2.VideoCapture(str(path))
         try:
             if not cap.isOpened():
-                raise InputError(f"{path}: unreadable video")
-            counts[c] = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-            rates.append(float(cap.get(cv2.CAP_PROP_FPS)))
-            ok, _ = cap.read()
-            if not ok or counts[c] <= 0:
-                raise InputError(f"{path}: unreadable video (no frame could be decoded)")
+                raise InputError(f"{path}: unreadable video (camera {c}): not a video OpenCV can open")
+            ok, first = cap.read()
+            if not ok or first is None:
+                raise InputError(f"{path}: unreadable video (camera {c}): no frame could be decoded")
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            if count <= 0:  # a container that does not say: count by decoding
+                count = 1
+                while cap.grab():
+                    count += 1
+            counts[c] = count
+            sizes[c] = (int(first.shape[1]), int(first.shape[0]))
+            rate = float(cap.get(cv2.CAP_PROP_FPS))
+            if np.isfinite(rate) and rate > 0:
+                rates.append(rate)
         finally:
             cap.release()
-    return counts, float(np.median(rates)) if rates else 0.0
+    return counts, sizes, float(np.median(rates)) if rates else 0.0
 
 
 def _scene_capture(folder: Path, calibrated: list[str]) -> Capture:
@@ -139,4 +248,9 @@ def _scene_capture(folder: Path, calibrated: list[str]) -> Capture:
     sources = {n: [scene.image_path(i)] for i, n in enumerate(names) if n in calibrated}
     if not sources:
         raise InputError(f"{folder}: none of its views {', '.join(names)} is in the calibration")
-    return Capture(folder, "scene", sources, 1, 0.0, [])
+    sizes = {}
+    for n, (path,) in sources.items():
+        if not Path(path).is_file():
+            raise InputError(f"{path}: missing image (view {n} of {folder / 'scene.json'})")
+        sizes[n] = _image_size(path, n)
+    return Capture(folder, "scene", sources, 1, 0.0, [], sizes)

@@ -100,10 +100,11 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         raise ValueError("no frame to reconstruct")
     t0 = time.perf_counter()
     params = _stack([r.fit.params for r in results])
-    if len(results) >= 3 and smooth_sigma > 0:
-        params = BodyParams(smooth_rotvecs(params.global_orient, smooth_sigma), smooth_linear(params.transl, smooth_sigma),
-                            smooth_rotvecs(params.body_pose, smooth_sigma), smooth_linear(params.shape, smooth_sigma),
-                            smooth_linear(params.scale, smooth_sigma))
+    if len(results) >= 2 and smooth_sigma > 0:
+        f, sg = frames, smooth_sigma
+        params = BodyParams(smooth_rotvecs(params.global_orient, f, sg), smooth_linear(params.transl, f, sg),
+                            smooth_rotvecs(params.body_pose, f, sg), smooth_linear(params.shape, f, sg),
+                            smooth_linear(params.scale, f, sg))
     with torch.no_grad():
         out = rec.body(params.to(dtype=rec.body.dtype))
     vertices = out.vertices.double().cpu().numpy()

@@ -15,30 +15,31 @@ import roma
 import torch
 
 
-def gaussian_weights(n: int, sigma: float) -> np.ndarray:
-    """(n, n) row-normalised weights of each frame's neighbours."""
-    t = np.arange(n, dtype=np.float64)
+def gaussian_weights(frames, sigma: float) -> np.ndarray:
+    """(T, T) row-normalised weights of each frame's neighbours; ``frames`` are the frame
+    numbers (a range with a step is filtered by the frames' real distance)."""
+    t = np.asarray(frames, dtype=np.float64)
     w = np.exp(-0.5 * ((t[:, None] - t[None]) / sigma) ** 2)
     w[np.abs(t[:, None] - t[None]) > 3 * sigma] = 0
     return w / w.sum(1, keepdims=True)
 
 
-def smooth_rotvecs(rotvec: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(T, ..., 3) axis-angle -> (T, ..., 3), filtered over T."""
-    if sigma <= 0 or rotvec.shape[0] < 3:
+def smooth_rotvecs(rotvec: torch.Tensor, frames, sigma: float) -> torch.Tensor:
+    """(T, ..., 3) axis-angle of the frame numbers ``frames`` -> (T, ..., 3), filtered over T."""
+    if sigma <= 0 or rotvec.shape[0] < 2:
         return rotvec
     q = roma.rotvec_to_unitquat(rotvec.double())  # (T, ..., 4)
     for t in range(1, q.shape[0]):  # one hemisphere, frame to frame
         flip = (q[t] * q[t - 1]).sum(-1, keepdim=True) < 0
         q[t] = torch.where(flip, -q[t], q[t])
-    W = torch.as_tensor(gaussian_weights(q.shape[0], sigma))
+    W = torch.as_tensor(gaussian_weights(frames, sigma))
     mean = torch.einsum("st,t...->s...", W, q)
     mean = mean / mean.norm(dim=-1, keepdim=True)
     return roma.unitquat_to_rotvec(mean).to(rotvec.dtype)
 
 
-def smooth_linear(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    if sigma <= 0 or x.shape[0] < 3:
+def smooth_linear(x: torch.Tensor, frames, sigma: float) -> torch.Tensor:
+    if sigma <= 0 or x.shape[0] < 2:
         return x
-    W = torch.as_tensor(gaussian_weights(x.shape[0], sigma), dtype=x.dtype)
+    W = torch.as_tensor(gaussian_weights(frames, sigma), dtype=x.dtype)
     return torch.einsum("st,t...->s...", W, x)
