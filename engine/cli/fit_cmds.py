@@ -65,8 +65,9 @@ def _options_record(options) -> dict:
 
 def evaluate(
     dataset: Path = typer.Argument(..., help="A dataset folder (scene_* inside) or one scene folder."),
-    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies) or model (sampled "
-                                                "from the images with --checkpoint)."),
+    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies), model (sampled "
+                                                "from the images with --checkpoint), or none (the product's path on "
+                                                "the renders: MediaPipe landmarks and masks only)."),
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a trained model folder or training "
                                                            "folder (its latest checkpoint)."),
     steps: int = typer.Option(8, help="With --proxies model: denoising steps."),
@@ -90,6 +91,9 @@ def evaluate(
 ) -> None:
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
     from tqdm import tqdm
+
+    if proxies == "none":
+        return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json)
 
     from engine.fitting.evaluate import BodyCache, EvalConfig
     from engine.io.scene import dataset_smplx_model
@@ -124,6 +128,49 @@ def evaluate(
         if len(summaries) > 1:
             out["sweep"] = summaries
         print(json.dumps(out))
+
+
+def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None, max_scenes: int | None,
+                       plot: Path | None, as_json: bool) -> None:
+    """``--proxies none``: the detector on the renders and the fit to its evidence (engine.evaluation)."""
+    from tqdm import tqdm
+
+    from engine.evaluation.evidence import evaluate_evidence
+    from engine.pipeline.reconstructor import Reconstructor
+
+    try:
+        counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
+        if plot is not None:
+            raise InputError("--plot: not available with --proxies none")
+        rec = Reconstructor.from_pretrained()
+        summaries = []
+        for count in counts:
+            bar = tqdm(desc=f"detect + fit ({count or 'all'} views)", unit="scene", disable=as_json)
+            result = evaluate_evidence(dataset, rec, count, max_scenes, progress=lambda row: bar.update(1))
+            bar.close()
+            table = Table(title=f"--proxies none, errors in mm, {count or 'all'} views")
+            for name in ("scene", "found", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "px", "s", "world"):
+                table.add_column(name, no_wrap=True)
+            keys = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+            for r in result["scenes"]:
+                table.add_row(r["scene"], f"{r['found']}/{r['views']}", *(f"{r[k]:.1f}" for k in keys),
+                              f"{r['residual_px']:.1f}", f"{r['seconds']:.1f}", f"{r['unit']} {r['up_axis']}")
+            s = result["summary"]
+            table.add_row("[b]mean", "", *(f"[b]{s[k]:.1f}" for k in keys), f"{s['residual_px']:.1f}",
+                          f"{s['seconds_per_scene']:.1f}", "")
+            table.add_row("median", "", *(f"{s['median_' + k]:.1f}" for k in keys), "", "", "")
+            wide = console.is_terminal or os.environ.get("COLUMNS")
+            (console if wide else Console(stderr=True, width=140)).print(table)
+            for f in s["failed_scenes"]:
+                console.print(f"[yellow]failed:[/yellow] {f['scene']}: {f['error']}")
+            summaries.append(s)
+    except InputError as e:
+        _fail(e)
+    if as_json:
+        out = dict(summaries[-1])
+        if len(summaries) > 1:
+            out["sweep"] = summaries
+        print(json.dumps(out, default=lambda x: None))
 
 
 def _print_table(result: dict, count: int | None) -> None:

@@ -32,9 +32,10 @@ from engine.body.base import BodyModel, BodyParams
 from engine.errors import InputError, check_finite, check_shape
 from engine.fitting.correspondences import Correspondences
 from engine.fitting.fit import _lbfgs
+from engine.fitting.refine import lm_stage
 from engine.fitting.jacobian import SkinnedPoints
 from engine.fitting.objective import angle_limits, finger_coupling, gmof, pose_priors, project
-from engine.fitting.types import FitResult
+from engine.fitting.types import FitOptions, FitResult
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.geometry.camera import Cameras
 from engine.landmarks import LandmarkTable
@@ -71,10 +72,9 @@ class EvidenceOptions:
     sigma_pct: float = 2.0  # robust scale of a landmark residual, % of the person's height in the view
     mask_weight: float = 0.1  # weight of each mask term against the landmarks
     proxy_weight: float = 1.0  # weight of the dense proxy term (with correspondences)
-    place_iters: int = 20
-    body_iters: int = 60
-    hand_iters: int = 20
-    warm_iters: float = 0.5  # share of the narrow stages' iterations when starting from a previous frame
+    place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
+    body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
+    lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
     pose_prior: float = 2e-2
     limit_prior: float = 1.0
     hand_prior: float = 0.5
@@ -128,6 +128,7 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
     scale_pct = 100.0 / views.height_px  # px -> % of the person's height, per view
 
     def objective(hands: bool, sigma: float) -> torch.Tensor:
+        """The L-BFGS stages' loss: landmarks, masks, proxies, priors."""
         params = var.params(hands)
         posed = points(params)
         marks = (weights[..., None] * posed[:n_marks].reshape(*ids.shape, 3)).sum(1)
@@ -146,19 +147,24 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
             loss = loss + opt.hand_prior * finger_coupling(var.pose(True), var.fingers).square().sum()
         return loss
 
-    share = opt.warm_iters if init is not None else 1.0
-    losses: dict[str, list[float]] = {}
     placement = [var.rot, var.transl] + ([var.log_scale] if len(cams) > 1 else [])
-    stages = [("place", placement, False, 4 * opt.sigma_pct, opt.place_iters),
-              ("body", list(var.parameters()), False, 2 * opt.sigma_pct, opt.body_iters // 2),
-              ("body_fine", list(var.parameters()), False, opt.sigma_pct, opt.body_iters // 2),
-              ("hands", list(var.parameters()), True, opt.sigma_pct, opt.hand_iters)]
-    if init is not None:  # a previous frame's body is close: the narrow stages only
-        stages = stages[2:]
+    lbfgs_stages = [("place", placement, 4 * opt.sigma_pct, opt.place_iters),
+                    ("body", list(var.parameters()), 2 * opt.sigma_pct, opt.body_iters)]
+    if init is not None:  # a previous frame's body is close: Levenberg-Marquardt only
+        lbfgs_stages = []
+    losses: dict[str, list[float]] = {}
     timings = {}
-    for name, params, hands, sigma, iters in stages:
+    for name, params, sigma, iters in lbfgs_stages:
         t0 = time.perf_counter()
-        losses[name] = _lbfgs(params, lambda: objective(hands, sigma), max(int(iters * share), 1), 1e-6)
+        losses[name] = _lbfgs(params, lambda: objective(False, sigma), iters, 1e-6)
+        timings[f"{name}_s"] = time.perf_counter() - t0
+    lm = _LandmarkProblem(xy, score, cams, scale_pct, body, table, dtype, device)
+    prior = FitOptions(pose_prior=opt.pose_prior, limit_prior=opt.limit_prior, hand_prior=opt.hand_prior,
+                       rel_tol=1e-5, dtype=dtype)
+    for name, hands in (("body_lm", False), ("hands_lm", True)):
+        t0 = time.perf_counter()
+        losses[name] = lm_stage(var, None, lm.corr, lm.cameras, body, limits, prior, var.free_bones(hands),
+                                opt.sigma_pct, iters=opt.lm_iters, points=lm.points)
         timings[f"{name}_s"] = time.perf_counter() - t0
     var.clamp_shape_()
     with torch.no_grad():
@@ -169,9 +175,27 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
         err = (px - xy).norm(dim=-1)
         residual = torch.stack([_weighted_median(err[v], score[v]) for v in range(len(cams))])
     timings["total_s"] = time.perf_counter() - t_start
-    return FitResult(params=params.detach()._map(torch.clone), vertices=out.vertices[0], joints=out.joints[0], keypoints=marks,
+    return FitResult(params=params.detach()._map(torch.clone), vertices=out.vertices[0], joints=out.joints[0],
+                     keypoints=out.keypoints[0],
                      cameras=cams, residual_px=residual, correspondences=int((score > 0).sum()), init=how,
                      stage_losses=losses, timings=timings)
+
+
+class _LandmarkProblem:
+    """The landmark observations as correspondences for the Levenberg-Marquardt stages
+    (``refine.py``): each observed (view, landmark) is a weighted sum of the table's vertices,
+    and each view's image plane is scaled so that a pixel is 1% of the person's height there."""
+
+    def __init__(self, xy, score, cams: Cameras, scale_pct, body, table: LandmarkTable, dtype, device):
+        view, mark = torch.nonzero(score > 0, as_tuple=True)
+        ids = torch.as_tensor(table.vertex_ids, device=device)[mark]
+        w = torch.as_tensor(table.weights, dtype=dtype, device=device)[mark]
+        self.points = SkinnedPoints(body, None, w, vertex_ids=ids)
+        K = cams.K.clone()
+        K[:, :2] *= scale_pct[:, None, None]
+        self.cameras = Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.width, cams.height)
+        self.corr = Correspondences(view=view, xy_px=xy[view, mark] * scale_pct[view, None], part=mark, face=mark,
+                                    bary=w, weight=score[view, mark])
 
 
 def _vertex_points(body: BodyModel, vertex_ids: torch.Tensor) -> SkinnedPoints:

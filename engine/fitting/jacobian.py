@@ -24,7 +24,6 @@ import torch
 from torch.func import jacfwd
 
 from engine.body.base import BodyModel, BodyParams, SkinningState, rotation_matrices
-from engine.proxy.lookup import surface_points
 
 
 def descendants(parents: torch.Tensor) -> torch.Tensor:
@@ -69,9 +68,15 @@ class SkinnedPoints:
     skinning, only the points' own face corners are skinned, with per-corner weights by bone
     built once here; elsewhere the whole forward pass gives the points."""
 
-    def __init__(self, body: BodyModel, faces: torch.Tensor, bary: torch.Tensor):
+    def __init__(self, body: BodyModel, faces: torch.Tensor | None, bary: torch.Tensor,
+                 vertex_ids: torch.Tensor | None = None):
+        """Points on faces (``faces`` (M,), ``bary`` (M, 3)), or, with ``vertex_ids`` (M, k),
+        weighted sums of any k vertices each (weights ``bary`` (M, k)): a detector landmark
+        inside the body, say."""
         self.body, self.faces, self.bary = body, faces, bary
-        vertices, self.corner_vertex = torch.unique(body.faces[faces].reshape(-1), return_inverse=True)
+        self.corners = body.faces[faces] if vertex_ids is None else vertex_ids  # (M, k)
+        self.k = self.corners.shape[1]
+        vertices, self.corner_vertex = torch.unique(self.corners.reshape(-1), return_inverse=True)
         self.subset = body.vertex_subset(vertices)
         state = self._state(body.neutral_params(1).to(dtype=bary.dtype, device=bary.device))
         self.corner = None if state is None else self._corner_weights(state)
@@ -83,7 +88,7 @@ class SkinnedPoints:
         return self.body.skinning_state(params, self.subset)
 
     def _corner_weights(self, state: SkinningState) -> torch.Tensor:
-        """(3M, J): each face corner's skinning weights by bone, times its barycentric weight."""
+        """(kM, J): each corner's skinning weights by bone, times its (barycentric) weight."""
         n, J = len(self.corner_vertex), len(state.parents)
         w = state.bone_weight[self.corner_vertex] * self.bary.reshape(-1, 1)
         slot = (torch.arange(n, device=w.device)[:, None] * J + state.bone_index[self.corner_vertex]).reshape(-1)
@@ -92,12 +97,13 @@ class SkinnedPoints:
     def __call__(self, params: BodyParams) -> torch.Tensor:
         """World points (M, 3) of the first body of ``params``."""
         if self.corner is None:
-            return surface_points(self.body(params).vertices, self.body.faces, self.faces, self.bary)[0]
+            verts = self.body(params).vertices[0]
+            return (self.bary[..., None] * verts[self.corners]).sum(1)
         state = self._state(params)
         J = len(state.parents)
         blended = (self.corner @ state.transforms[:, :3].reshape(J, 12)).reshape(-1, 3, 4)
         rest = state.rest_vertices[self.corner_vertex]
-        points = (torch.einsum("nab,nb->na", blended[..., :3], rest) + blended[..., 3]).reshape(-1, 3, 3).sum(1)
+        points = (torch.einsum("nab,nb->na", blended[..., :3], rest) + blended[..., 3]).reshape(-1, self.k, 3).sum(1)
         R, s, t = _world(params)
         return s * points @ R.T + t
 
@@ -128,14 +134,15 @@ class SkinnedPoints:
 
         M, J = len(self.bary), len(state.parents)
         rest, d_rest = state.rest_vertices[self.corner_vertex], d_rest[self.corner_vertex]
-        share = torch.einsum("mcj,mcd->mjd", self.corner.reshape(M, 3, J), rest.reshape(M, 3, 3))
-        weight = self.corner.reshape(M, 3, J).sum(1)
+        k = self.k
+        share = torch.einsum("mcj,mcd->mjd", self.corner.reshape(M, k, J), rest.reshape(M, k, 3))
+        weight = self.corner.reshape(M, k, J).sum(1)
         # The shape columns: d p = sum_j (dR_j share_j + dt_j weight_j) + sum_j w_j R_j d rest.
         blended = (self.corner @ state.transforms[:, :3, :3].reshape(J, 9)).reshape(-1, 3, 3)
         dTs = dT[..., 3:]
         d_model = (torch.einsum("mjb,jabz->maz", share, dTs[:, :, :3])
                    + torch.einsum("mj,jaz->maz", weight, dTs[:, :, 3])
-                   + torch.einsum("nab,nbz->naz", blended, d_rest[..., 3:]).reshape(M, 3, 3, -1).sum(1))
+                   + torch.einsum("nab,nbz->naz", blended, d_rest[..., 3:]).reshape(M, k, 3, -1).sum(1))
         return omega, s * torch.einsum("ab,mbz->maz", R, d_model), state, weight, share
 
     def jacobian(self, params: BodyParams, pose_bones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,7 +153,7 @@ class SkinnedPoints:
             raise ValueError(f"body model {self.body.name!r} does not expose its skinning")
         if params.global_orient.shape[-1] != 3:
             raise ValueError("SkinnedPoints.jacobian: global_orient must be axis-angle")
-        M = len(self.faces)
+        M = len(self.bary)
         dtype, device = self.bary.dtype, self.bary.device
         R, s, t = _world(params)
         omega, d_shape, state, Wc, share = self._forward_rates(params)  # world frame

@@ -26,7 +26,7 @@ class Problem:
 
     def __init__(self, var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
                  body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-                 vposer: VPoserEncoder | None = None):
+                 vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None):
         self.sigma, self.vposer = sigma, vposer
         self.var, self.cam_delta, self.corr, self.cams, self.body = var, cam_delta, corr, cams, body
         self.limits, self.opt, self.bones = limits[bones], opt, bones
@@ -35,7 +35,8 @@ class Problem:
             n = len(cams)
             self.sizes.update(cam_rot=3 * n, cam_trans=3 * n, cam_f=n)
         self.n_body = sum(v for k, v in self.sizes.items() if not k.startswith("cam"))
-        self.points = SkinnedPoints(body, corr.face, corr.bary)
+        # the correspondences' points: surface points, or given (e.g. landmarks as vertex sums)
+        self.points = points or SkinnedPoints(body, corr.face, corr.bary)
         self.analytic = self.points.corner is not None  # the model exposes its skinning
         self.multi_view = float(len(cams) > 1)
 
@@ -137,11 +138,11 @@ class Problem:
 
 def lm_stage(var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
              body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-             iters: int, vposer: VPoserEncoder | None = None) -> list[float]:
+             iters: int, vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None) -> list[float]:
     """At most ``iters`` LM iterations on the placement, the pose of ``bones``, the shape
     (and the cameras when refined), at robust scale ``sigma``, with VPoser's prior when given;
     updates ``var``/``cam_delta``."""
-    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer)
+    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer, points)
     x, history = levenberg_marquardt(problem.cost, problem.linearize, problem.pack(), iters=iters,
                                      rel_tol=opt.rel_tol)
     problem.unpack(x)
