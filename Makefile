@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test doctor clean
+.PHONY: install test doctor demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,3 +23,7 @@ doctor: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The README's first command: install, then reconstruct frames of the bundled real capture.
+demo: install
+	$(BIN)/diffproxy demo

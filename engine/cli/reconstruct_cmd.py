@@ -81,8 +81,6 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     previews = {}
 
     def frames_iter():
-        import cv2
-
         for f, images in capture.read(frame_list, cameras):
             if f in keep:
                 previews[f] = {c: im for c, im in images.items()}

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
-from engine.fitting.types import ProxyViews
+from engine.proxy.views import ProxyViews
 from engine.geometry.camera import Cameras
 from engine.geometry.crop import crop_proxies
 from engine.io.files import read_rgb

@@ -31,7 +31,8 @@ import torch
 
 from engine.body.base import BodyModel, rotation_matrices
 from engine.errors import InputError
-from engine.fitting.types import FitResult, ProxyViews
+from engine.fitting.types import FitResult
+from engine.proxy.views import ProxyViews
 from engine.io.files import read_json, read_npz
 from engine.io.overlay import overlay_sheet
 from engine.proxy.part_table import PartTable, build_part_table

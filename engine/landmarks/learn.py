@@ -22,7 +22,6 @@ detections in full views.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls

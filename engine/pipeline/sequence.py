@@ -20,7 +20,7 @@ from engine.pipeline.reconstructor import FrameResult, Reconstructor
 from engine.pipeline.smoothing import smooth_linear, smooth_rotvecs
 from engine.pipeline.world import WorldFrame
 
-IOU_HEIGHT = 240  # silhouettes for the mask IoU are cast at this height
+IOU_HEIGHT = 160  # silhouettes for the mask IoU are cast at this height
 
 
 @dataclass
@@ -133,21 +133,21 @@ def _reprojection(rec: Reconstructor, detections, calib, cams, landmarks: np.nda
 
 
 def _mask_iou(rec: Reconstructor, detections, calib, cams, vertices: np.ndarray) -> np.ndarray:
-    from engine.proxy.raycast import ray_silhouette
+    import cv2
+
+    from engine.proxy.raycast import SilhouetteCaster
 
     masks = rec.masks(detections, calib)
+    cast = SilhouetteCaster(vertices, rec.body.faces.cpu().numpy())
     out = []
     for v, m in enumerate(masks):
         if m is None:
             out.append(np.nan)
             continue
         f = IOU_HEIGHT / m.shape[0]
-        import cv2
-
         small = cv2.resize(m.numpy(), (round(m.shape[1] * f), IOU_HEIGHT), interpolation=cv2.INTER_AREA) > 0.5
         c = calib.cameras[v].scaled(small.shape[1], small.shape[0])
-        body = ray_silhouette(vertices, rec.body.faces.cpu().numpy(), c.K, cams.R_cam_world[v].numpy(),
-                              cams.t_cam_world[v].numpy(), small.shape[1], small.shape[0])
+        body = cast(c.K, cams.R_cam_world[v].numpy(), cams.t_cam_world[v].numpy(), small.shape[1], small.shape[0])
         union = (small | body).sum()
         out.append(float((small & body).sum() / union) if union else np.nan)
     return np.array(out)

@@ -110,10 +110,16 @@ class ProxyRenderer:
                          body_mask.reshape(height, width), float(occluded))
 
 
-def ray_silhouette(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, R_cam_world: np.ndarray,
-                   t_cam_world: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(H, W) bool: the pixels whose centre ray hits the mesh."""
-    origins, dirs = pixel_rays(np.asarray(K, np.float64), np.asarray(R_cam_world, np.float64),
-                               np.asarray(t_cam_world, np.float64), width, height)
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
-    return RayMeshIntersector(mesh).intersects_any(origins, dirs).reshape(height, width)
+class SilhouetteCaster:
+    """A mesh's silhouette in any number of views (the ray tree built once)."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
+        self.intersector = RayMeshIntersector(mesh)
+
+    def __call__(self, K: np.ndarray, R_cam_world: np.ndarray, t_cam_world: np.ndarray, width: int,
+                 height: int) -> np.ndarray:
+        """(H, W) bool: the pixels whose centre ray hits the mesh."""
+        origins, dirs = pixel_rays(np.asarray(K, np.float64), np.asarray(R_cam_world, np.float64),
+                                   np.asarray(t_cam_world, np.float64), width, height)
+        return self.intersector.intersects_any(origins, dirs).reshape(height, width)

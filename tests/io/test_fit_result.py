@@ -7,7 +7,8 @@ from helpers import random_pose, ring_cameras
 from PIL import Image
 
 from engine.errors import InputError
-from engine.fitting.types import FitResult, ProxyViews
+from engine.fitting.types import FitResult
+from engine.proxy.views import ProxyViews
 from engine.io.fit_result import FILES, params_arrays, read_fit, write_fit
 from engine.proxy.part_table import build_part_table
 from engine.proxy.raycast import ProxyRenderer
