@@ -124,10 +124,7 @@ def evaluate(
     except InputError as e:
         _fail(e)
     if as_json:
-        out = dict(summaries[-1])
-        if len(summaries) > 1:
-            out["sweep"] = summaries
-        print(json.dumps(out))
+        _print_summary(summaries)
 
 
 def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None, max_scenes: int | None,
@@ -167,10 +164,17 @@ def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None
     except InputError as e:
         _fail(e)
     if as_json:
-        out = dict(summaries[-1])
-        if len(summaries) > 1:
-            out["sweep"] = summaries
-        print(json.dumps(out, default=lambda x: None))
+        _print_summary(summaries)
+
+
+def _print_summary(summaries: list[dict]) -> None:
+    """The --json line: the last run's summary, with every run's under "sweep" when several."""
+    from engine.io.reconstruction import jsonable
+
+    out = dict(summaries[-1])
+    if len(summaries) > 1:
+        out["sweep"] = summaries
+    print(json.dumps(jsonable(out), allow_nan=False))
 
 
 def _print_table(result: dict, count: int | None) -> None:

@@ -33,7 +33,7 @@ def landmarks(
     from engine.landmarks.dataset import learn_table
 
     try:
-        model = load_body_model(body, **({"model_path": str(smplx_model)} if smplx_model else {}))
+        model = load_body_model(body, smplx_model=str(smplx_model) if smplx_model else None)
         folders = scene_folders(dataset)
         bar = tqdm(total=len(folders), desc="scenes", unit="scene", disable=as_json)
         with MediaPipeDetector(hands=False, mask=False) as detector:

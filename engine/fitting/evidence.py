@@ -69,13 +69,14 @@ class Evidence:
 
 @dataclass
 class EvidenceOptions:
-    sigma_pct: float = 2.0  # robust scale of a landmark residual, % of the person's height in the view
-    mask_weight: float = 0.1  # weight of each mask term against the landmarks
+    # Defaults chosen on the bundled capture's held-out-camera error (docs/reconstruct.md):
+    sigma_pct: float = 4.0  # robust scale of a landmark residual, % of the person's height in the view
+    mask_weight: float = 0.03  # weight of each mask term against the landmarks (a clothed mask is larger)
     proxy_weight: float = 1.0  # weight of the dense proxy term (with correspondences)
     place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
     body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
     lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
-    pose_prior: float = 2e-2
+    pose_prior: float = 5e-3
     limit_prior: float = 1.0
     hand_prior: float = 0.5
     mask_points: int = 600  # body vertices projected for the mask terms

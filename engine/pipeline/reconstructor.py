@@ -64,7 +64,7 @@ class Reconstructor:
         from engine.detect.mediapipe_detector import MediaPipeDetector
 
         device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        model = load_body_model(body, **({"model_path": str(smplx_model)} if smplx_model else {}))
+        model = load_body_model(body, smplx_model=str(smplx_model) if smplx_model else None)
         model = model.to(device)
         table = load_landmark_table(model.name, landmark_table, num_vertices=int(model.faces.max()) + 1)
         generator = None

@@ -4,7 +4,7 @@ and the engine's frame (metres, Z up).
 Units: the triangulated lengths of eight body segments (shoulders, hips, upper arms,
 forearms, thighs, shanks, between the detector's landmarks) against the same segments of
 the body model's average person (its landmark table on the default shape), the median
-ratio, snapped to a common unit (m, dm, cm, mm, in, ft) when within 15% of one, else kept
+ratio, snapped to a common unit (m, dm, cm, mm, in, ft) when within a factor 1.45 of one, else kept
 (arbitrary photogrammetry units). Up: the world axis nearest to the direction from the
 ankles' midpoint to the shoulders' (a standing or sitting person); with the cameras' mean
 up direction as the fallback when the person is not upright.
@@ -24,6 +24,7 @@ SEGMENTS = (("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("le
             ("left_hip", "left_knee"), ("right_hip", "right_knee"), ("left_knee", "left_ankle"),
             ("right_knee", "right_ankle"))
 UNITS = {"m": 1.0, "dm": 10.0, "cm": 100.0, "mm": 1000.0, "in": 1 / 0.0254, "ft": 1 / 0.3048}
+SNAP = 1.45
 AXES = {"+X": (1, 0, 0), "-X": (-1, 0, 0), "+Y": (0, 1, 0), "-Y": (0, -1, 0), "+Z": (0, 0, 1), "-Z": (0, 0, -1)}
 
 
@@ -71,17 +72,25 @@ def find_world(points: np.ndarray, names: tuple[str, ...], reference: np.ndarray
         raise ValueError("too few triangulated landmarks to find the world's units")
     ratio = float(np.median(ratios))
     unit = min(UNITS, key=lambda u: abs(np.log(ratio / UNITS[u])))
-    units = UNITS[unit] if abs(np.log(ratio / UNITS[unit])) < np.log(1.15) else ratio
+    # Snapped when within a factor SNAP of a unit: children and tall adults stay "m" (the
+    # body's shape explains their size); the units lie far enough apart (in/cm 2.54, ft/m
+    # 3.28, 10 between metric ones) that windows of 1.45 never overlap.
+    units = UNITS[unit] if abs(np.log(ratio / UNITS[unit])) < np.log(SNAP) else ratio
     unit = unit if units == UNITS[unit] else "custom"
 
     mid = lambda a, b: (points[:, index[a]] + points[:, index[b]]) / 2  # noqa: E731
-    up = np.nanmean(mid("left_shoulder", "right_shoulder") - mid("left_ankle", "right_ankle"), axis=0)
+    up = _nanmean(mid("left_shoulder", "right_shoulder") - mid("left_ankle", "right_ankle"))
     if not np.isfinite(up).all():
-        up = np.nanmean(mid("left_shoulder", "right_shoulder") - mid("left_hip", "right_hip"), axis=0)
+        up = _nanmean(mid("left_shoulder", "right_shoulder") - mid("left_hip", "right_hip"))
     best, angle = _nearest_axis(up)
     if (not np.isfinite(angle) or angle > 35.0) and camera_up is not None:
         best, angle = _nearest_axis(camera_up)
     return WorldFrame(float(units), unit, best, float(angle))
+
+
+def _nanmean(x: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(x).all(-1)
+    return x[ok].mean(0) if ok.any() else np.full(x.shape[-1], np.nan)
 
 
 def _nearest_axis(v: np.ndarray) -> tuple[str, float]:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 _ROOT = Path(__file__).resolve().parents[2]
-_CANDIDATES = [shared / "examples/pose2sim_balancing" for shared in (_ROOT / "shared", _ROOT.parent / "shared")]
+_CANDIDATES = [_ROOT / "examples/pose2sim_balancing"] + [  # the bundled copy first
+    shared / "examples/pose2sim_balancing" for shared in (_ROOT / "shared", _ROOT.parent / "shared")]
 EXAMPLE = next((p for p in _CANDIDATES if (p / "videos").is_dir()), _CANDIDATES[0])
 CAMERAS = ("cam01", "cam02", "cam03", "cam04")
 

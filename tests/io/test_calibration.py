@@ -135,7 +135,7 @@ def assert_same_cameras(got, want):
 
 def real_calib() -> Path:
     root = Path(__file__).resolve().parents[2]
-    for shared in (root / "shared", root.parent / "shared"):
+    for shared in (root, root / "shared", root.parent / "shared"):  # the bundled copy first
         if (shared / REAL_CALIB).is_file():
             return shared / REAL_CALIB
     pytest.skip("the shared examples folder (pose2sim_balancing) is not in this checkout")

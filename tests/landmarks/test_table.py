@@ -31,19 +31,26 @@ samples = 6
 """
 
 
-@pytest.mark.blender
-@pytest.mark.slow
-def test_shipped_table_reprojects_onto_detections_of_an_unseen_render(tmp_path, anny32):
-    from engine.detect.mediapipe_detector import MediaPipeDetector
-    from engine.io.files import read_rgb
-    from engine.io.scene import read_scene
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    """One rendered scene of a seed never used to learn the table (real Blender)."""
     from synth.config import load_config
     from synth.dataset import render_dataset
 
-    cfg_path = tmp_path / "held_out.toml"
-    cfg_path.write_text(HELD_OUT)
-    render_dataset(tmp_path / "d", 1, load_config(cfg_path))  # seed 424242: never used to learn the table
-    scene = read_scene(tmp_path / "d" / "scene_000000")
+    root = tmp_path_factory.mktemp("held_out")
+    (root / "held_out.toml").write_text(HELD_OUT)
+    render_dataset(root / "d", 1, load_config(root / "held_out.toml"))
+    return root / "d"
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_shipped_table_reprojects_onto_detections_of_an_unseen_render(held_out):
+    from engine.detect.mediapipe_detector import MediaPipeDetector
+    from engine.io.files import read_rgb
+    from engine.io.scene import read_scene
+
+    scene = read_scene(held_out / "scene_000000")
     table = load_landmark_table("anny", num_vertices=scene.gt["vertices"].shape[0])
     assert len(table) == 75 and np.allclose(table.weights.sum(1), 1) and (table.weights >= 0).all()
     K, R, t, _ = scene.camera_arrays()
@@ -62,6 +69,22 @@ def test_shipped_table_reprojects_onto_detections_of_an_unseen_render(tmp_path, 
     # learned at 448 px with a median residual of about 4 px; a wrong table (another landmark's
     # vertices, a body a few cm off) is tens of pixels off at this size
     assert np.median(errors) < 8.0, f"median {np.median(errors):.1f} px over {len(errors)} landmarks"
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_evaluate_none_scores_the_footage_path_on_a_render(held_out):
+    """``diffproxy evaluate --proxies none``: the detector and the evidence fit on the render,
+    scored against its ground truth with the proxy evaluation's keys."""
+    from engine.evaluation.evidence import evaluate_evidence
+    from engine.pipeline.reconstructor import Reconstructor
+
+    result = evaluate_evidence(held_out, Reconstructor.from_pretrained(), views=4)
+    row, summary = result["scenes"][0], result["summary"]
+    assert summary["scenes"] == 1 and summary["failed"] == 0 and row["found"] >= 3
+    for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "pa_mpjpe_mm"):
+        assert 0 < summary[key] < 120, (key, summary[key])  # a standing person, 4 views, 384 px
+    assert row["residual_px"] < 6
 
 
 def test_solve_sparse_recovers_a_known_combination():

@@ -16,7 +16,8 @@ from engine.io.calibration import read_calibration, write_calibration_json
 from engine.io.calibration.rotations import matrix_to_quaternion, matrix_to_rodrigues
 
 _ROOT = Path(__file__).resolve().parents[2]
-_CANDIDATES = [shared / "examples/pose2sim_balancing" for shared in (_ROOT / "shared", _ROOT.parent / "shared")]
+_CANDIDATES = [_ROOT / "examples/pose2sim_balancing"] + [  # the bundled copy first
+    shared / "examples/pose2sim_balancing" for shared in (_ROOT / "shared", _ROOT.parent / "shared")]
 EXAMPLE = next((p for p in _CANDIDATES if (p / "videos").is_dir()), _CANDIDATES[0])
 CAMERAS = ("cam01", "cam02", "cam03", "cam04")
 OUTPUTS = ("fit.json", "fit.npz", "fit.glb", "report.json", "contact_sheet.jpg")

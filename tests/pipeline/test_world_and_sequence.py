@@ -1,0 +1,104 @@
+"""Units and up axis are the user's: the bundled capture with its world turned Y-up and
+written in millimetres reconstructs to the same body, reported and written in that frame.
+Sequences: rotations filtered as rotations."""
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import roma
+import torch
+
+from engine.io.calibration import Calibration, read_calibration, write_calibration_json
+from engine.pipeline.smoothing import smooth_linear, smooth_rotvecs
+from engine.pipeline.world import AXES, WorldFrame, find_world
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "pose2sim_balancing"
+# x_new = M x_lab * 1000: the lab's Z-up metres -> Y-up millimetres (a right-handed turn)
+M = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
+
+
+@pytest.fixture(scope="module")
+def reconstructor():
+    from engine.pipeline.reconstructor import Reconstructor
+
+    return Reconstructor.from_pretrained()
+
+
+@pytest.mark.slow
+def test_millimetres_and_y_up_reconstruct_to_the_same_body(tmp_path, reconstructor):
+    from engine.cli.reconstruct_cmd import run_reconstruction
+
+    calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
+    moved = Calibration([replace(c, R_cam_world=c.R_cam_world @ M.T, t_cam_world=c.t_cam_world * 1000.0)
+                         for c in calib.cameras], calib.source, "json")
+    write_calibration_json(moved, tmp_path / "cameras.json")
+    a = run_reconstruction(EXAMPLE / "videos", tmp_path / "lab", EXAMPLE / "calibration" / "Calib.toml", "0",
+                           quiet=True, reconstructor=reconstructor)
+    b = run_reconstruction(EXAMPLE / "videos", tmp_path / "mm", tmp_path / "cameras.json", "0", quiet=True,
+                           reconstructor=reconstructor)
+    assert (a["unit"], a["up_axis"], a["world_units_per_metre"]) == ("m", "+Z", 1.0)
+    assert (b["unit"], b["up_axis"], b["world_units_per_metre"]) == ("mm", "+Y", 1000.0)
+    va = np.load(tmp_path / "lab" / "fit.npz")["vertices"]
+    vb = np.load(tmp_path / "mm" / "fit.npz")["vertices"]
+    back = vb @ M / 1000.0  # the Y-up millimetres back in the lab's frame
+    assert np.median(np.linalg.norm(back - va, axis=1)) < 0.01  # the same body within 1 cm
+    assert abs(a["keypoint_reprojection_px"] - b["keypoint_reprojection_px"]) < 1.0
+    record = json.loads((tmp_path / "mm" / "fit.json").read_text())
+    assert record["world"]["up_axis"] == "+Y" and record["cameras"][0]["name"] == "cam01"
+    np.testing.assert_allclose(record["cameras"][2]["t_cam_world"], moved.cameras[2].t_cam_world, atol=1e-9)
+
+
+def test_the_user_params_rebuild_the_user_vertices(tmp_path):
+    """fit.npz's params_* are in the user's frame: the body model's forward pass gives its vertices."""
+    from engine.body import load_body_model
+    from engine.body.base import BodyParams
+    from engine.io.reconstruction import user_params
+
+    body = load_body_model("anny", dtype=torch.float64)
+    p = body.neutral_params(1)
+    p = BodyParams(torch.tensor([[0.1, -0.4, 0.3]], dtype=torch.float64), torch.tensor([[0.2, 0.1, 0.9]],
+                   dtype=torch.float64), p.body_pose, p.shape, torch.tensor([1.05], dtype=torch.float64))
+    world = WorldFrame(1000.0, "mm", "+Y", 0.0)
+    rec = type("R", (), {"params": p, "world": world})()
+    user = {k: torch.as_tensor(v) for k, v in user_params(rec).items()}
+    rebuilt = body(BodyParams(user["global_orient"], user["transl"], user["body_pose"], user["shape"],
+                              user["scale"])).vertices[0].numpy()
+    expected = world.points_to_user(body(p).vertices[0].numpy())
+    np.testing.assert_allclose(rebuilt, expected, atol=1e-6)
+
+
+def test_find_world_units_and_axes():
+    names = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_elbow", "right_elbow", "left_wrist",
+             "right_wrist", "left_knee", "right_knee", "left_ankle", "right_ankle")
+    ref = np.array([[0.18, 0, 1.4], [-0.18, 0, 1.4], [0.1, 0, 0.95], [-0.1, 0, 0.95], [0.2, 0, 1.12], [-0.2, 0, 1.12],
+                    [0.22, 0, 0.88], [-0.22, 0, 0.88], [0.1, 0, 0.52], [-0.1, 0, 0.52], [0.1, 0, 0.1], [-0.1, 0, 0.1]])
+    for axis in AXES:
+        for units, unit in ((1.0, "m"), (100.0, "cm"), (1000.0, "mm"), (1 / 0.0254, "in")):
+            frame = WorldFrame(units, unit, axis, 0.0)
+            pts = frame.points_to_user(ref * 1.05)[None]  # a person 5% larger than the reference
+            found = find_world(pts, names, ref)
+            assert (found.unit, found.up_axis) == (unit, axis) and found.units_per_metre == units
+    odd = find_world((ref * 5.5)[None], names, ref)  # photogrammetry units: kept as measured
+    assert odd.unit == "custom" and odd.units_per_metre == pytest.approx(5.5, rel=1e-6)
+
+
+def test_rotations_are_filtered_as_rotations():
+    frames = np.arange(20)
+    angle = torch.linspace(0.0, 1.0, 20, dtype=torch.float64)
+    rotvec = angle[:, None] * torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    q = roma.rotvec_to_unitquat(rotvec)
+    flipped = roma.unitquat_to_rotvec(torch.where((torch.arange(20) % 2 == 0)[:, None], q, -q))  # same rotations
+    smooth = smooth_rotvecs(flipped, frames, sigma=1.5)
+    # a steady turn stays a steady turn (interior frames), whatever the quaternions' signs
+    np.testing.assert_allclose(smooth[5:-5, 2].numpy(), angle[5:-5].numpy(), atol=1e-6)
+    noisy = rotvec + torch.randn(20, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.05
+    err = lambda r: roma.rotmat_geodesic_distance(roma.rotvec_to_rotmat(r), roma.rotvec_to_rotmat(rotvec))  # noqa: E731
+    assert err(smooth_rotvecs(noisy, frames, 1.5))[3:-3].mean() < err(noisy)[3:-3].mean() * 0.7
+    # frames 10 apart are not averaged by a 1-frame filter
+    np.testing.assert_allclose(smooth_linear(rotvec, frames * 10, 1.0).numpy(), rotvec.numpy())
+    assert math.isfinite(float(smooth.sum()))
