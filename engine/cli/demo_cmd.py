@@ -59,7 +59,7 @@ def heldout_errors(fit_dir: Path, camera: str, calibration, names: tuple[str, ..
 
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Output folder."),
-    frames: str = typer.Option("0:30:10", help="Frames START:STOP:STEP of the bundled capture (100 frames; the "
+    frames: str = typer.Option("0:100:20", help="Frames START:STOP:STEP of the bundled capture (100 frames; the "
                                                "OpenPose reference has every 10th)."),
     heldout: bool = typer.Option(True, help="Also reconstruct without each camera and score it there."),
     example: Optional[Path] = typer.Option(None, help="The capture folder (default: the bundled one)."),

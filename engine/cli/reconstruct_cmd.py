@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 
 from engine.errors import InputError
-from engine.io.reconstruction import jsonable
 
 console = Console(stderr=True)
 PREVIEW_FRAMES = 3
@@ -46,7 +45,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     from tqdm import tqdm
 
     from engine.io.calibration import read_calibration
-    from engine.io.reconstruction import write_reconstruction
+    from engine.io.reconstruction import jsonable, write_reconstruction
     from engine.pipeline.capture import open_capture
     from engine.pipeline.reconstructor import Reconstructor
     from engine.pipeline.sequence import reconstruct_frames
