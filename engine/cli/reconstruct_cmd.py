@@ -112,6 +112,10 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     return summary
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _check_out(out: Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -218,6 +222,10 @@ def reconstruct(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct the person in a calibrated multi-camera capture."""
+    import signal
+
+    # a cancelled job (the add-on's Esc sends SIGTERM) unwinds like Ctrl-C: nothing half-written stays
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         summary = run_reconstruction(input_dir, out, calibration, frames, views, proxies, checkpoint, samples, steps,
                                      device, body, smplx_model, keypoints, keypoints_order, strict, smooth,

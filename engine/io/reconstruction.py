@@ -4,7 +4,7 @@ up with the user's cameras), readable with numpy + json alone:
 ```
 out/
   fit.json      schema_version, kind "diffproxy.fit", body {model, pose_joint_names, shape_names,
-                keypoint_names (the landmark table's)}, params (user frame: a forward pass of the
+                keypoint_names (the landmark table's), part_names (vertex_part's)}, params (user frame: a forward pass of the
                 body model with them gives the vertices below), cameras[i] {name, K, dist,
                 R_cam_world, t_cam_world, width, height} (the images' sizes), world
                 {world_units_per_metre, unit, up_axis}, frames, fps, views[i] {name,
@@ -32,6 +32,7 @@ import roma
 import torch
 
 from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
+from engine.proxy.parts import PART_NAMES
 
 PREVIEW_HEIGHT = 480
 
@@ -65,7 +66,8 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
     record = {
         "schema_version": SCHEMA_VERSION, "kind": KIND,
         "body": {"model": body.name, "pose_joint_names": list(body.pose_joint_names),
-                 "shape_names": list(body.shape_names), "keypoint_names": list(rec_names(rec, body))},
+                 "shape_names": list(body.shape_names), "keypoint_names": list(rec.landmark_names),
+                 "part_names": list(PART_NAMES)},
         "params": {k[7:]: v.tolist() for k, v in arrays.items() if k.startswith("params_")},
         "cameras": [{"name": c.name, "K": c.K.tolist(), "dist": c.dist.tolist(), "R_cam_world": c.R_cam_world.tolist(),
                      "t_cam_world": c.t_cam_world.tolist(), "width": int(c.width), "height": int(c.height)}
@@ -110,10 +112,6 @@ def jsonable(x):
     if isinstance(x, np.integer):
         return int(x)
     return x
-
-
-def rec_names(rec, body):
-    return getattr(rec, "landmark_names", None) or body.keypoint_names
 
 
 def _quiet(fn, x) -> float | None:

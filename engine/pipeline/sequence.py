@@ -39,6 +39,7 @@ class Reconstruction:
     detections: list[list]  # (T, N) Detection or None
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    landmark_names: tuple[str, ...] = ()  # of ``landmarks``
 
 
 def _cached_detections(cache: Path | None, frame: int, cameras: list[str]):
@@ -116,7 +117,8 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     timings = {"seconds_detect": t_detect, "seconds_proxies": t_proxies, "seconds_fit": t_fit,
                "seconds_score": time.perf_counter() - t0}
     return Reconstruction(frames, fps, list(calib.names()), calib, world, params.detach(), vertices,
-                          out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes)
+                          out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes,
+                          rec.table.names)
 
 
 def _stack(params: list[BodyParams]) -> BodyParams:

@@ -1,0 +1,143 @@
+"""``diffproxy reconstruct`` as a child process: its command line (no shell), its progress
+read from its output (tqdm's ``12/100``), and cancelling it with its whole process group."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from ..vendor.errors import InputError
+
+_PROGRESS = re.compile(r"(\d+)/(\d+)")
+TAIL_LINES = 20
+
+
+def engine_python_candidates(addon_dir: Path) -> list[Path]:
+    """Where the project's interpreter sits when the add-on runs from (or was built from) a
+    checkout: ``<checkout>/.venv``."""
+    here = Path(addon_dir).resolve()
+    folders = [here.parent]
+    source = here / "vendor" / "source.txt"  # written by build.py: the checkout the zip came from
+    if source.is_file():
+        folders.append(Path(source.read_text(encoding="utf-8").strip()))
+    exe = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
+    return [f / ".venv" / exe[0] / exe[1] for f in folders]
+
+
+def check_python(python: str | Path) -> Path:
+    path = Path(python) if python else None
+    if path is None or not str(python).strip():
+        raise InputError("engine interpreter: not set (add-on preferences: the Python of an environment where "
+                         "diffproxy is installed)")
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise InputError(f"engine interpreter {path}: no executable file there (add-on preferences: the Python "
+                         f"of an environment where diffproxy is installed)")
+    return path
+
+
+def reconstruct_command(python: str | Path, footage: str | Path, calibration: str | Path, out: str | Path,
+                        frames: str = "") -> list[str]:
+    python = check_python(python)
+    for name, value in (("footage folder", footage), ("calibration", calibration)):
+        if not str(value).strip() or not Path(value).exists():
+            raise InputError(f"{name} {str(value)!r}: missing")
+    if not str(out).strip():
+        raise InputError("output folder: not set")
+    cmd = [str(python), "-m", "engine.cli.main", "reconstruct", str(footage), "--calibration", str(calibration),
+           "--out", str(out)]
+    if frames.strip():
+        cmd += ["--frames", frames.strip()]
+    return cmd
+
+
+def parse_progress(line: str) -> tuple[int, int] | None:
+    """The last ``done/total`` in a line of tqdm output, if any."""
+    found = _PROGRESS.findall(line)
+    if not found:
+        return None
+    done, total = map(int, found[-1])
+    return (done, total) if total > 0 and done <= total else None
+
+
+class Job:
+    """A running command: output lines (split at ``\\n`` and tqdm's ``\\r``) gathered by a
+    thread; ``poll()`` drains them and returns the exit code or None."""
+
+    def __init__(self, cmd: list[str]):
+        self.cmd = cmd
+        self.lines: list[str] = []
+        self.progress: tuple[int, int] | None = None
+        self._queue: queue.Queue[tuple[str, bool]] = queue.Queue()
+        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
+                 else {"start_new_session": True})
+        try:
+            self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, **group)
+        except OSError as e:
+            raise InputError(f"could not start {cmd[0]}: {e.strerror or e}") from None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        """Queue (text, whole line?): tqdm rewrites its bar after a ``\r``, so the text after
+        the last one is queued too (for progress) before its line ends."""
+        buf = b""
+        for chunk in iter(lambda: self.process.stdout.read1(4096), b""):
+            buf += chunk
+            *done, buf = re.split(rb"[\r\n]", buf)
+            for line in done:
+                self._queue.put((line.decode("utf-8", "replace"), True))
+            if buf:
+                self._queue.put((buf.decode("utf-8", "replace"), False))
+        if buf:
+            self._queue.put((buf.decode("utf-8", "replace"), True))
+
+    def poll(self) -> int | None:
+        rc = self.process.poll()
+        if rc is not None:
+            self._reader.join(timeout=2)
+        while True:
+            try:
+                line, whole = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self.progress = parse_progress(line) or self.progress
+            if whole and line.strip():
+                self.lines = (self.lines + [line])[-TAIL_LINES:]
+        return rc
+
+    def wait(self) -> int:
+        self.process.wait()
+        return self.poll()
+
+    def cancel(self, grace_s: float = 3.0) -> None:
+        """Terminate the process and its children (its process group), then kill if it lingers."""
+        if self.process.poll() is not None:
+            return
+        self._end(kill=False)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self._end(kill=True)
+            self.process.wait()
+        self.poll()
+
+    def _end(self, kill: bool) -> None:
+        try:
+            if sys.platform == "win32":  # no process group to signal: the child itself
+                (self.process.kill if kill else self.process.terminate)()
+            else:
+                os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        except ProcessLookupError:  # it ended meanwhile
+            pass
+
+    def error_text(self) -> str:
+        """The most telling lines of a failed run: those saying error, else the last ones."""
+        errors = [ln.strip() for ln in self.lines if "error" in ln.lower()]
+        return " | ".join(errors[-3:] or [ln.strip() for ln in self.lines[-3:]]) or "no output"

@@ -1,0 +1,254 @@
+"""The operators. Each checks its input and reports problems through ``self.report``; the work
+is in ``scene_capture``, ``scene_body`` and ``core``."""
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper
+
+from .core.fitfile import read_fit, read_fit_world
+from .core.job import Job, reconstruct_command
+from .core.world import world_frame
+from .props import UP_AXIS_ITEMS, engine_python
+from .scene_body import import_body, is_body
+from .scene_capture import import_capture, set_active_camera
+from .vendor.errors import InputError
+
+USER_ERRORS = (InputError, OSError)
+
+
+def _abs(path: str) -> str:
+    return bpy.path.abspath(path) if path else ""
+
+
+class _PathFirst:
+    """invoke: run at once when the path is given (the panel's buttons), else a file browser."""
+
+    def invoke(self, context, event):
+        if self.filepath:
+            return self.execute(context)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+
+class DIFFPROXY_OT_import_capture(_PathFirst, bpy.types.Operator):
+    """Create one camera per calibration entry, with its footage as background and movie clip"""
+
+    bl_idname = "diffproxy.import_capture"
+    bl_label = "Import Capture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Calibration", subtype="FILE_PATH",
+                             description="Calibration file or folder (Pose2Sim TOML, EasyMocap, COLMAP, JSON)")
+    footage_dir: StringProperty(name="Footage", subtype="DIR_PATH",
+                                description="Folder of <camera>.mp4 videos or <camera>/ frame folders (optional)")
+    up_axis: EnumProperty(name="Up axis", items=UP_AXIS_ITEMS, default="+Z")
+    units_per_metre: FloatProperty(name="Units per metre", default=1.0, min=1e-9)
+    fit_path: StringProperty(name="World from fit", subtype="FILE_PATH",
+                             description="A fit.json (or its folder) whose world record sets the up axis and units "
+                                         "(overrides the two above)")
+
+    def execute(self, context):
+        try:
+            world = (read_fit_world(_abs(self.fit_path)) if self.fit_path
+                     else world_frame(self.up_axis, self.units_per_metre))
+            cameras, notes = import_capture(context, self.filepath, _abs(self.footage_dir), world)
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        for note in notes:
+            self.report({"WARNING"}, note)
+        self.report({"INFO"}, f"{len(cameras)} camera(s) imported, world {world.up_axis} up, "
+                              f"{world.units_per_metre:g} units per metre")
+        return {"FINISHED"}
+
+
+class DIFFPROXY_OT_import_fit(_PathFirst, bpy.types.Operator):
+    """Import a reconstruction (fit.json + fit.npz): the body mesh, its parts and its motion"""
+
+    bl_idname = "diffproxy.import_fit"
+    bl_label = "Import Fit"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Fit", subtype="FILE_PATH", description="fit.json or the folder holding it")
+
+    def execute(self, context):
+        try:
+            obj = load_fit(self, context, _abs(self.filepath))
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"imported {obj.name}")
+        return {"FINISHED"}
+
+
+def load_fit(op, context, path: str) -> bpy.types.Object:
+    fit = read_fit(path)
+    world = f"{fit.world.up_axis} {fit.world.units_per_metre:g}"
+    others = {c.diffproxy.world for c in bpy.data.cameras if c.diffproxy.imported} - {world}
+    if others:
+        op.report({"WARNING"}, f"the fit's world is {world} (up axis, units per metre) but cameras were imported "
+                               f"with {', '.join(sorted(others))}: re-import the capture with the fit's world")
+    obj = import_body(context, fit, f"{fit.body_model} {fit.path.parent.name}")
+    for other in context.view_layer.objects.selected:
+        other.select_set(False)
+    obj.select_set(True)
+    context.view_layer.objects.active = obj
+    return obj
+
+
+class _ExportBody(ExportHelper):
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        return is_body(context.active_object)
+
+    def execute(self, context):
+        obj = context.active_object
+        selected = list(context.view_layer.objects.selected)
+        for other in selected:
+            other.select_set(False)
+        obj.select_set(True)
+        try:
+            self.export(self.filepath)
+        except RuntimeError as e:
+            self.report({"ERROR"}, f"{self.filepath}: export failed: {e}")
+            return {"CANCELLED"}
+        finally:
+            obj.select_set(False)
+            for other in selected:
+                other.select_set(True)
+        self.report({"INFO"}, f"wrote {self.filepath}")
+        return {"FINISHED"}
+
+
+class DIFFPROXY_OT_export_gltf(_ExportBody, bpy.types.Operator):
+    """Export the active imported body to glTF binary (.glb) with its animation"""
+
+    bl_idname = "diffproxy.export_gltf"
+    bl_label = "Export glTF"
+    filename_ext = ".glb"
+    filter_glob: StringProperty(default="*.glb", options={"HIDDEN"})
+
+    def export(self, path: str) -> None:
+        bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True, export_animations=True,
+                                  export_morph=True, export_force_sampling=True, export_yup=True)
+
+
+class DIFFPROXY_OT_export_fbx(_ExportBody, bpy.types.Operator):
+    """Export the active imported body to FBX with baked animation"""
+
+    bl_idname = "diffproxy.export_fbx"
+    bl_label = "Export FBX"
+    filename_ext = ".fbx"
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+
+    def export(self, path: str) -> None:
+        # one take of the scene's animation: "all actions" would try the shape keys' action on the object
+        bpy.ops.export_scene.fbx(filepath=path, use_selection=True, bake_anim=True, bake_anim_use_all_actions=False,
+                                 bake_anim_use_nla_strips=False, add_leaf_bones=False,
+                                 object_types={"MESH", "ARMATURE"})
+
+
+class DIFFPROXY_OT_set_camera(bpy.types.Operator):
+    """Look through this camera: make it the scene camera with its own image size"""
+
+    bl_idname = "diffproxy.set_camera"
+    bl_label = "Set Camera"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Camera object")
+
+    def execute(self, context):
+        obj = bpy.data.objects.get(self.name)
+        if obj is None or obj.type != "CAMERA":
+            self.report({"ERROR"}, f"no camera object named {self.name!r}")
+            return {"CANCELLED"}
+        set_active_camera(context.scene, obj)
+        return {"FINISHED"}
+
+
+class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
+    """Run `diffproxy reconstruct` on the footage and calibration, then import the fit (Esc cancels)"""
+
+    bl_idname = "diffproxy.reconstruct"
+    bl_label = "Reconstruct"
+
+    @classmethod
+    def poll(cls, context):
+        return not context.window_manager.diffproxy.running
+
+    def _start(self, context) -> Job | None:
+        s = context.scene.diffproxy
+        try:
+            return Job(reconstruct_command(engine_python(context), _abs(s.footage), _abs(s.calibration), _abs(s.fit),
+                                           s.frames))
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, str(e))
+            return None
+
+    def execute(self, context):  # synchronous: scripts and background Blender
+        job = self._start(context)
+        return {"CANCELLED"} if job is None else self._finish(context, job, job.wait())
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        self._job = self._start(context)
+        if self._job is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        wm.diffproxy.running, wm.diffproxy.progress, wm.diffproxy.status = True, 0.0, "starting"
+        self._timer = wm.event_timer_add(0.5, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self.cancel(context)
+            self.report({"WARNING"}, "reconstruction cancelled")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        rc = self._job.poll()
+        state = context.window_manager.diffproxy
+        if self._job.progress:
+            done, total = self._job.progress
+            state.progress, state.status = done / total, f"{done}/{total} frames"
+        _redraw(context)
+        if rc is None:
+            return {"PASS_THROUGH"}
+        self._stop(context)
+        return self._finish(context, self._job, rc)
+
+    def cancel(self, context):
+        self._job.cancel()
+        self._stop(context)
+
+    def _stop(self, context):
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.diffproxy.running, wm.diffproxy.status = False, ""
+        _redraw(context)
+
+    def _finish(self, context, job: Job, rc: int):
+        if rc != 0:
+            self.report({"ERROR"}, f"diffproxy reconstruct failed (exit {rc}): {job.error_text()}")
+            return {"CANCELLED"}
+        try:
+            obj = load_fit(self, context, _abs(context.scene.diffproxy.fit))
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, f"reconstruction finished but its fit could not be imported: {e}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"reconstructed and imported {obj.name}")
+        return {"FINISHED"}
+
+
+def _redraw(context) -> None:
+    for area in getattr(context.screen, "areas", ()):
+        if area.type == "VIEW_3D":
+            area.tag_redraw()
+
+
+CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
+           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct)

@@ -1,0 +1,56 @@
+"""The sidebar panel (3D view, "DiffProxy" tab): inputs, imports, reconstruction, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from .scene_body import is_body
+
+
+class DIFFPROXY_PT_main(bpy.types.Panel):
+    bl_label = "DiffProxy"
+    bl_idname = "DIFFPROXY_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DiffProxy"
+
+    def draw(self, context):
+        s, job, layout = context.scene.diffproxy, context.window_manager.diffproxy, self.layout
+        box = layout.box()
+        box.label(text="Capture", icon="CAMERA_DATA")
+        box.prop(s, "calibration")
+        box.prop(s, "footage")
+        row = box.row(align=True)
+        row.prop(s, "up_axis", text="Up")
+        row.prop(s, "units_per_metre", text="Units/m")
+        op = box.operator("diffproxy.import_capture", icon="IMPORT")
+        op.filepath, op.footage_dir = s.calibration, s.footage
+        op.up_axis, op.units_per_metre = s.up_axis, s.units_per_metre
+        fit_json = Path(bpy.path.abspath(s.fit)) / "fit.json" if s.fit else None
+        op.fit_path = str(fit_json) if fit_json and fit_json.is_file() else ""
+        cameras = [o for o in context.scene.objects if o.type == "CAMERA" and o.data.diffproxy.imported]
+        if cameras:
+            grid = box.grid_flow(columns=4, align=True)
+            for cam in cameras:
+                icon = "VIEW_CAMERA" if cam == context.scene.camera else "CAMERA_DATA"
+                grid.operator("diffproxy.set_camera", text=cam.name, icon=icon).name = cam.name
+
+        box = layout.box()
+        box.label(text="Body", icon="ARMATURE_DATA")
+        box.prop(s, "fit")
+        box.prop(s, "frames")
+        if job.running:
+            box.progress(factor=job.progress, text=job.status or "running (Esc cancels)")
+        else:
+            box.operator("diffproxy.reconstruct", icon="PLAY")
+        box.operator("diffproxy.import_fit", icon="IMPORT").filepath = s.fit
+
+        row = layout.row(align=True)
+        row.enabled = is_body(context.active_object)
+        row.operator("diffproxy.export_gltf", icon="EXPORT")
+        row.operator("diffproxy.export_fbx", icon="EXPORT")
+
+
+CLASSES = (DIFFPROXY_PT_main,)

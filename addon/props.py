@@ -1,0 +1,88 @@
+"""The add-on's properties, all under the name ``diffproxy``: the scene's inputs
+(``Scene.diffproxy``), what an imported camera was built from (``Camera.diffproxy``), the
+running reconstruction (``WindowManager.diffproxy``, not saved), and the preferences."""
+
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from .core.job import engine_python_candidates
+from .core.world import UP_AXES
+
+UP_AXIS_ITEMS = [(a, a, f"The calibration's world has {a} up") for a in UP_AXES]
+
+
+class DIFFPROXY_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    engine_python: StringProperty(
+        name="Engine interpreter", subtype="FILE_PATH",
+        description="Python of an environment where diffproxy is installed (empty: the .venv of the checkout this "
+                    "add-on came from, if there is one)")
+
+    def draw(self, context):
+        self.layout.prop(self, "engine_python")
+        if not self.engine_python:
+            found = default_engine_python()
+            self.layout.label(text=f"Using {found}" if found else "No checkout .venv found: set the interpreter",
+                              icon="INFO" if found else "ERROR")
+
+
+def default_engine_python() -> Path | None:
+    return next((p for p in engine_python_candidates(Path(__file__).parent) if p.is_file()), None)
+
+
+def engine_python(context) -> str:
+    prefs = context.preferences.addons[__package__].preferences
+    return prefs.engine_python or str(default_engine_python() or "")
+
+
+class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
+    calibration: StringProperty(name="Calibration", subtype="FILE_PATH",
+                                description="Calibration file or folder (Pose2Sim TOML, EasyMocap, COLMAP, JSON)")
+    footage: StringProperty(name="Footage", subtype="DIR_PATH",
+                            description="Folder of <camera>.mp4 videos or <camera>/ frame folders")
+    fit: StringProperty(name="Fit", subtype="DIR_PATH",
+                        description="Reconstruction folder (fit.json + fit.npz); Reconstruct writes here")
+    frames: StringProperty(name="Frames", description="Frames to reconstruct: START:STOP[:STEP] or N (empty: all)")
+    up_axis: EnumProperty(name="Up axis", items=UP_AXIS_ITEMS, default="+Z",
+                          description="The calibration world's up axis, turned into Blender's +Z (a fit.json "
+                                      "records its own)")
+    units_per_metre: FloatProperty(name="Units per metre", default=1.0, min=1e-9, soft_max=1000.0,
+                                   description="Calibration units in a metre (1: metres, 1000: millimetres)")
+
+
+class DIFFPROXY_CameraSettings(bpy.types.PropertyGroup):
+    """An imported camera's image: Blender keeps one render size per scene, so each camera
+    holds its own and ``diffproxy.set_camera`` applies it."""
+
+    imported: BoolProperty(default=False)
+    width: IntProperty(name="Width", min=0)
+    height: IntProperty(name="Height", min=0)
+    pixel_aspect_x: FloatProperty(default=1.0)
+    pixel_aspect_y: FloatProperty(default=1.0)
+    footage: StringProperty(name="Footage", subtype="FILE_PATH")
+    distortion: StringProperty(name="Distortion", description="OpenCV coefficients (not applied by Blender)")
+    world: StringProperty(description="Up axis and units the camera was imported with")
+
+
+class DIFFPROXY_JobState(bpy.types.PropertyGroup):
+    running: BoolProperty(default=False)
+    progress: FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty()
+
+
+CLASSES = (DIFFPROXY_AddonPreferences, DIFFPROXY_SceneSettings, DIFFPROXY_CameraSettings, DIFFPROXY_JobState)
+POINTERS = ((bpy.types.Scene, DIFFPROXY_SceneSettings), (bpy.types.Camera, DIFFPROXY_CameraSettings),
+            (bpy.types.WindowManager, DIFFPROXY_JobState))
+
+
+def add_pointers():
+    for owner, group in POINTERS:
+        owner.diffproxy = PointerProperty(type=group)
+
+
+def remove_pointers():
+    for owner, _ in reversed(POINTERS):
+        del owner.diffproxy

@@ -1,0 +1,123 @@
+"""The extension inside Blender (the bpy module, one subprocess per test): installed as a user
+would, cameras that project like the calibration, the fitted body frame by frame, exports,
+registration that leaves nothing behind, and Reconstruct's errors reported, not raised."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from conftest import EXAMPLE, SCRIPTS, cube_fit, run_blender, write_png
+
+from engine.io.calibration import Calibration, CameraCalibration, write_calibration_json
+
+pytestmark = pytest.mark.blender
+OPERATORS = ["export_fbx", "export_gltf", "import_capture", "import_fit", "reconstruct", "set_camera"]
+
+
+def test_extension_installs_and_registers(blender_home):
+    _, report = blender_home
+    assert report["result"] == ["FINISHED"] and report["enabled"]
+    assert report["operators"] == OPERATORS and report["panel"]
+
+
+def test_import_capture_cameras_project_like_the_calibration(blender_home, tmp_path):
+    home, _ = blender_home
+    fit, _ = cube_fit(tmp_path / "fit", world={"up_axis": "+Y", "world_units_per_metre": 1000.0})
+    report = run_blender("capture.py", EXAMPLE / "calibration/Calib.toml", EXAMPLE / "videos", fit / "fit.json",
+                         home=home)
+    for label in ("z_up_m", "y_up_mm", "from_fit"):
+        run = report[label]
+        assert run["result"] == ["FINISHED"], run["error"]
+        assert sorted(run["cameras"]) == ["cam01", "cam02", "cam03", "cam04"]
+        for name, cam in run["cameras"].items():
+            width = 1080 if name in ("cam01", "cam02") else 1088  # the footage's size, not the calibration's
+            assert cam["size"] == [width, 1920] and cam["clip_size"] == [width, 1920]
+            assert cam["background"] == ["MOVIE_CLIP"]
+            assert cam["max_px"] < 0.01, (label, name, cam["max_px"])  # asked: 0.5 px
+    assert (report["frame_start"], report["frame_end"], report["fps"]) == (1, 100, 60.0)
+    assert report["clips"] == 4  # later imports reuse the clips
+
+
+def test_import_capture_with_image_sequences(blender_home, tmp_path):
+    """A camera JSON calibration with no footage size issue, frames as numbered PNGs."""
+    home, _ = blender_home
+    K = np.array([[60.0, 0, 31.5], [0, 60.0, 23.5], [0, 0, 1]])
+    cams = [CameraCalibration(n, K, np.zeros(5), np.eye(3), [0, 0, 3.0], 64, 48) for n in ("c1", "c2")]
+    write_calibration_json(Calibration(cams, tmp_path / "cameras.json", "json"), tmp_path / "cameras.json")
+    (tmp_path / "footage/c1").mkdir(parents=True)
+    for i in range(3):
+        write_png(tmp_path / f"footage/c1/frame_{i:04d}.png", np.full((48, 64, 3), 80 * i, np.uint8))
+    report = run_blender("sequence.py", tmp_path / "cameras.json", tmp_path / "footage", home=home)
+    assert report["result"] == ["FINISHED"], report["error"]
+    assert report["cameras"]["c1"] == {"size": [64, 48], "source": "SEQUENCE", "footage": "frame_0000.png"}
+    assert report["cameras"]["c2"] == {"size": [64, 48], "source": None, "footage": ""}  # no footage: calibrated size
+    assert (report["frame_start"], report["frame_end"]) == (1, 3)
+
+
+def test_import_fit_follows_the_fit_frame_by_frame(blender_home, tmp_path):
+    home, _ = blender_home
+    folder, verts = cube_fit(tmp_path / "fit", frames=(0, 2, 5))
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run_blender("fit.py", folder, out, home=home)
+    assert report["result"] == ["FINISHED"], report["error"]
+    expected = np.stack([verts[..., 0], -verts[..., 2], verts[..., 1]], -1) / 100.0  # +Y up cm -> +Z up m
+    got = np.load(out / "evaluated.npz")
+    scene_frames = got["frames"].tolist()
+    assert scene_frames == [1, 2, 3, 4, 5, 6]  # footage frame f shows at scene frame f + 1
+    for f, v in zip((0, 2, 5), expected):
+        np.testing.assert_allclose(got["vertices"][scene_frames.index(f + 1)], v, atol=1e-5)
+    np.testing.assert_allclose(got["vertices"][1], (expected[0] + expected[1]) / 2, atol=1e-5)  # in between: linear
+    assert report["faces"] == 12 and report["fps"] == 30.0
+    assert report["groups"] == {"head": 2, "neck": 2, "hips": 2, "spine": 2}
+    assert len(report["actions"]) == 1
+    for name in ("body.glb", "body.fbx"):
+        assert report["exports"][name] == [["FINISHED"], None]
+        assert (out / name).stat().st_size > 1000
+    glb = (out / "body.glb").read_bytes()
+    assert glb[:4] == b"glTF"
+    gltf = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])
+    assert len(gltf["meshes"][0]["primitives"][0]["targets"]) == 3  # a morph target per frame
+    assert [c["target"]["path"] for c in gltf["animations"][0]["channels"]] == ["weights"]
+    assert b"AnimationCurve" in (out / "body.fbx").read_bytes()  # the shape keys' animation, baked
+    assert report["missing_fit"][0] is None and "no fit.json" in report["missing_fit"][1]
+
+
+def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp_path):
+    home, _ = blender_home
+    fit_source, _ = cube_fit(tmp_path / "fit_source")
+    fake = tmp_path / "fake python"  # a space: the command is an argument list, no shell
+    fake.write_text(f'#!/bin/sh\nFAKE_FIT_SOURCE="{fit_source}" exec "{sys.executable}" '
+                    f'"{SCRIPTS / "fake_engine.py"}" "$@"\n')
+    fake.chmod(0o755)
+    (tmp_path / "footage").mkdir()
+    report = run_blender("ops.py", fake, tmp_path / "footage", EXAMPLE / "calibration/Calib.toml",
+                         tmp_path / "out", home=home)
+    assert report["enabled"]["operators"] == OPERATORS
+    assert report["enabled"]["pointers"] == ["Scene", "Camera", "WindowManager"]
+    assert report["after"] == report["before"] and not report["before"]["types"]
+    assert report["again"] == report["enabled"]
+    runs = report["runs"]
+    assert runs["missing"][0] is None
+    assert "engine interpreter /nonexistent/bin/python: no executable" in runs["missing"][1]
+    assert runs["not_executable"][0] is None and "no executable file" in runs["not_executable"][1]
+    assert runs["fails"][0] is None and "exit 2" in runs["fails"][1] and "no camera named cam09" in runs["fails"][1]
+    assert runs["works"] == [["FINISHED"], None, 1]  # the fit imported as one new object
+    assert (tmp_path / "out/fit.json").is_file() and not report["running"]
+
+    done = report["modal_done"]  # the UI path, its events fed by hand
+    assert done["results"] == [["PASS_THROUGH"], ["FINISHED"]]
+    assert done["statuses"] and all(s.endswith("/3 frames") for s in done["statuses"])
+    assert not done["running"] and done["new_objects"] == 1
+    assert ["timer removed", "timer"] in done["reports"]
+    cancel = report["modal_cancel"]
+    assert cancel["results"] == [["PASS_THROUGH"], ["CANCELLED"]]
+    assert cancel["statuses"] == ["1/3 frames"] and not cancel["running"]  # a bar not yet ended by a newline
+    assert cancel["returncode"] == -15  # SIGTERM to its process group
+    assert [["WARNING"], "reconstruction cancelled"] in cancel["reports"]
+
+    drawn = report["panel"]  # drawn before and after a body was imported
+    assert [name for _, name, exists in drawn if not exists] == []
+    assert {name for kind, name, _ in drawn if kind == "operator" and name.count(".") == 1} == {
+        f"diffproxy.{op}" for op in OPERATORS if op != "set_camera"}

@@ -1,0 +1,184 @@
+"""The add-on's numpy-level logic (core/ and the vendored engine modules), run here without
+Blender: world conversion, fit and footage reading, the reconstruct job."""
+
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import EXAMPLE, cube_fit, staged_module, write_fit
+
+from engine.geometry.blender_camera import blender_to_opencv
+from engine.io.calibration import read_calibration
+
+CALIB = EXAMPLE / "calibration/Calib.toml"
+
+
+@pytest.fixture(scope="module")
+def core(staged):
+    names = ("core.world", "core.fitfile", "core.footage", "core.job", "vendor.errors", "vendor.calibration",
+             "vendor.parts")
+    return {n.split(".")[-1]: staged_module(n) for n in names}
+
+
+def test_vendored_reader_matches_the_engine(core):
+    ours, engine = core["calibration"].read_calibration(CALIB), read_calibration(CALIB)
+    assert ours.names() == engine.names()
+    for a, b in zip(ours.cameras, engine.cameras):
+        np.testing.assert_array_equal(a.K, b.K)
+        np.testing.assert_array_equal(a.R_cam_world, b.R_cam_world)
+        assert (a.width, a.height) == (b.width, b.height)
+
+
+def test_camera_for_footage_size_is_the_rescaled_calibration(core):
+    cam = read_calibration(CALIB)["cam01"]
+    world = core["world"].world_frame("+Z", 1.0)
+    ours = core["calibration"].read_calibration(CALIB)["cam01"]
+    settings = core["world"].camera_to_blender(world, ours, (1080, 1920))
+    K, R, t, size = blender_to_opencv(settings)
+    ref = cam.scaled(1080, 1920)
+    assert size == (1080, 1920)
+    np.testing.assert_allclose(K, ref.K, atol=1e-9)
+    np.testing.assert_allclose(R, ref.R_cam_world, atol=1e-12)
+    np.testing.assert_allclose(t, ref.t_cam_world, atol=1e-12)
+
+
+def test_world_turns_y_up_into_z_up_metres(core):
+    w = core["world"]
+    p = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(w.points_to_blender(w.world_frame("+Y", 1000.0), p), [[0.001, -0.003, 0.002]])
+    np.testing.assert_allclose(w.points_to_blender(w.world_frame("+Z", 1.0), p), p)
+    with pytest.raises(core["errors"].InputError, match="up axis: expected one of"):
+        w.world_frame("Y", 1.0)
+    with pytest.raises(core["errors"].InputError, match="field 'world': units per metre"):
+        w.world_from_record({"up_axis": "+Z", "world_units_per_metre": -1}, "fit.json")
+
+
+def test_read_fit_converts_to_blender(core, tmp_path):
+    folder, verts = cube_fit(tmp_path / "fit")
+    fit = core["fitfile"].read_fit(folder / "fit.json")
+    np.testing.assert_allclose(fit.vertices, np.stack([verts[..., 0], -verts[..., 2], verts[..., 1]], -1) / 100.0)
+    assert fit.scene_frames.tolist() == [1, 3, 6] and fit.fps == 30.0
+    assert fit.vertices[..., 2].min() == pytest.approx(0.0)  # the floor stays at z = 0
+    assert [fit.part_names[i] for i in (1, 2, 3, 4)] == ["head", "neck", "hips", "spine"]
+
+
+def test_read_fit_names_what_is_wrong(core, tmp_path):
+    read, err = core["fitfile"].read_fit, core["errors"].InputError
+    with pytest.raises(err, match="no fit.json"):
+        read(tmp_path)
+    folder, _ = cube_fit(tmp_path / "a")
+    (folder / "fit.npz").unlink()
+    with pytest.raises(err, match="fit.npz: missing"):
+        read(folder)
+    write_fit(tmp_path / "b", np.zeros((2, 8, 2)), [[0, 1, 2]], [1] * 8, [0, 1])
+    with pytest.raises(err, match=r"'vertices': expected shape \(V, 3\) or \(T, V, 3\), got \(2, 8, 2\)"):
+        read(tmp_path / "b")
+    write_fit(tmp_path / "c", np.zeros((8, 3)), [[0, 1, 9]], [1] * 8, [0])
+    with pytest.raises(err, match="'faces': expected"):
+        read(tmp_path / "c")
+    write_fit(tmp_path / "d", np.zeros((2, 8, 3)), [[0, 1, 2]], [1] * 8, [3, 1])
+    with pytest.raises(err, match="'frames': expected 2 increasing"):
+        read(tmp_path / "d")
+    (tmp_path / "d/fit.json").write_text('{"kind": "other"}')
+    with pytest.raises(err, match="field 'kind'"):
+        read(tmp_path / "d")
+
+
+def test_single_frame_fit_without_world_is_engine_frame(core, tmp_path):
+    write_fit(tmp_path, np.ones((8, 3)), [[0, 1, 2]], [1] * 8, [0], world=None)
+    fit = core["fitfile"].read_fit(tmp_path)
+    assert fit.vertices.shape == (1, 8, 3) and fit.world.up_axis == "+Z"
+    np.testing.assert_array_equal(fit.vertices[0], np.ones((8, 3)))
+
+
+def test_find_footage(core, tmp_path):
+    find, err = core["footage"].find_footage, core["errors"].InputError
+    found, missing = find(EXAMPLE / "videos", ["cam01", "cam04", "cam09"])
+    assert {k: v.name for k, v in found.items()} == {"cam01": "cam01.mp4", "cam04": "cam04.mp4"}
+    assert missing == ["cam09"]
+    (tmp_path / "c1").mkdir()
+    for i in (2, 1):
+        (tmp_path / f"c1/frame_{i:04d}.png").write_bytes(b"")
+    assert find(tmp_path, ["c1"])[0]["c1"].name == "frame_0001.png"
+    (tmp_path / "c1.mp4").write_bytes(b"")
+    with pytest.raises(err, match="camera c1 has both c1.mp4 and frames"):
+        find(tmp_path, ["c1"])
+    with pytest.raises(err, match="no footage for any camera"):
+        find(tmp_path, ["x"])
+
+
+def test_reconstruct_command_is_an_argument_list(core, tmp_path):
+    job, err = core["job"], core["errors"].InputError
+    with pytest.raises(err, match="engine interpreter /nope/python: no executable file"):
+        job.reconstruct_command("/nope/python", tmp_path, CALIB, tmp_path / "out")
+    with pytest.raises(err, match="engine interpreter: not set"):
+        job.reconstruct_command("", tmp_path, CALIB, tmp_path / "out")
+    cmd = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", " 0:10 ")
+    assert cmd == [sys.executable, "-m", "engine.cli.main", "reconstruct", str(tmp_path), "--calibration", str(CALIB),
+                   "--out", str(tmp_path / "out"), "--frames", "0:10"]
+
+
+def test_progress_from_tqdm_lines(core):
+    parse = core["job"].parse_progress
+    assert parse("reconstruct:  40%|####      | 40/100 [00:10<00:15,  4.0frame/s]") == (40, 100)
+    assert parse("loading") is None and parse("3/0") is None
+
+
+def test_job_streams_progress_and_errors(core):
+    code = ("import sys, time\nfor i in range(4):\n    sys.stderr.write(f'\\rbar {i}/3'); sys.stderr.flush(); "
+            "time.sleep(0.01)\nprint(file=sys.stderr)\nprint('error: bad input', file=sys.stderr); sys.exit(2)")
+    job = core["job"].Job([sys.executable, "-c", code])
+    assert job.wait() == 2
+    assert job.progress == (3, 3)
+    assert job.error_text() == "error: bad input"
+
+
+def test_job_cancel_ends_its_process_group(core):
+    job = core["job"].Job(["/bin/sh", "-c", "sleep 60 & echo $!; wait"])
+    deadline = time.time() + 10
+    while not job.lines and time.time() < deadline:
+        job.poll()
+        time.sleep(0.02)
+    grandchild = int(job.lines[0])
+    job.cancel(grace_s=5)
+    assert job.process.returncode is not None
+    time.sleep(0.2)
+    assert not _alive(grandchild)
+
+
+def test_job_that_cannot_start_is_an_input_error(core, tmp_path):
+    bad = tmp_path / "python"
+    bad.write_text("not a program")
+    bad.chmod(0o755)
+    with pytest.raises(core["errors"].InputError, match="could not start"):
+        core["job"].Job([str(bad)])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init is gone too
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_default_interpreter_is_the_checkout_venv(core, staged):
+    from conftest import ROOT
+
+    exe = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
+    assert ROOT / ".venv" / exe[0] / exe[1] in core["job"].engine_python_candidates(staged)
+
+
+def test_calibration_without_image_size_takes_the_footage_size(core):
+    cal = core["calibration"]
+    K = np.array([[500.0, 0, 319.5], [0, 500.0, 239.5], [0, 0, 1]])
+    cam = cal.CameraCalibration("c", K, np.zeros(5), np.eye(3), np.zeros(3), 0, 0)  # EasyMocap: size unknown
+    world = core["world"].world_frame()
+    K2, _, _, size = blender_to_opencv(core["world"].camera_to_blender(world, cam, (640, 480)))
+    assert size == (640, 480)
+    np.testing.assert_allclose(K2, K, atol=1e-9)
+    with pytest.raises(core["errors"].InputError, match="camera 'c': the calibration gives no image size"):
+        core["world"].camera_to_blender(world, cam)
