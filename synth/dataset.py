@@ -13,11 +13,12 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import InputError
 from engine.io.scene import is_complete, remove_stale_temporaries, scene_name
+from synth.blender_process import resolve_blender
 from synth.config import SynthConfig
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,11 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
         raise InputError(f"--scenes: must be >= 1, got {scenes}")
     if workers < 1:
         raise InputError(f"--workers: must be >= 1, got {workers}")
-    root = Path(root)
+    # absolute: the Blender worker and Ray's actors run in other folders
+    root = Path(root).absolute()
+    blender = resolve_blender(blender)
+    if cfg.body.model == "smplx" and cfg.body.smplx_model:  # recorded in dataset.json for validate and fit
+        cfg = replace(cfg, body=replace(cfg.body, smplx_model=str(Path(cfg.body.smplx_model).absolute())))
     digest = write_dataset_record(root, cfg)
     mine = shard.indices(scenes)
     todo = [i for i in mine if not is_complete(root / scene_name(i))]

@@ -117,9 +117,11 @@ def test_kill_and_resume(tmp_path, tiny_config):
     assert validate(out)["summary"]["complete"] == 3
 
 
-def test_ray_backend(tmp_path, tiny_config):
+def test_ray_backend(tmp_path, tiny_config, monkeypatch):
+    """A relative output folder: Ray's actors and their Blender workers run in other folders."""
     cfg = load_config(tiny_config, {"cameras": {"views": 2}})
-    summary = render_dataset(tmp_path / "ray", 1, cfg, backend="ray", workers=1)
+    monkeypatch.chdir(tmp_path)
+    summary = render_dataset(Path("ray"), 1, cfg, backend="ray", workers=1)
     assert summary["rendered"] == 1
     assert validate(tmp_path / "ray")["summary"]["ok"]
 

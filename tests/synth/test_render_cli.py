@@ -1,0 +1,59 @@
+"""``diffproxy render | validate | preview`` as a user runs them: from another folder, with
+relative paths, bad settings and a second render into the same folder. Real Blender on
+tiny scenes (1 sample, 48x40 px, 2 views)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.blender, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+TINY = """
+[cameras]
+views = 2
+width = 48
+height = 40
+[render]
+samples = 1
+denoise = false
+[occluders]
+count = [0, 1]
+"""
+# A stand-in for a Blender binary: takes Blender's command line and runs the worker script
+# with this Python (which has bpy), from another folder, as a Blender binary does.
+FAKE_BLENDER = '#!/bin/sh\n[ "$1" = "-b" ] && [ "$4" = "-P" ] || exit 3\ncd / && unset PYTHONPATH\nexec "{python}" "$5"\n'
+
+
+def diffproxy(cwd, *args, timeout=300):
+    """The CLI of this tree, run in ``cwd``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "engine.cli.main", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def work(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    fake = tmp_path / "blender"
+    fake.write_text(FAKE_BLENDER.format(python=sys.executable))
+    fake.chmod(0o755)
+    return tmp_path
+
+
+def test_readme_commands_with_relative_paths_from_another_folder(work):
+    """``render --out D`` with D relative (and a relative --config and --blender), then
+    validate and preview, all run from the user's folder, not the repository."""
+    res = diffproxy(work, "render", "--out", "D", "--scenes", "1", "--config", "tiny.toml", "--blender", "./blender",
+                    "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1])["rendered"] == 1
+    res = diffproxy(work, "validate", "D", "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1])["ok"]
+    res = diffproxy(work, "preview", "D")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (work / "D" / "previews" / "scene_000000.png").is_file()
