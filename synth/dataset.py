@@ -23,6 +23,7 @@ from synth.config import SynthConfig
 
 log = logging.getLogger(__name__)
 DATASET_JSON = "dataset.json"
+BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -144,16 +145,20 @@ def _process_render(index: int) -> dict:
 def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Shard(), backend: str = "local",
                    workers: int = 1, blender: str | None = None, ray_address: str | None = None,
                    progress=None) -> dict:
-    """Render the shard's missing scenes; returns a summary (rendered, skipped, timings)."""
+    """Render the shard's missing scenes; returns a summary (rendered, skipped, timings).
+    Every argument and config value is checked before anything is written."""
     if scenes < 1:
         raise InputError(f"--scenes: must be >= 1, got {scenes}")
     if workers < 1:
         raise InputError(f"--workers: must be >= 1, got {workers}")
+    check_backend(backend)
+    cfg.check()
     # absolute: the Blender worker and Ray's actors run in other folders
     root = Path(root).absolute()
     blender = resolve_blender(blender)
     if cfg.body.model == "smplx" and cfg.body.smplx_model:  # recorded in dataset.json for validate and fit
         cfg = replace(cfg, body=replace(cfg.body, smplx_model=str(Path(cfg.body.smplx_model).absolute())))
+    config_hash(cfg)  # an SMPL-X file that cannot be read fails here, before dataset.json exists
     digest = write_dataset_record(root, cfg)
     mine = shard.indices(scenes)
     todo = [i for i in mine if not is_complete(root / scene_name(i))]
@@ -171,6 +176,17 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
     return {"scenes": len(mine), "rendered": len(done), "skipped": len(mine) - len(done), "wall_s": wall,
             "seconds_per_scene": mean("total_s"), "rgb_render_s": mean("rgb_render_s"),
             "blender_total_s": mean("blender_total_s"), "proxy_pass_s": mean("proxy_pass_s")}
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise InputError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise InputError("--backend ray: the ray package is not installed (pip install 'diffproxy[cluster]')") \
+                from None
 
 
 def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progress):
@@ -199,4 +215,4 @@ def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progr
             tick(result)
             yield result
     else:
-        raise InputError(f"--backend: expected 'local' or 'ray', got '{backend}'")
+        check_backend(backend)

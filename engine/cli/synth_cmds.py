@@ -48,7 +48,8 @@ def render(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides: dict = {}
-    cams = {"views": views, "width": width or resolution, "height": height or resolution}
+    cams = {"views": views, "width": resolution if width is None else width,
+            "height": resolution if height is None else height}
     overrides["cameras"] = {k: v for k, v in cams.items() if v is not None}
     if samples is not None:
         overrides["render"] = {"samples": samples}

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-pytestmark = [pytest.mark.blender, pytest.mark.slow]
+from engine.cli.main import app
+
 REPO = Path(__file__).resolve().parents[2]
 TINY = """
 [cameras]
@@ -44,6 +46,8 @@ def work(tmp_path):
     return tmp_path
 
 
+@pytest.mark.blender
+@pytest.mark.slow
 def test_readme_commands_with_relative_paths_from_another_folder(work):
     """``render --out D`` with D relative (and a relative --config and --blender), then
     validate and preview, all run from the user's folder, not the repository."""
@@ -57,3 +61,20 @@ def test_readme_commands_with_relative_paths_from_another_folder(work):
     res = diffproxy(work, "preview", "D")
     assert res.returncode == 0, res.stderr[-3000:]
     assert (work / "D" / "previews" / "scene_000000.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--views", "0"], "cameras.views"), (["--resolution", "7"], "cameras.width"),
+    (["--body", "nobody"], "body.model"), (["--backend", "slurm"], "--backend"),
+    (["--config", "bad.toml"], "occluders.count"), (["--config", "bad_pose.toml"], "pose.family_weights"),
+    (["--seed", "-1"], "seed"), (["--blender", "/nonexistent/blender"], "--blender"),
+])
+def test_bad_settings_are_refused_before_anything_is_written(work, args, message, monkeypatch):
+    """A refused setting leaves no dataset.json behind (which would refuse the corrected
+    rerun as "another config" in a folder that holds no scene)."""
+    (work / "bad.toml").write_text("[occluders]\ncount = [2, 1]\n")
+    (work / "bad_pose.toml").write_text("[pose.family_weights]\nstanding = -1.0\n")
+    monkeypatch.chdir(work)
+    res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "1", *args])
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert not (work / "D").exists()
