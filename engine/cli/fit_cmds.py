@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import InputError
-from engine.io.files import read_npz, read_rgb, require_fields
+from engine.io.files import check_writable_file, read_npz, read_rgb, require_fields, strict_json
 
 console = Console(stderr=True)
 
@@ -92,38 +92,54 @@ def evaluate(
     from tqdm import tqdm
 
     from engine.fitting.evaluate import BodyCache, EvalConfig
-    from engine.io.scene import dataset_smplx_model
+    from engine.fitting.evaluate import check_view_count
     from engine.fitting.evaluate import evaluate as run
+    from engine.io.scene import dataset_smplx_model, scene_folders
     from engine.fitting.plot import plot_error_vs_views
 
     try:
         counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
-        summaries, bodies = [], None
-        for count in counts:
-            config = EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
-                                uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
-                                smplx_model=str(smplx_model) if smplx_model else None,
-                                options=_fit_options(set_, vposer=str(vposer) if vposer else None),
-                                checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
-                                hand_crops=hand_crops)
+        configs = [EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
+                              uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
+                              smplx_model=str(smplx_model) if smplx_model else None,
+                              options=_fit_options(set_, vposer=str(vposer) if vposer else None),
+                              checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
+                              hand_crops=hand_crops) for count in counts]
+        for config in configs:  # every run of a sweep and the outputs, before the first fit
             config.check()
+        folders = scene_folders(dataset)[:max_scenes]
+        for count in counts:
+            check_view_count(folders, count, "--views-sweep" if views_sweep else "--views")
+        if plot is not None:
+            check_writable_file(plot, "--plot")
+        summaries, bodies = [], None
+        for count, config in zip(counts, configs):
             bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(dataset), config.options.dtype)
             bar = tqdm(desc=f"fit ({count or 'all'} views)", unit="scene", disable=as_json)
             result = run(dataset, config, progress=lambda row: bar.update(1), bodies=bodies, jobs=jobs)
             bar.close()
             _print_table(result, count)
             summaries.append(result["summary"])
-        if plot is not None:
-            title = f"{proxies} proxies" + (f", corrupt {corrupt} x{samples}" if corrupt else "") + \
-                    (", uniform weights" if uniform_weights else "") + f", {summaries[0]['scenes']} scenes"
-            console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
     except InputError as e:
         _fail(e)
+    failed = sorted({f["scene"] for s in summaries for f in s["failed_scenes"]})
+    if failed:
+        console.print(f"[red]{len(failed)} scene(s) failed[/red] (see failed_scenes): {', '.join(failed)}")
     if as_json:
         out = dict(summaries[-1])
         if len(summaries) > 1:
             out["sweep"] = summaries
-        print(json.dumps(out))
+        print(json.dumps(strict_json(out), allow_nan=False))
+    if plot is not None:
+        title = f"{proxies} proxies" + (f", corrupt {corrupt} x{samples}" if corrupt else "") + \
+                (", uniform weights" if uniform_weights else "") + f", {summaries[0]['scenes']} scenes"
+        try:
+            console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
+        except OSError as e:
+            console.print(f"[red]error:[/red] --plot: cannot write {plot} ({e})")
+            raise typer.Exit(1)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _print_table(result: dict, count: int | None) -> None:
