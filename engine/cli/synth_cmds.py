@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import InputError
+from engine.io.files import strict_json
 
 console = Console(stderr=True)
 
@@ -98,7 +99,7 @@ def validate(
     console.print(f"{s['complete']}/{s['scenes']} scenes complete; proxy pixels within 0.5 px: "
                   f"{s['proxy_px_within_0p5px']:.5f}, within 1 px: {s['proxy_px_within_1px']:.5f}")
     if as_json:
-        print(json.dumps(s))
+        print(json.dumps(strict_json(s), allow_nan=False))
     if not s["ok"]:
         raise typer.Exit(1)
 

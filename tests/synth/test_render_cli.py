@@ -27,7 +27,8 @@ count = [0, 1]
 """
 # A stand-in for a Blender binary: takes Blender's command line and runs the worker script
 # with this Python (which has bpy), from another folder, as a Blender binary does.
-FAKE_BLENDER = '#!/bin/sh\n[ "$1" = "-b" ] && [ "$4" = "-P" ] || exit 3\ncd / && unset PYTHONPATH\nexec "{python}" "$5"\n'
+FAKE_BLENDER = ('#!/bin/sh\n[ "$1" = "-b" ] && [ "$4" = "-P" ] || exit 3\n'
+                'cd / && unset PYTHONPATH\nexec "{python}" "$5"\n')
 
 
 def diffproxy(cwd, *args, timeout=300):
