@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.io.scene import is_complete, remove_stale_temporaries, scene_name
+from engine.io.scene import (DATASET_JSON, dataset_record, is_complete, remove_stale_temporaries, scene_config_hashes,
+                             scene_folders, scene_name)
 from synth.blender_process import resolve_blender
 from synth.config import SynthConfig
 
 log = logging.getLogger(__name__)
-DATASET_JSON = "dataset.json"
 BACKENDS = ("local", "ray")
 
 
@@ -65,17 +65,25 @@ def _file_sha256(path: str | None) -> str:
 
 
 def write_dataset_record(root: Path, cfg: SynthConfig) -> str:
-    """Create ``dataset.json`` or check that the existing one holds the same config."""
+    """Create ``dataset.json`` or check that the existing one holds the same config. Without
+    one, the scenes already in the folder must carry this config's hash."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / DATASET_JSON
     digest = config_hash(cfg)
-    if path.exists():
-        old = json.loads(path.read_text())
+    found = dataset_record(root) if path.exists() else None
+    if found is not None:
+        old = found[1]
         if old.get("config_hash") != digest:
             field = _first_difference(old.get("config", {}), json.loads(json.dumps(cfg.to_dict())))
             raise InputError(f"{path}: this folder holds scenes rendered with another config "
                              f"(first difference: '{field}'); use another --out or the same config")
         return digest
+    others = {name: h for name, h in scene_config_hashes(scene_folders(root)).items() if h != digest}
+    if others:
+        name, other = next(iter(others.items()))
+        raise InputError(f"{root / name / 'scene.json'}: rendered with config {other}, this render's config is "
+                         f"{digest}, and {path} is missing: {len(others)} scene(s) of another config; use another "
+                         f"--out or the config they were rendered with")
     from engine.io.scene import SCHEMA_VERSION
     from engine.cache import atomic_write_bytes
 

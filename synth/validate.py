@@ -19,7 +19,8 @@ import torch
 
 from engine.errors import InputError
 from engine.io.files import read_rgb
-from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
+from engine.io.scene import (Scene, dataset_record, dataset_smplx_model, read_scene, scene_config_hashes,
+                             scene_folders)
 from synth.subject import params_from_dict
 from engine.proxy import BodyCache, surface_points
 
@@ -128,12 +129,30 @@ def _check_contents(scene: Scene, bodies: BodyCache, report: SceneReport) -> Non
         report.problems.append(f"{report.depth_mismatches} proxy pixels name a surface off the recorded depth")
 
 
+def expected_config_hash(root: Path, hashes: dict[str, str | None]) -> tuple[str | None, str]:
+    """The config hash every scene must carry: ``dataset.json``'s, else (it is missing) the one
+    most scenes carry when they disagree; None when there is nothing to compare."""
+    found = dataset_record(root)
+    if found is not None:
+        return found[1].get("config_hash"), str(found[0])
+    values = list(hashes.values())
+    if len(set(values)) < 2:
+        return None, ""
+    return max(set(values), key=values.count), "most scenes (dataset.json is missing)"
+
+
 def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
     root = Path(root)
     bodies = BodyCache(smplx_model or dataset_smplx_model(root), dtype=torch.float64)
     reports = []
-    for folder in scene_folders(root):
+    folders = scene_folders(root)
+    hashes = scene_config_hashes(folders)
+    expected, source = expected_config_hash(root, hashes)
+    for folder in folders:
         reports.append(check_scene(folder, bodies))
+        if expected is not None and hashes[folder.name] != expected:
+            reports[-1].problems.append(f"config_hash {hashes[folder.name]} differs from {source}'s {expected}: "
+                                        f"a scene of another config")
         if progress:
             progress(reports[-1])
     fg = sum(r.foreground_px for r in reports)

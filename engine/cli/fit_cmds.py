@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError
@@ -21,7 +22,7 @@ console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/red] {e}")
+    console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
 
 

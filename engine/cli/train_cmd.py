@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from engine.errors import InputError
 
@@ -75,7 +76,7 @@ def train(
         summary = run(cfg, resume=resume, progress=progress)
         bar.close()
     except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
         raise typer.Exit(2)
     except KeyboardInterrupt:
         console.print(f"interrupted: the latest checkpoint in {out} stays; continue with --resume")

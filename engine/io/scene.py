@@ -34,6 +34,7 @@ from engine.io.files import read_json, read_npz
 
 SCHEMA_VERSION = 1
 SCENE_JSON = "scene.json"
+DATASET_JSON = "dataset.json"
 PROXY_KEYS = {"seg": np.uint8, "uv": np.float32, "depth": np.float32, "body_mask": np.bool_}
 GT_KEYS = ("vertices", "joints", "keypoints", "keypoints_2d", "joints_2d", "keypoints_visibility",
            "joints_visibility")
@@ -90,14 +91,39 @@ def scene_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
 
 
+def dataset_record(root: Path) -> tuple[Path, dict] | None:
+    """The path and content of the ``dataset.json`` of ``root`` (the dataset folder or one of
+    its scenes), or None when there is none; a damaged one is an error naming it."""
+    for folder in (Path(root), Path(root).parent):
+        path = folder / DATASET_JSON
+        if path.is_file():
+            record = read_json(path)
+            if not isinstance(record, dict) or not isinstance(record.get("config", {}), dict):
+                raise InputError(f"{path}: expected a JSON object with 'config' and 'config_hash'")
+            return path, record
+    return None
+
+
 def dataset_smplx_model(root: Path) -> str | None:
     """The SMPL-X file a dataset was rendered with (its ``dataset.json``), if any; ``root``
     may be the dataset folder or one of its scenes."""
-    for folder in (Path(root), Path(root).parent):
-        path = folder / "dataset.json"
-        if path.is_file():
-            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
-    return None
+    found = dataset_record(root)
+    if found is None:
+        return None
+    body = found[1].get("config", {}).get("body", {})
+    return (body.get("smplx_model") if isinstance(body, dict) else None) or None
+
+
+def scene_config_hashes(folders: list[Path]) -> dict[str, str | None]:
+    """Each scene's ``config_hash`` (None where its scene.json holds none or cannot be read)."""
+    hashes = {}
+    for folder in folders:
+        try:
+            record = read_json(folder / SCENE_JSON)
+        except InputError:
+            record = None
+        hashes[folder.name] = record.get("config_hash") if isinstance(record, dict) else None
+    return hashes
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -79,3 +79,21 @@ def test_bad_settings_are_refused_before_anything_is_written(work, args, message
     res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "1", *args])
     assert res.exit_code == 2 and message in res.output, res.output
     assert not (work / "D").exists()
+
+
+def test_render_refuses_scenes_of_another_config_when_dataset_json_is_gone(work, monkeypatch):
+    from synth.config import load_config
+    from synth.dataset import config_hash
+
+    monkeypatch.chdir(work)
+    scene = work / "D" / "scene_000000"
+    scene.mkdir(parents=True)
+    (scene / "scene.json").write_text(json.dumps({"config_hash": config_hash(load_config(work / "tiny.toml"))}))
+    res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "2", "--config", "tiny.toml", "--seed", "5"])
+    assert res.exit_code == 2 and "scene_000000" in res.output and "dataset.json is missing" in res.output, res.output
+    assert [p.name for p in (work / "D").iterdir()] == ["scene_000000"]
+    # the scenes' own config is accepted: dataset.json is written again, the finished scene kept
+    res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "1", "--config", "tiny.toml", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout.strip().splitlines()[-1])["skipped"] == 1, res.output
+    assert json.loads((work / "D" / "dataset.json").read_text())["config_hash"] == config_hash(
+        load_config(work / "tiny.toml"))

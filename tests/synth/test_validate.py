@@ -61,3 +61,18 @@ def test_validate_names_each_damaged_scene_in_strict_json(damaged):
     for name, (_, words) in DAMAGES.items():
         assert all(w in bad[name] for w in words), (name, bad[name])
     assert summary["scenes"] == 6
+
+
+def test_validate_compares_each_scenes_config_hash(damaged, tmp_path):
+    from synth.validate import validate
+
+    for name, h in (("scene_000000", "a"), ("scene_000001", "a"), ("scene_000002", "b")):
+        shutil.copytree(damaged / "scene_000000", tmp_path / name)
+        record = json.loads((tmp_path / name / "scene.json").read_text())
+        (tmp_path / name / "scene.json").write_text(json.dumps({**record, "config_hash": h}))
+    bad = validate(tmp_path)["summary"]["bad_scenes"]  # no dataset.json: most scenes say which is right
+    assert [b["scene"] for b in bad] == ["scene_000002"] and "config_hash b" in bad[0]["problems"][0]
+    (tmp_path / "dataset.json").write_text(json.dumps({"config_hash": "b", "config": {}}))
+    bad = validate(tmp_path)["summary"]["bad_scenes"]
+    assert [b["scene"] for b in bad] == ["scene_000000", "scene_000001"]
+    assert "dataset.json's b" in bad[0]["problems"][0]
