@@ -50,6 +50,8 @@ def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
         body = load_body_model(name, smplx_model=smplx_model)
     except InputError as e:
         return {"usable": False, "reason": str(e)}
+    except Exception as e:  # noqa: BLE001 (the doctor reports what fails, it does not fail with it)
+        return {"usable": False, "reason": f"{type(e).__name__}: {e}"}
     info: dict = {"usable": True, "load_s": round(time.perf_counter() - t0, 2),
                   "vertices": int(body.faces.max()) + 1,
                   "faces": int(body.faces.shape[0]), "joints": len(body.joint_names)}
@@ -64,6 +66,16 @@ def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
     info["uv_roundtrip"] = report
     info["uv_roundtrip_s"] = round(time.perf_counter() - t0, 2)
     return info
+
+
+def _writable(folder: Path) -> bool:
+    from engine.io.files import check_writable_folder
+
+    try:
+        check_writable_folder(folder, "cache")
+    except InputError:
+        return False
+    return True
 
 
 def _time_forward_backward(body, batch: int, repeats: int = 5) -> float:
@@ -93,7 +105,8 @@ def doctor(
     smplx_path = smplx_model or (Path(os.environ["DIFFPROXY_SMPLX_MODEL"])
                                  if os.environ.get("DIFFPROXY_SMPLX_MODEL") else None)
     result: dict = {"versions": _versions(), "compute": _device(),
-                    "cache_dir": str(cache_dir()), "anny_cache_dir": str(anny_cache_dir()), "body_models": {}}
+                    "cache_dir": str(cache_dir()), "anny_cache_dir": str(anny_cache_dir()),
+                    "cache_writable": _writable(cache_dir()) and _writable(anny_cache_dir()), "body_models": {}}
     for name in ("anny", "smplx"):
         if name == "smplx" and smplx_path is None:
             from engine.body.smplx_body import SMPLX_HELP
@@ -117,7 +130,9 @@ def _print(console: Console, r: dict) -> None:
     for k, v in r["versions"].items():
         t.add_row(k, v or "[red]not installed[/red]")
     t.add_row("compute", ", ".join(f"{k}={v}" for k, v in r["compute"].items()))
-    t.add_row("cache", r["cache_dir"])
+    t.add_row("cache", r["cache_dir"] + ("" if r["cache_writable"] else
+                                         " [yellow](read-only: used as it is; what it lacks is built in memory "
+                                         "each time, or fails for Anny)[/yellow]"))
     t.add_row("anny cache", r["anny_cache_dir"])
     for name, b in r["body_models"].items():
         if not b["usable"]:
