@@ -89,6 +89,10 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Synt
             data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except FileNotFoundError:
             raise InputError(f"{path}: config file not found") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+        except OSError as e:  # a folder, no permission
+            raise InputError(f"{path}: cannot read the config file ({e.strerror or e})") from None
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") from None
     for key, value in (overrides or {}).items():

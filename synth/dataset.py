@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.io.files import check_writable_folder
 from engine.io.scene import (DATASET_JSON, dataset_record, is_complete, remove_stale_temporaries, scene_config_hashes,
                              scene_folders, scene_name)
 from synth.blender_process import resolve_blender
@@ -163,6 +164,7 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
     cfg.check()
     # absolute: the Blender worker and Ray's actors run in other folders
     root = Path(root).absolute()
+    check_writable_folder(root, "--out")
     blender = resolve_blender(blender)
     if cfg.body.model == "smplx" and cfg.body.smplx_model:  # recorded in dataset.json for validate and fit
         cfg = replace(cfg, body=replace(cfg.body, smplx_model=str(Path(cfg.body.smplx_model).absolute())))

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError
-from engine.io.files import check_writable_file, read_npz, read_rgb, require_fields, strict_json
+from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
 
 console = Console(stderr=True)
 
@@ -186,6 +186,7 @@ def fit(
     from engine.io.scene import dataset_smplx_model, read_scene
 
     try:
+        check_writable_folder(out, "--out")  # before the fit, not after it
         scene = read_scene(scene_dir)
         index = _int_list("--views", views) if views else list(range(scene.num_views))
         bad = [i for i in index if not 0 <= i < scene.num_views]

@@ -46,6 +46,8 @@ def train(
                                                      "image encoder."),
     init_from: Optional[Path] = typer.Option(None, help="Fine-tune: start a fresh run from this trained model "
                                                         "(model or training folder) of --config's architecture."),
+    packed: Optional[Path] = typer.Option(None, help="Where to pack the dataset for training (a read-only "
+                                                     "dataset) [DATASET/packed]."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Train the diffusion proxy generator (accelerate: one CPU or many GPUs, the same command)."""
@@ -57,6 +59,7 @@ def train(
     try:
         if resume and (out / "train_config.json").is_file():
             cfg = resume_config(out, max_steps)
+            cfg.packed = str(packed) if packed else cfg.packed
         else:
             cfg = TrainConfig(str(dataset), str(out), config, 10000 if max_steps is None else max_steps, batch_size,
                               lr, warmup_steps=warmup_steps, lr_schedule=lr_schedule, prediction_type=prediction_type,
@@ -64,7 +67,8 @@ def train(
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
                               dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight,
-                              init_from=str(init_from) if init_from else None)
+                              init_from=str(init_from) if init_from else None,
+                              packed=str(packed) if packed else None)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
         bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 

@@ -15,11 +15,16 @@ def read_json(path: Path, missing: str | None = None) -> dict:
     """The JSON object in ``path``; ``missing`` replaces the message for an absent file."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(missing or f"{path}: missing") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON: {e}") from None
+    except OSError as e:  # a folder, no permission
+        raise InputError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object ({{...}}), got a {type(data).__name__}")
+    return data
 
 
 def read_npz(path: Path, missing: str | None = None, required: Iterable[str] = ()) -> dict[str, np.ndarray]:

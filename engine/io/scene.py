@@ -98,8 +98,8 @@ def dataset_record(root: Path) -> tuple[Path, dict] | None:
         path = folder / DATASET_JSON
         if path.is_file():
             record = read_json(path)
-            if not isinstance(record, dict) or not isinstance(record.get("config", {}), dict):
-                raise InputError(f"{path}: expected a JSON object with 'config' and 'config_hash'")
+            if not isinstance(record.get("config", {}), dict):
+                raise InputError(f"{path}: field 'config' must be an object")
             return path, record
     return None
 
@@ -122,7 +122,7 @@ def scene_config_hashes(folders: list[Path]) -> dict[str, str | None]:
             record = read_json(folder / SCENE_JSON)
         except InputError:
             record = None
-        hashes[folder.name] = record.get("config_hash") if isinstance(record, dict) else None
+        hashes[folder.name] = record.get("config_hash") if record is not None else None
     return hashes
 
 
@@ -166,11 +166,18 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
     if len(record["views"]) != len(record["cameras"]):
         raise InputError(f"{path}: {len(record['views'])} views but {len(record['cameras'])} cameras")
     for i, cam in enumerate(record["cameras"]):
+        if not isinstance(cam, dict):
+            raise InputError(f"{path}: field 'cameras[{i}]' must be an object, got {type(cam).__name__}")
+        for w in ("width", "height"):
+            if type(cam.get(w)) is not int or cam[w] < 1:
+                raise InputError(f"{path}: field 'cameras[{i}].{w}' must be a positive integer, got {cam.get(w)!r}")
         for key, shape in (("K", (3, 3)), ("R_cam_world", (3, 3)), ("t_cam_world", (3,))):
             arr = np.asarray(cam.get(key), dtype=np.float64) if key in cam else None
             if arr is None or arr.shape != shape or not np.isfinite(arr).all():
                 raise InputError(f"{path}: field 'cameras[{i}].{key}' must be a finite {shape} array")
     for i, view in enumerate(record["views"]):
+        if not isinstance(view, dict) or not isinstance(view.get("image"), str):
+            raise InputError(f"{path}: field 'views[{i}]' must be an object with an 'image' path")
         if not (folder / view.get("image", "")).is_file():
             raise InputError(f"{path}: field 'views[{i}].image': file {folder / view.get('image', '?')} missing")
     proxies = gt = None

@@ -242,3 +242,35 @@ def test_cli_train_and_resume(one_scene, tmp_path):
     assert json.loads((out / "train_config.json").read_text())["config"] == "tiny"  # the run's own settings
     bad = CliRunner().invoke(app, ["train", str(one_scene), "--config", "huge", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "huge" in bad.output
+
+
+@pytest.mark.parametrize("lr", ["-1", "nan", "0"])
+def test_cli_train_refuses_a_bad_learning_rate(one_scene, tmp_path, lr):
+    res = CliRunner().invoke(app, ["train", str(one_scene), "--config", "tiny", "--out", str(tmp_path / "o"),
+                                   "--lr", lr, "--max-steps", "1", "--batch-size", "1", "--min-views", "2",
+                                   "--max-views", "2", "--hand-crops", "0", "--workers", "0"])
+    assert res.exit_code == 2 and "lr: a learning rate > 0" in res.output, res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_on_a_read_only_dataset_packs_where_it_is_told(one_scene, tmp_path):
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from helpers import run_read_only
+
+    data = tmp_path / "data"
+    shutil.copytree(one_scene / "scene_000000", data / "scene_000000")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "engine.cli.main", "train", data, "--config", "tiny", "--out", tmp_path / "o",
+           "--max-steps", "1", "--batch-size", "1", "--min-views", "2", "--max-views", "2", "--hand-crops", "0",
+           "--workers", "0", "--json"]
+    res = run_read_only([data], cmd, env=env, timeout=600)
+    assert res.returncode == 2 and "pass --packed DIR" in res.stderr and "Traceback" not in res.stderr, \
+        res.stderr[-3000:]
+    res = run_read_only([data], [*cmd, "--packed", tmp_path / "packed"], env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "packed" / "index.json").is_file() and json.loads(res.stdout.splitlines()[-1])["steps"] == 1

@@ -263,3 +263,10 @@ def test_cli_evaluate_prints_the_summary_when_the_plot_fails(dataset, recorded_f
                                    "--json", "--max-scenes", "1"])
     assert res.exit_code == 1 and "No space left" in res.output
     assert json.loads(res.stdout.strip().splitlines()[-1])["scenes"] == 1
+
+
+def test_cli_fit_checks_its_out_folder_before_the_fit(dataset, recorded_fit, tmp_path):
+    (tmp_path / "afile").write_text("")
+    res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "afile" / "o")])
+    assert res.exit_code == 2 and "--out" in res.output and "is a file" in res.output, res.output
+    assert recorded_fit == []

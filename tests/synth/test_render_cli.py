@@ -69,12 +69,15 @@ def test_readme_commands_with_relative_paths_from_another_folder(work):
     (["--body", "nobody"], "body.model"), (["--backend", "slurm"], "--backend"),
     (["--config", "bad.toml"], "occluders.count"), (["--config", "bad_pose.toml"], "pose.family_weights"),
     (["--seed", "-1"], "seed"), (["--blender", "/nonexistent/blender"], "--blender"),
+    (["--config", "cfg_folder"], "cfg_folder: cannot read"), (["--config", "latin1.toml"], "not a UTF-8"),
 ])
 def test_bad_settings_are_refused_before_anything_is_written(work, args, message, monkeypatch):
     """A refused setting leaves no dataset.json behind (which would refuse the corrected
     rerun as "another config" in a folder that holds no scene)."""
     (work / "bad.toml").write_text("[occluders]\ncount = [2, 1]\n")
     (work / "bad_pose.toml").write_text("[pose.family_weights]\nstanding = -1.0\n")
+    (work / "cfg_folder").mkdir()
+    (work / "latin1.toml").write_bytes("# Kopfhöhe\n".encode("latin-1"))
     monkeypatch.chdir(work)
     res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "1", *args])
     assert res.exit_code == 2 and message in res.output, res.output
@@ -97,3 +100,24 @@ def test_render_refuses_scenes_of_another_config_when_dataset_json_is_gone(work,
     assert res.exit_code == 0 and json.loads(res.stdout.strip().splitlines()[-1])["skipped"] == 1, res.output
     assert json.loads((work / "D" / "dataset.json").read_text())["config_hash"] == config_hash(
         load_config(work / "tiny.toml"))
+
+
+def test_render_names_an_out_that_is_a_file_or_read_only_and_a_damaged_dataset_json(work, monkeypatch):
+    from helpers import run_read_only
+
+    monkeypatch.chdir(work)
+    (work / "afile").write_text("")
+    res = CliRunner().invoke(app, ["render", "--out", "afile", "--scenes", "1"])
+    assert res.exit_code == 2 and "--out" in res.output and "is a file" in res.output, res.output
+    (work / "old").mkdir()
+    (work / "old" / "dataset.json").write_text('{"config_hash": ')
+    res = CliRunner().invoke(app, ["render", "--out", "old", "--scenes", "1"])
+    assert res.exit_code == 2 and "dataset.json: not valid JSON" in res.output, res.output
+    res = CliRunner().invoke(app, ["validate", "old"])
+    assert res.exit_code == 2 and "dataset.json: not valid JSON" in res.output, res.output
+    (work / "ro").mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    res = run_read_only([work / "ro"], [sys.executable, "-m", "engine.cli.main", "render", "--out", "ro/D",
+                                        "--scenes", "1", "--config", "tiny.toml"], cwd=work, env=env, timeout=300)
+    assert res.returncode == 2 and "--out: cannot write into" in res.stderr and "Traceback" not in res.stderr, \
+        res.stderr[-3000:]

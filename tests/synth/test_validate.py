@@ -38,6 +38,7 @@ DAMAGES = {  # scene -> (what is damaged, words the report must name)
                      ("proxies.npz", "uv")),
     "scene_000005": (lambda f: (f / "images" / "view_01.png").write_bytes(
         (f / "images" / "view_01.png").read_bytes()[:-40]), ("view_01.png",)),
+    "scene_000006": (lambda f: (f / "scene.json").write_text("[1, 2]"), ("scene.json", "expected a JSON object")),
 }
 
 
@@ -60,7 +61,7 @@ def test_validate_names_each_damaged_scene_in_strict_json(damaged):
     assert sorted(bad) == sorted(DAMAGES), bad
     for name, (_, words) in DAMAGES.items():
         assert all(w in bad[name] for w in words), (name, bad[name])
-    assert summary["scenes"] == 6
+    assert summary["scenes"] == 7
 
 
 def test_validate_compares_each_scenes_config_hash(damaged, tmp_path):
