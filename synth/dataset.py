@@ -2,7 +2,9 @@
 dataset record (``dataset.json``: the config every scene derives from).
 
 A rerun skips finished scenes and clears the temporaries of killed ones; shards (``I/N``)
-take the indices ``i % N == I``, so job arrays can split a dataset without talking.
+take the indices ``i % N == I``, so job arrays can split a dataset without talking. Renders
+into one folder cooperate: each claims a scene while it writes it (``claim_scene``), and
+skips the scenes another render has claimed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.io.files import check_writable_folder
-from engine.io.scene import (DATASET_JSON, dataset_record, is_complete, remove_stale_temporaries, scene_config_hashes,
-                             scene_folders, scene_name)
+from engine.io.scene import (DATASET_JSON, claim_scene, dataset_record, is_complete, remove_stale_temporaries,
+                             remove_temporaries, scene_config_hashes, scene_folders, scene_name)
 from synth.blender_process import resolve_blender
 from synth.config import SynthConfig
 
@@ -119,11 +121,19 @@ class SceneRenderer:
         self.worker = BlenderWorker(self.root / "logs" / f"blender-{os.getpid()}.log", blender)
 
     def render(self, index: int) -> dict:
+        """Render scene ``index`` unless it is complete, or another render is writing it."""
+        with claim_scene(self.root, scene_name(index)) as mine:
+            if not mine:  # another render writes it now
+                return {"index": index, "skipped": True, "busy": True}
+            if is_complete(self.root / scene_name(index)):
+                return {"index": index, "skipped": True}
+            remove_temporaries(self.root, scene_name(index))  # of a render killed since this one started
+            return self._render(index)
+
+    def _render(self, index: int) -> dict:
         from synth.render_scene import render_scene
         from synth.scene_spec import sample_scene
 
-        if is_complete(self.root / scene_name(index)):
-            return {"index": index, "skipped": True}
         t0 = time.perf_counter()
         spec = sample_scene(self.cfg, index, self.subject, self.hdris, self.mesh_assets)
         sample_s = time.perf_counter() - t0
@@ -183,7 +193,8 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
     done = [r for r in results if not r.get("skipped")]
     wall = time.perf_counter() - t0
     mean = lambda k: sum(r[k] for r in done) / len(done) if done else None  # noqa: E731
-    return {"scenes": len(mine), "rendered": len(done), "skipped": len(mine) - len(done), "wall_s": wall,
+    return {"scenes": len(mine), "rendered": len(done), "skipped": len(mine) - len(done),
+            "busy": sum(bool(r.get("busy")) for r in results), "wall_s": wall,
             "seconds_per_scene": mean("total_s"), "rgb_render_s": mean("rgb_render_s"),
             "blender_total_s": mean("blender_total_s"), "proxy_pass_s": mean("proxy_pass_s")}
 

@@ -68,8 +68,9 @@ def render(
         bar.close()
     except InputError as e:
         _fail(e)
-    console.print(f"rendered {summary['rendered']}, already done {summary['skipped']} of {summary['scenes']} "
-                  f"scenes in {out}")
+    busy = f", being rendered by another process {summary['busy']}" if summary["busy"] else ""
+    console.print(f"rendered {summary['rendered']}, already done {summary['skipped'] - summary['busy']}{busy} of "
+                  f"{summary['scenes']} scenes in {out}")
     if summary["rendered"]:
         console.print(f"per scene: {summary['seconds_per_scene']:.1f} s (RGB {summary['rgb_render_s']:.1f} s, "
                       f"proxy pass {summary['proxy_pass_s']:.2f} s)")

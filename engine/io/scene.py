@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,13 +73,47 @@ class SceneWriter:
         os.rename(self.tmp, self.final)
 
 
-def remove_stale_temporaries(root: Path, names: set[str]) -> int:
-    """Remove temporary folders of the given scene names left by killed renders."""
+@contextmanager
+def claim_scene(root: Path, name: str) -> Iterator[bool]:
+    """``with claim_scene(root, name) as mine:`` whether this process may write scene ``name``
+    (and clear its temporaries) now: an exclusive lock on ``root/.locks/<name>.lock`` that any
+    other render holds while it writes that scene (a second command into the same folder, a
+    job of another shard, a worker). The kernel drops the lock when its holder dies, even by
+    SIGKILL, so the temporaries of an unclaimed scene are a killed render's."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one render per folder there
+        yield True
+        return
+    folder = Path(root) / ".locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            mine = True
+        except BlockingIOError:
+            mine = False
+        yield mine
+
+
+def remove_temporaries(root: Path, name: str) -> int:
+    """Remove the temporary folders of scene ``name`` (hold its claim: they may be another
+    render's otherwise)."""
     removed = 0
-    for tmp in Path(root).glob(".tmp-scene_*"):
-        if tmp.name[len(".tmp-"):].rsplit("-", 1)[0] in names:
-            shutil.rmtree(tmp, ignore_errors=True)
-            removed += 1
+    for tmp in Path(root).glob(f".tmp-{name}-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def remove_stale_temporaries(root: Path, names: set[str]) -> int:
+    """Remove the temporary folders of the given scene names left by killed renders; a scene
+    another render is writing now (claimed) keeps its temporary folder."""
+    removed = 0
+    for name in sorted({tmp.name[len(".tmp-"):].rsplit("-", 1)[0] for tmp in Path(root).glob(".tmp-scene_*")}
+                       & set(names)):
+        with claim_scene(root, name) as mine:
+            removed += remove_temporaries(root, name) if mine else 0
     return removed
 
 

@@ -121,3 +121,24 @@ def test_render_names_an_out_that_is_a_file_or_read_only_and_a_damaged_dataset_j
                                         "--scenes", "1", "--config", "tiny.toml"], cwd=work, env=env, timeout=300)
     assert res.returncode == 2 and "--out: cannot write into" in res.stderr and "Traceback" not in res.stderr, \
         res.stderr[-3000:]
+
+
+@pytest.mark.blender
+def test_a_second_render_leaves_the_scene_another_render_is_writing_alone(work):
+    """The first render holds scene 0's lock and its temporary folder (stand-ins here: this
+    process takes the lock as a render does); a second render into the folder skips the scene
+    and keeps the folder, instead of deleting it under the first one."""
+    import fcntl
+
+    from synth.config import load_config
+    from synth.dataset import render_dataset
+
+    root = work / "D"
+    tmp = root / ".tmp-scene_000000-999999"
+    (tmp / "images").mkdir(parents=True)
+    (root / ".locks").mkdir()
+    with open(root / ".locks" / "scene_000000.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        summary = render_dataset(root, 1, load_config(work / "tiny.toml"))
+        assert summary.get("busy") == 1 and summary["rendered"] == 0
+        assert (tmp / "images").is_dir() and not (root / "scene_000000").exists()
