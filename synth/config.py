@@ -111,7 +111,7 @@ def _merge(data: dict, key: str, value) -> None:
 
 def from_dict(cls, data: dict, where: str, prefix: str = ""):
     if not isinstance(data, dict):
-        raise InputError(f"{where}: field '{prefix or '<root>'}' must be a table/object")
+        raise InputError(f"{where}: field '{prefix.rstrip('.') or '<root>'}' must be a table/object, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

@@ -146,6 +146,8 @@ def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
     bodies = BodyCache(smplx_model or dataset_smplx_model(root), dtype=torch.float64)
     reports = []
     folders = scene_folders(root)
+    if not folders:
+        raise InputError(f"{root}: no scene_* folders (nothing to validate)")
     hashes = scene_config_hashes(folders)
     expected, source = expected_config_hash(root, hashes)
     for folder in folders:

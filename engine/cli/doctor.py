@@ -117,8 +117,11 @@ def doctor(
             result["body_models"][name] = _check_body(name, smplx_path, samples)
     fractions = {n: b["uv_roundtrip"]["within_1mm"] for n, b in result["body_models"].items() if b["usable"]}
     result["uv_roundtrip_within_1mm"] = fractions
-    # every usable body model must pass: a user's SMPL-X file that fails is a problem too
-    result["ok"] = result["body_models"]["anny"]["usable"] and all(f >= 0.995 for f in fractions.values())
+    # every usable body model must pass: a user's SMPL-X file that fails is a problem too, and
+    # so is one that does not load at all (a wrong path, a damaged file)
+    smplx_broken = smplx_path is not None and not result["body_models"]["smplx"]["usable"]
+    result["ok"] = result["body_models"]["anny"]["usable"] and all(f >= 0.995 for f in fractions.values()) \
+        and not smplx_broken
     _print(console, result)
     if json_out:
         print(json.dumps(result))

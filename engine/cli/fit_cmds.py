@@ -52,6 +52,9 @@ def _fit_options(pairs: list[str] | None, **fixed):
             values[key] = text.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](text)
         except ValueError:
             raise InputError(f"--set {key}: expected a {kinds[key].__name__}, got {text!r}") from None
+        low = 1 if key in ("max_per_part", "robust_sigma_px") else 0  # counts, weights, scales
+        if kinds[key] is not bool and not (math.isfinite(values[key]) and values[key] >= low):
+            raise InputError(f"--set {key}: expected a finite number >= {low}, got {text!r}")
     return FitOptions(**values)
 
 

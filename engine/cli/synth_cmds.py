@@ -26,13 +26,15 @@ def _fail(e: Exception) -> None:
 def render(
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; reruns resume it)."),
     scenes: int = typer.Option(..., "--scenes", help="Number of scenes in the dataset."),
-    views: Optional[int] = typer.Option(None, help="Cameras per scene [config: cameras.views, 8]."),
-    resolution: Optional[int] = typer.Option(None, help="Square image size in px [cameras.width/height, 256]."),
+    views: Optional[int] = typer.Option(None, help="Cameras per scene (config cameras.views; default 8)."),
+    resolution: Optional[int] = typer.Option(None, help="Square image size in px (config cameras.width/height; "
+                                                        "default 256)."),
     width: Optional[int] = typer.Option(None, help="Image width (overrides --resolution)."),
     height: Optional[int] = typer.Option(None, help="Image height (overrides --resolution)."),
-    samples: Optional[int] = typer.Option(None, help="Cycles samples of the RGB pass [render.samples, 16]."),
-    seed: Optional[int] = typer.Option(None, help="Dataset seed [seed, 0]."),
-    body: Optional[str] = typer.Option(None, help="Body model: anny | smplx [body.model]."),
+    samples: Optional[int] = typer.Option(None, help="Cycles samples of the RGB pass (config render.samples; "
+                                                     "default 16)."),
+    seed: Optional[int] = typer.Option(None, help="Dataset seed (config seed; default 0)."),
+    body: Optional[str] = typer.Option(None, help="Body model: anny | smplx (config body.model; default anny)."),
     smplx_model: Optional[Path] = typer.Option(None, help="Your SMPL-X model file (for --body smplx)."),
     config: Optional[Path] = typer.Option(None, help="Config file (TOML or JSON); saved into the dataset."),
     shard: str = typer.Option("0/1", help="Render only scenes i with i % N == I."),

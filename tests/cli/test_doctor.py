@@ -40,10 +40,15 @@ def test_doctor_checks_a_users_smplx_file(tmp_path):
     assert res.returncode == 1 and report["ok"] is False
 
 
-def test_doctor_names_a_missing_smplx_file(tmp_path):
+def test_doctor_names_a_missing_or_broken_smplx_file(tmp_path):
+    """SMPL-X is optional, but a model file the user names and that does not load is a problem."""
     res, report = run_doctor("--samples", "1000", "--smplx-model", str(tmp_path / "missing.npz"))
     assert "missing.npz" in report["body_models"]["smplx"]["reason"]
-    assert res.returncode == 0  # Anny works; SMPL-X is optional
+    assert res.returncode == 1 and report["ok"] is False and report["body_models"]["anny"]["usable"]
+    (tmp_path / "garbage.npz").write_bytes(b"not a model" * 100)
+    res, report = run_doctor("--samples", "1000", "--smplx-model", str(tmp_path / "garbage.npz"))
+    assert "garbage.npz" in report["body_models"]["smplx"]["reason"]
+    assert res.returncode == 1 and report["ok"] is False
 
 
 def test_a_complete_read_only_cache_serves_doctor_and_fit(tmp_path, anny32, anny_proxy):

@@ -274,3 +274,9 @@ def test_train_on_a_read_only_dataset_packs_where_it_is_told(one_scene, tmp_path
     res = run_read_only([data], [*cmd, "--packed", tmp_path / "packed"], env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "packed" / "index.json").is_file() and json.loads(res.stdout.splitlines()[-1])["steps"] == 1
+
+
+def test_cli_train_resume_without_a_run_says_it_starts_a_new_one(one_scene, tmp_path):
+    res = CliRunner().invoke(app, ["train", str(one_scene), "--config", "tiny", "--out", str(tmp_path / "o"),
+                                   "--resume", "--lr", "-1"])  # refused after the notice, before any work
+    assert "--resume: no run in" in res.output and "starting a new one" in res.output, res.output

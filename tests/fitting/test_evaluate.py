@@ -154,7 +154,9 @@ def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
 
 @pytest.mark.parametrize("args, message", [(["--views", "0,7"], "--views"), (["--views", "a"], "--views"),
                                            (["--proxies", "/nonexistent"], "proxies.npz"),
-                                           (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'")])
+                                           (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'"),
+                                           (["--set", "body_iters=-5"], "--set body_iters"),
+                                           (["--set", "robust_sigma_px=nan"], "--set robust_sigma_px")])
 def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
     res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "o"), *args])
     assert res.exit_code == 2 and message in res.output

@@ -70,6 +70,8 @@ def test_readme_commands_with_relative_paths_from_another_folder(work):
     (["--config", "bad.toml"], "occluders.count"), (["--config", "bad_pose.toml"], "pose.family_weights"),
     (["--seed", "-1"], "seed"), (["--blender", "/nonexistent/blender"], "--blender"),
     (["--config", "cfg_folder"], "cfg_folder: cannot read"), (["--config", "latin1.toml"], "not a UTF-8"),
+    (["--samples", "0"], "render.samples"), (["--samples", "-5"], "render.samples"), (["--width", "0"], "cameras.width"),
+    (["--config", "scalar.json"], "field 'cameras' must be a table/object"),
 ])
 def test_bad_settings_are_refused_before_anything_is_written(work, args, message, monkeypatch):
     """A refused setting leaves no dataset.json behind (which would refuse the corrected
@@ -77,6 +79,7 @@ def test_bad_settings_are_refused_before_anything_is_written(work, args, message
     (work / "bad.toml").write_text("[occluders]\ncount = [2, 1]\n")
     (work / "bad_pose.toml").write_text("[pose.family_weights]\nstanding = -1.0\n")
     (work / "cfg_folder").mkdir()
+    (work / "scalar.json").write_text('{"cameras": 3}')
     (work / "latin1.toml").write_bytes("# Kopfhöhe\n".encode("latin-1"))
     monkeypatch.chdir(work)
     res = CliRunner().invoke(app, ["render", "--out", "D", "--scenes", "1", *args])
@@ -142,3 +145,25 @@ def test_a_second_render_leaves_the_scene_another_render_is_writing_alone(work):
         summary = render_dataset(root, 1, load_config(work / "tiny.toml"))
         assert summary.get("busy") == 1 and summary["rendered"] == 0
         assert (tmp / "images").is_dir() and not (root / "scene_000000").exists()
+
+
+def test_render_help_shows_the_defaults():
+    res = CliRunner().invoke(app, ["render", "--help"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0
+    assert "(config cameras.width/height; default 256)" in res.output and "default 16" in res.output, res.output
+
+
+def test_preview_and_validate_say_when_a_folder_holds_no_scene(tmp_path):
+    for command in ("preview", "validate"):
+        res = CliRunner().invoke(app, [command, str(tmp_path)])
+        assert res.exit_code == 2 and "no scene_* folders" in res.output, (command, res.output)
+
+
+def test_dataset_json_gets_the_mode_of_an_ordinary_file(tmp_path):
+    from synth.config import SynthConfig
+    from synth.dataset import write_dataset_record
+
+    write_dataset_record(tmp_path, SynthConfig())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "dataset.json").stat().st_mode & 0o777 == 0o666 & ~umask
