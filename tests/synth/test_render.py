@@ -66,12 +66,14 @@ def test_render_validate_preview_and_shards_reproduce(tmp_path, tiny_config):
     assert Image.open(png).size[0] == 3 * 72
 
     # A proxy shifted by 2 px is caught, and so is a scene with a missing file; the CLI exits 1.
+    # Depth and mask move with seg and uv, so that only the reprojection check can see the shift.
     bad = tmp_path / "bad"
     for name in ("scene_000000", "scene_000001"):
         shutil.copytree(full / name, bad / name)
     with np.load(bad / "scene_000000" / "proxies.npz") as data:
         arrays = dict(data)
-    arrays["seg"], arrays["uv"] = np.roll(arrays["seg"], 2, axis=2), np.roll(arrays["uv"], 2, axis=2)
+    for key in ("seg", "uv", "depth", "body_mask"):
+        arrays[key] = np.roll(arrays[key], 2, axis=2)
     np.savez_compressed(bad / "scene_000000" / "proxies.npz", **arrays)
     (bad / "scene_000001" / "gt.npz").unlink()
     cli = subprocess.run([sys.executable, "-m", "engine.cli.main", "validate", str(bad), "--json"], cwd=REPO,
@@ -79,7 +81,9 @@ def test_render_validate_preview_and_shards_reproduce(tmp_path, tiny_config):
     assert cli.returncode == 1, cli.stderr[-2000:]
     s = json.loads(cli.stdout.strip().splitlines()[-1])
     assert s["scenes"] == 2 and s["complete"] == 1 and s["proxy_px_within_1px"] < 0.5
-    assert {b["scene"] for b in s["bad_scenes"]} == {"scene_000000", "scene_000001"}
+    bad = {b["scene"]: b for b in s["bad_scenes"]}
+    assert set(bad) == {"scene_000000", "scene_000001"} and "gt.npz" in bad["scene_000001"]["error"]
+    assert [p for p in bad["scene_000000"]["problems"] if "of proxy pixels within 1 px" in p], bad["scene_000000"]
 
     # The same scenes again, as two shards into another folder: the same records.
     sharded = tmp_path / "sharded"
