@@ -48,7 +48,7 @@ def overfit(one_scene, tmp_path_factory):
     return out, summary
 
 
-def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path):
+def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path, monkeypatch):
     straight = train(_cfg(one_scene, tmp_path / "a", max_steps=4, save_every=2, hand_crops=1, augment=True))
 
     def interrupt(step, record):
@@ -61,8 +61,14 @@ def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, t
     assert [s for s, _ in checkpoints(tmp_path / "b")] == [2]  # step 3 was lost with the interruption
     with pytest.raises(InputError, match="--resume"):
         train(_cfg(one_scene, tmp_path / "b", max_steps=4))
+    import engine.diffusion.train as train_module
+
+    losses, steps = [], []  # what the resumed run computes: steps 3 and 4 only, from checkpoint 2
+    real_loss = train_module.diffusion_loss
+    monkeypatch.setattr(train_module, "diffusion_loss", lambda *a, **k: losses.append(1) or real_loss(*a, **k))
     resumed = train(_cfg(one_scene, tmp_path / "b", max_steps=4, save_every=2, hand_crops=1, augment=True),
-                    resume=True)
+                    resume=True, progress=lambda step, record: steps.append(step))
+    assert steps == [3, 4] and len(losses) == 2  # a resume that retrains from step 0 gives the same weights
     assert resumed["steps"] == straight["steps"] == 4 and resumed["loss"] == straight["loss"]
     a = ProxyDiffusionModel.from_pretrained(straight["checkpoint"]).state_dict()
     b = ProxyDiffusionModel.from_pretrained(resumed["checkpoint"]).state_dict()
