@@ -105,14 +105,15 @@ def test_kill_and_resume(tmp_path, tiny_config):
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not (out / "scene_000000" / "scene.json").exists():
-        assert time.time() < deadline and proc.poll() is None, "render did not produce a scene"
-        time.sleep(0.2)
+    # kill while scene 1 is half-written: scene 0 done, scene 1's temporary folder there
+    while not ((out / "scene_000000" / "scene.json").exists() and list(out.glob(".tmp-scene_000001-*"))):
+        assert time.time() < deadline and proc.poll() is None, "render did not reach scene 1"
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the engine process and its Blender worker
     proc.wait()
+    assert list(out.glob(".tmp-scene_000001-*")), "scene 1 finished before the kill: nothing was half-written"
     done = sorted(p.name for p in out.glob("scene_*"))
-    assert all((out / name / "scene.json").is_file() for name in done)  # nothing half-written is visible
-    assert len(done) < 3
+    assert done == ["scene_000000"] and (out / "scene_000000" / "scene.json").is_file()  # no partial scene
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
