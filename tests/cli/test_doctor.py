@@ -20,7 +20,8 @@ def run_doctor(*args, env=None):
 def test_doctor_reports_the_anny_round_trip():
     res, report = run_doctor("--samples", "20000", env={"DIFFPROXY_SMPLX_MODEL": ""})
     assert res.returncode == 0, res.stderr[-2000:]
-    assert report["uv_roundtrip_within_1mm"]["anny"] >= 0.995
+    assert report["uv_roundtrip_within_1mm"]["anny"] == 1.0  # the README's 0 failures
+    assert report["body_models"]["anny"]["uv_roundtrip"]["failures"] == 0
     assert report["body_models"]["anny"]["uv_roundtrip"]["samples"] == 20000
     assert report["versions"]["torch"].startswith("2.13.0")
     assert report["compute"]["device"] in ("cpu", "cuda")
