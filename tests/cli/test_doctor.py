@@ -70,7 +70,8 @@ def test_a_complete_read_only_cache_serves_doctor_and_fit(tmp_path, anny32, anny
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["body_models"]["anny"]["usable"] and report["cache_writable"] is False
     res = run_read_only(caches, [sys.executable, "-m", "engine.cli.main", "fit", tmp_path / "scene", "--out",
-                                 tmp_path / "fit", "--set", "body_iters=5", "--set", "lm_iters=1"], env=env, timeout=600)
+                                 tmp_path / "fit", "--set", "body_iters=5", "--set", "lm_iters=1"],
+                        env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "fit" / "fit.json").is_file()
 
