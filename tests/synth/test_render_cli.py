@@ -70,7 +70,8 @@ def test_readme_commands_with_relative_paths_from_another_folder(work):
     (["--config", "bad.toml"], "occluders.count"), (["--config", "bad_pose.toml"], "pose.family_weights"),
     (["--seed", "-1"], "seed"), (["--blender", "/nonexistent/blender"], "--blender"),
     (["--config", "cfg_folder"], "cfg_folder: cannot read"), (["--config", "latin1.toml"], "not a UTF-8"),
-    (["--samples", "0"], "render.samples"), (["--samples", "-5"], "render.samples"), (["--width", "0"], "cameras.width"),
+    (["--samples", "0"], "render.samples"), (["--samples", "-5"], "render.samples"),
+    (["--width", "0"], "cameras.width"),
     (["--config", "scalar.json"], "field 'cameras' must be a table/object"),
 ])
 def test_bad_settings_are_refused_before_anything_is_written(work, args, message, monkeypatch):
