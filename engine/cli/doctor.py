@@ -124,7 +124,9 @@ def doctor(
         and not smplx_broken
     _print(console, result)
     if json_out:
-        print(json.dumps(result))
+        from engine.io.files import strict_json
+
+        print(json.dumps(strict_json(result), allow_nan=False))  # a failed round trip may hold NaN
     raise typer.Exit(0 if result["ok"] else 1)
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import InputError
+from engine.io.files import strict_json
 
 console = Console(stderr=True)
 
@@ -89,4 +90,4 @@ def train(
         raise typer.Exit(130)
     console.print(f"trained {summary['steps']} steps; model: {summary['checkpoint']}")
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(strict_json(summary), allow_nan=False))  # a diverged loss is NaN

@@ -69,8 +69,8 @@ class TrainConfig:
         return CONFIGS[self.config]["codec"] == "pixel"
 
     def check(self) -> None:
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"lr: a learning rate > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):  # 0 trains nothing, but runs the loop (tests)
+            raise InputError(f"lr: a finite learning rate >= 0, got {self.lr}")
         for name in ("max_steps", "batch_size", "val_every", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1, got {getattr(self, name)}")
