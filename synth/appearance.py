@@ -18,6 +18,7 @@ import torch
 
 from engine.errors import InputError
 from engine.proxy.parts import PART_ID
+from synth.checks import check_number, check_range, check_weights
 
 # Monk Skin Tone scale (sRGB hex, Google, CC-BY 4.0): pale (1) to very dark (10).
 MONK_SKIN_TONES = ("f6ede4", "f3e7db", "f7ead0", "eadaba", "d7bd96", "a07e56", "825c43", "604134", "3a312a",
@@ -58,6 +59,21 @@ class AppearanceConfig:
     hair_redness: tuple[float, float] = (0.0, 0.6)
     hair_roughness: tuple[float, float] = (0.25, 0.45)
     p_grey_hair: float = 0.08
+
+    def check(self) -> None:
+        for name in ("skin_tone", "skin_roughness", "skin_subsurface", "skin_noise", "garment_roughness",
+                     "hair_density", "hair_melanin", "hair_redness", "hair_roughness"):
+            check_range(f"appearance.{name}", getattr(self, name), 0.0, 1.0)
+        for name in ("garment_offset", "garment_thickness"):
+            check_range(f"appearance.{name}", getattr(self, name), 0.0)
+        for name in ("p_top", "p_hair", "p_grey_hair"):
+            check_number(f"appearance.{name}", getattr(self, name), 0.0, 1.0)
+        for name, allowed in (("top_sleeves", ("none", "short", "long")), ("patterns", GARMENT_PATTERNS),
+                              ("bottoms", ("trousers", "shorts", "skirt", "dress")), ("hair_lengths", HAIR_LENGTHS),
+                              ("hair_styles", HAIR_STYLES)):
+            check_weights(f"appearance.{name}", getattr(self, name), allowed)
+        if self.hair_strands < 0:
+            raise InputError(f"appearance.hair_strands: expected >= 0, got {self.hair_strands}")
 
 
 # Length of each class (m, range) and how fast the strands bend toward gravity.

@@ -10,19 +10,35 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from engine.errors import InputError
 from synth.blender.worker_protocol import REPLY
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 
 
+def resolve_blender(blender: str | None) -> str | None:
+    """The absolute path of the Blender binary given by ``--blender`` or ``DIFFPROXY_BLENDER``
+    (a path or a name on PATH), or None for the bpy module. The worker starts in another
+    folder, so a relative path would name another file there."""
+    where = "--blender" if blender else "DIFFPROXY_BLENDER"
+    blender = blender or os.environ.get("DIFFPROXY_BLENDER") or None
+    if blender is None:
+        return None
+    found = shutil.which(blender) if os.sep not in blender else blender
+    if found is None or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise InputError(f"{where}: {blender!r} is not an executable file (give the path of a Blender binary)")
+    return str(Path(found).absolute())
+
+
 class BlenderWorker:
     def __init__(self, log_path: Path, blender: str | None = None):
-        blender = blender or os.environ.get("DIFFPROXY_BLENDER") or None
+        blender = resolve_blender(blender)
         if blender:
             cmd = [blender, "-b", "--factory-startup", "-noaudio", "-P", str(REPO / "synth/blender/worker.py")]
         else:

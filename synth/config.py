@@ -17,9 +17,12 @@ from pathlib import Path
 from engine.errors import InputError
 from synth.appearance import AppearanceConfig
 from synth.cameras import CameraConfig
-from synth.lighting import LightingConfig
+from synth.checks import check_number
+from synth.lighting import LightingConfig, check_lighting_config
 from synth.occluders import OccluderConfig
 from synth.pose import PoseConfig
+
+BODY_MODELS = ("anny", "smplx")
 
 
 @dataclass
@@ -29,11 +32,22 @@ class RenderConfig:
     max_bounces: int = 4
     film_exposure: float = 0.0
 
+    def check(self) -> None:
+        if self.samples < 1:
+            raise InputError(f"render.samples: expected >= 1, got {self.samples}")
+        if self.max_bounces < 0:
+            raise InputError(f"render.max_bounces: expected >= 0, got {self.max_bounces}")
+        check_number("render.film_exposure", self.film_exposure)
+
 
 @dataclass
 class BodyConfig:
     model: str = "anny"  # anny | smplx
     smplx_model: str = ""  # path of the user's SMPL-X file when model = "smplx"
+
+    def check(self) -> None:
+        if self.model not in BODY_MODELS:
+            raise InputError(f"body.model: expected one of {', '.join(BODY_MODELS)}, got {self.model!r}")
 
 
 @dataclass
@@ -50,6 +64,18 @@ class SynthConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def check(self) -> None:
+        """Every value the scenes will use (a render checks them before it writes anything)."""
+        if self.seed < 0:
+            raise InputError(f"seed: expected >= 0, got {self.seed}")
+        self.body.check()
+        self.pose.check()
+        self.appearance.check()
+        self.occluders.check()
+        check_lighting_config(self.lighting)
+        self.cameras.check()
+        self.render.check()
+
 
 def load_config(path: Path | None = None, overrides: dict | None = None) -> SynthConfig:
     """Config from a TOML/JSON file (or defaults), then ``overrides`` (a nested dict)."""
@@ -63,6 +89,10 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Synt
             data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except FileNotFoundError:
             raise InputError(f"{path}: config file not found") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+        except OSError as e:  # a folder, no permission
+            raise InputError(f"{path}: cannot read the config file ({e.strerror or e})") from None
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") from None
     for key, value in (overrides or {}).items():
@@ -81,7 +111,7 @@ def _merge(data: dict, key: str, value) -> None:
 
 def from_dict(cls, data: dict, where: str, prefix: str = ""):
     if not isinstance(data, dict):
-        raise InputError(f"{where}: field '{prefix or '<root>'}' must be a table/object")
+        raise InputError(f"{where}: field '{prefix.rstrip('.') or '<root>'}' must be a table/object, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

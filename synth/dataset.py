@@ -2,7 +2,9 @@
 dataset record (``dataset.json``: the config every scene derives from).
 
 A rerun skips finished scenes and clears the temporaries of killed ones; shards (``I/N``)
-take the indices ``i % N == I``, so job arrays can split a dataset without talking.
+take the indices ``i % N == I``, so job arrays can split a dataset without talking. Renders
+into one folder cooperate: each claims a scene while it writes it (``claim_scene``), and
+skips the scenes another render has claimed.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.io.scene import is_complete, remove_stale_temporaries, scene_name
+from engine.io.files import check_writable_folder
+from engine.io.scene import (DATASET_JSON, claim_scene, dataset_record, is_complete, remove_stale_temporaries,
+                             remove_temporaries, scene_config_hashes, scene_folders, scene_name)
+from synth.blender_process import resolve_blender
 from synth.config import SynthConfig
 
 log = logging.getLogger(__name__)
-DATASET_JSON = "dataset.json"
+BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -63,17 +68,25 @@ def _file_sha256(path: str | None) -> str:
 
 
 def write_dataset_record(root: Path, cfg: SynthConfig) -> str:
-    """Create ``dataset.json`` or check that the existing one holds the same config."""
+    """Create ``dataset.json`` or check that the existing one holds the same config. Without
+    one, the scenes already in the folder must carry this config's hash."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / DATASET_JSON
     digest = config_hash(cfg)
-    if path.exists():
-        old = json.loads(path.read_text())
+    found = dataset_record(root) if path.exists() else None
+    if found is not None:
+        old = found[1]
         if old.get("config_hash") != digest:
             field = _first_difference(old.get("config", {}), json.loads(json.dumps(cfg.to_dict())))
             raise InputError(f"{path}: this folder holds scenes rendered with another config "
                              f"(first difference: '{field}'); use another --out or the same config")
         return digest
+    others = {name: h for name, h in scene_config_hashes(scene_folders(root)).items() if h != digest}
+    if others:
+        name, other = next(iter(others.items()))
+        raise InputError(f"{root / name / 'scene.json'}: rendered with config {other}, this render's config is "
+                         f"{digest}, and {path} is missing: {len(others)} scene(s) of another config; use another "
+                         f"--out or the config they were rendered with")
     from engine.io.scene import SCHEMA_VERSION
     from engine.cache import atomic_write_bytes
 
@@ -108,11 +121,19 @@ class SceneRenderer:
         self.worker = BlenderWorker(self.root / "logs" / f"blender-{os.getpid()}.log", blender)
 
     def render(self, index: int) -> dict:
+        """Render scene ``index`` unless it is complete, or another render is writing it."""
+        with claim_scene(self.root, scene_name(index)) as mine:
+            if not mine:  # another render writes it now
+                return {"index": index, "skipped": True, "busy": True}
+            if is_complete(self.root / scene_name(index)):
+                return {"index": index, "skipped": True}
+            remove_temporaries(self.root, scene_name(index))  # of a render killed since this one started
+            return self._render(index)
+
+    def _render(self, index: int) -> dict:
         from synth.render_scene import render_scene
         from synth.scene_spec import sample_scene
 
-        if is_complete(self.root / scene_name(index)):
-            return {"index": index, "skipped": True}
         t0 = time.perf_counter()
         spec = sample_scene(self.cfg, index, self.subject, self.hdris, self.mesh_assets)
         sample_s = time.perf_counter() - t0
@@ -143,12 +164,21 @@ def _process_render(index: int) -> dict:
 def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Shard(), backend: str = "local",
                    workers: int = 1, blender: str | None = None, ray_address: str | None = None,
                    progress=None) -> dict:
-    """Render the shard's missing scenes; returns a summary (rendered, skipped, timings)."""
+    """Render the shard's missing scenes; returns a summary (rendered, skipped, timings).
+    Every argument and config value is checked before anything is written."""
     if scenes < 1:
         raise InputError(f"--scenes: must be >= 1, got {scenes}")
     if workers < 1:
         raise InputError(f"--workers: must be >= 1, got {workers}")
-    root = Path(root)
+    check_backend(backend)
+    cfg.check()
+    # absolute: the Blender worker and Ray's actors run in other folders
+    root = Path(root).absolute()
+    check_writable_folder(root, "--out")
+    blender = resolve_blender(blender)
+    if cfg.body.model == "smplx" and cfg.body.smplx_model:  # recorded in dataset.json for validate and fit
+        cfg = replace(cfg, body=replace(cfg.body, smplx_model=str(Path(cfg.body.smplx_model).absolute())))
+    config_hash(cfg)  # an SMPL-X file that cannot be read fails here, before dataset.json exists
     digest = write_dataset_record(root, cfg)
     mine = shard.indices(scenes)
     todo = [i for i in mine if not is_complete(root / scene_name(i))]
@@ -163,9 +193,21 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
     done = [r for r in results if not r.get("skipped")]
     wall = time.perf_counter() - t0
     mean = lambda k: sum(r[k] for r in done) / len(done) if done else None  # noqa: E731
-    return {"scenes": len(mine), "rendered": len(done), "skipped": len(mine) - len(done), "wall_s": wall,
+    return {"scenes": len(mine), "rendered": len(done), "skipped": len(mine) - len(done),
+            "busy": sum(bool(r.get("busy")) for r in results), "wall_s": wall,
             "seconds_per_scene": mean("total_s"), "rgb_render_s": mean("rgb_render_s"),
             "blender_total_s": mean("blender_total_s"), "proxy_pass_s": mean("proxy_pass_s")}
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise InputError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise InputError("--backend ray: the ray package is not installed (pip install 'diffproxy[cluster]')") \
+                from None
 
 
 def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progress):
@@ -194,4 +236,4 @@ def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progr
             tick(result)
             yield result
     else:
-        raise InputError(f"--backend: expected 'local' or 'ray', got '{backend}'")
+        check_backend(backend)

@@ -27,6 +27,7 @@ import roma
 import torch
 
 from engine.errors import InputError
+from synth.checks import check_number, check_weights
 from synth.pose_limits import FINGER_CURL_LIMITS, JOINTS, SPREAD_LIMITS, THUMB_CURL_LIMITS, limits
 from synth.pose_rig import capsule_penetration, euler_xyz, rig_for
 
@@ -49,6 +50,14 @@ class PoseConfig:
     variation: float = 1.0  # scales the random variation around a family template
     max_attempts: int = 20  # draws when the self-intersection check fails
     max_penetration: float = 0.002  # accepted fraction of vertices inside another limb
+
+    def check(self) -> None:
+        check_weights("pose.family_weights", self.family_weights, FAMILIES)
+        check_weights("pose.hand_style_weights", self.hand_style_weights, HAND_STYLES)
+        check_number("pose.variation", self.variation, 0.0)
+        check_number("pose.max_penetration", self.max_penetration, 0.0, 1.0)
+        if self.max_attempts < 1:
+            raise InputError(f"pose.max_attempts: expected >= 1, got {self.max_attempts}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from engine.errors import InputError
 from engine.io.scene import read_scene, scene_folders
 from engine.proxy.parts import seg_to_rgb
 
@@ -76,7 +77,11 @@ def _light_name(spec: dict) -> str:
 
 
 def write_previews(source: Path, out: Path | None, max_scenes: int = 4) -> list[Path]:
+    if max_scenes < 1:
+        raise InputError(f"--max-scenes: must be >= 1, got {max_scenes}")
     folders = scene_folders(source)[:max_scenes]
+    if not folders:
+        raise InputError(f"{source}: no scene_* folders to preview")
     written = []
     for folder in folders:
         if out is None:

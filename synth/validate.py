@@ -18,13 +18,16 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
-from engine.io.scene import dataset_smplx_model, read_scene, scene_folders
+from engine.io.files import read_rgb
+from engine.io.scene import (Scene, dataset_record, dataset_smplx_model, read_scene, scene_config_hashes,
+                             scene_folders)
 from synth.subject import params_from_dict
 from engine.proxy import BodyCache, surface_points
 
 DEPTH_TOLERANCE_M = 1e-3
 VERTEX_TOLERANCE_M = 1e-5
 MIN_WITHIN_1PX = 0.999
+GT_FLOAT_KEYS = ("vertices", "joints", "keypoints", "keypoints_2d", "joints_2d")
 
 
 @dataclass
@@ -56,10 +59,43 @@ def check_scene(folder: Path, bodies: BodyCache) -> SceneReport:
         report.error = str(e)
         return report
     report.complete = True
+    try:
+        _check_contents(scene, bodies, report)
+    except Exception as e:  # noqa: BLE001 (a scene that breaks the check is a bad scene, named)
+        report.problems.append(f"check failed: {e}" if isinstance(e, InputError) else
+                               f"check failed: {type(e).__name__}: {e}")
+    return report
+
+
+def _check_files(scene: Scene) -> list[str]:
+    """Non-finite values in the arrays, and images that do not decode or have the wrong size."""
+    problems = []
+    files = scene.record["files"]
+    for name, arrays, keys in ((files["gt"], scene.gt, GT_FLOAT_KEYS),
+                               (files["proxies"], scene.proxies, ("uv", "depth"))):
+        for key in keys:
+            bad = int((~np.isfinite(arrays[key])).sum())
+            if bad:
+                problems.append(f"{name}: field '{key}' holds {bad} NaN or infinite value(s)")
+    for v, cam in enumerate(scene.record["cameras"]):
+        try:
+            rgb = read_rgb(scene.image_path(v))
+        except InputError as e:
+            problems.append(str(e))
+            continue
+        if rgb.shape[:2] != (cam["height"], cam["width"]):
+            problems.append(f"{scene.image_path(v)}: {rgb.shape[1]}x{rgb.shape[0]} px, the camera says "
+                            f"{cam['width']}x{cam['height']}")
+    return problems
+
+
+def _check_contents(scene: Scene, bodies: BodyCache, report: SceneReport) -> None:
+    report.problems += _check_files(scene)
     body, proxy = bodies.get(scene.record["body"]["model"])
     with torch.no_grad():
         vertices = body(params_from_dict(scene.record["body"]["params"])).vertices
-    report.vertex_rebuild_error_m = float(np.abs(vertices[0].numpy() - scene.gt["vertices"]).max())
+    diff = np.abs(vertices[0].numpy() - scene.gt["vertices"])
+    report.vertex_rebuild_error_m = float(diff[np.isfinite(diff)].max(initial=0.0))  # NaN: reported above
     if report.vertex_rebuild_error_m > VERTEX_TOLERANCE_M:
         report.problems.append(f"vertices rebuilt from the parameters differ by {report.vertex_rebuild_error_m:.2e} m")
     K, R, t, sizes = scene.camera_arrays()
@@ -68,7 +104,7 @@ def check_scene(folder: Path, bodies: BodyCache) -> SceneReport:
         if seg.shape != (sizes[v][1], sizes[v][0]):
             report.problems.append(f"view {v}: seg is {seg.shape}, camera says {sizes[v][1]}x{sizes[v][0]}")
             continue
-        ys, xs = np.nonzero(seg)
+        ys, xs = np.nonzero(seg & np.isfinite(uv).all(axis=-1))  # non-finite uv: reported by _check_files
         if len(ys) == 0:
             continue
         hit = proxy.lookup.query(torch.as_tensor(seg[ys, xs]).long(), torch.as_tensor(uv[ys, xs]).double())
@@ -91,15 +127,34 @@ def check_scene(folder: Path, bodies: BodyCache) -> SceneReport:
         report.problems.append(f"{report.lookup_failures} proxy pixels have no surface point for their (part, u, v)")
     if report.depth_mismatches > (1 - MIN_WITHIN_1PX) * max(report.foreground_px, 1):
         report.problems.append(f"{report.depth_mismatches} proxy pixels name a surface off the recorded depth")
-    return report
+
+
+def expected_config_hash(root: Path, hashes: dict[str, str | None]) -> tuple[str | None, str]:
+    """The config hash every scene must carry: ``dataset.json``'s, else (it is missing) the one
+    most scenes carry when they disagree; None when there is nothing to compare."""
+    found = dataset_record(root)
+    if found is not None:
+        return found[1].get("config_hash"), str(found[0])
+    values = list(hashes.values())
+    if len(set(values)) < 2:
+        return None, ""
+    return max(set(values), key=values.count), "most scenes (dataset.json is missing)"
 
 
 def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
     root = Path(root)
     bodies = BodyCache(smplx_model or dataset_smplx_model(root), dtype=torch.float64)
     reports = []
-    for folder in scene_folders(root):
+    folders = scene_folders(root)
+    if not folders:
+        raise InputError(f"{root}: no scene_* folders (nothing to validate)")
+    hashes = scene_config_hashes(folders)
+    expected, source = expected_config_hash(root, hashes)
+    for folder in folders:
         reports.append(check_scene(folder, bodies))
+        if expected is not None and hashes[folder.name] != expected:
+            reports[-1].problems.append(f"config_hash {hashes[folder.name]} differs from {source}'s {expected}: "
+                                        f"a scene of another config")
         if progress:
             progress(reports[-1])
     fg = sum(r.foreground_px for r in reports)

@@ -123,3 +123,19 @@ def write_proxy_scene(folder, index: int, body, proxy, size: int, views: int, im
               "views": [{"image": f"images/view_{v:02d}.png"} for v in range(VIEWS)]}
     (folder / "scene.json").write_text(json.dumps(record))
     return p, out
+
+
+def run_read_only(paths, cmd, **kwargs):
+    """Run ``cmd`` with each of ``paths`` mounted read-only, in a private mount namespace
+    (the tests run as root, which ignores file modes: a read-only mount is what denies it a
+    write, as in a container or a shared install). Skips the test where that is not allowed."""
+    import shlex
+    import subprocess
+
+    import pytest
+
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no private mount namespace here (unshare -m)")
+    mounts = " && ".join(f"mount --bind -o ro {shlex.quote(str(p))} {shlex.quote(str(p))}" for p in paths)
+    return subprocess.run(["unshare", "-m", "sh", "-c", f'{mounts} && exec "$@"', "sh", *map(str, cmd)],
+                          capture_output=True, text=True, **kwargs)

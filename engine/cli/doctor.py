@@ -50,6 +50,8 @@ def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
         body = load_body_model(name, smplx_model=smplx_model)
     except InputError as e:
         return {"usable": False, "reason": str(e)}
+    except Exception as e:  # noqa: BLE001 (the doctor reports what fails, it does not fail with it)
+        return {"usable": False, "reason": f"{type(e).__name__}: {e}"}
     info: dict = {"usable": True, "load_s": round(time.perf_counter() - t0, 2),
                   "vertices": int(body.faces.max()) + 1,
                   "faces": int(body.faces.shape[0]), "joints": len(body.joint_names)}
@@ -64,6 +66,16 @@ def _check_body(name: str, smplx_model: Optional[Path], samples: int) -> dict:
     info["uv_roundtrip"] = report
     info["uv_roundtrip_s"] = round(time.perf_counter() - t0, 2)
     return info
+
+
+def _writable(folder: Path) -> bool:
+    from engine.io.files import check_writable_folder
+
+    try:
+        check_writable_folder(folder, "cache")
+    except InputError:
+        return False
+    return True
 
 
 def _time_forward_backward(body, batch: int, repeats: int = 5) -> float:
@@ -93,7 +105,8 @@ def doctor(
     smplx_path = smplx_model or (Path(os.environ["DIFFPROXY_SMPLX_MODEL"])
                                  if os.environ.get("DIFFPROXY_SMPLX_MODEL") else None)
     result: dict = {"versions": _versions(), "compute": _device(),
-                    "cache_dir": str(cache_dir()), "anny_cache_dir": str(anny_cache_dir()), "body_models": {}}
+                    "cache_dir": str(cache_dir()), "anny_cache_dir": str(anny_cache_dir()),
+                    "cache_writable": _writable(cache_dir()) and _writable(anny_cache_dir()), "body_models": {}}
     for name in ("anny", "smplx"):
         if name == "smplx" and smplx_path is None:
             from engine.body.smplx_body import SMPLX_HELP
@@ -104,11 +117,16 @@ def doctor(
             result["body_models"][name] = _check_body(name, smplx_path, samples)
     fractions = {n: b["uv_roundtrip"]["within_1mm"] for n, b in result["body_models"].items() if b["usable"]}
     result["uv_roundtrip_within_1mm"] = fractions
-    # every usable body model must pass: a user's SMPL-X file that fails is a problem too
-    result["ok"] = result["body_models"]["anny"]["usable"] and all(f >= 0.995 for f in fractions.values())
+    # every usable body model must pass: a user's SMPL-X file that fails is a problem too, and
+    # so is one that does not load at all (a wrong path, a damaged file)
+    smplx_broken = smplx_path is not None and not result["body_models"]["smplx"]["usable"]
+    result["ok"] = result["body_models"]["anny"]["usable"] and all(f >= 0.995 for f in fractions.values()) \
+        and not smplx_broken
     _print(console, result)
     if json_out:
-        print(json.dumps(result))
+        from engine.io.files import strict_json
+
+        print(json.dumps(strict_json(result), allow_nan=False))  # a failed round trip may hold NaN
     raise typer.Exit(0 if result["ok"] else 1)
 
 
@@ -117,7 +135,9 @@ def _print(console: Console, r: dict) -> None:
     for k, v in r["versions"].items():
         t.add_row(k, v or "[red]not installed[/red]")
     t.add_row("compute", ", ".join(f"{k}={v}" for k, v in r["compute"].items()))
-    t.add_row("cache", r["cache_dir"])
+    t.add_row("cache", r["cache_dir"] + ("" if r["cache_writable"] else
+                                         " [yellow](read-only: used as it is; what it lacks is built in memory "
+                                         "each time, or fails for Anny)[/yellow]"))
     t.add_row("anny cache", r["anny_cache_dir"])
     for name, b in r["body_models"].items():
         if not b["usable"]:

@@ -12,16 +12,17 @@ from typing import Optional
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError
-from engine.io.files import read_npz, read_rgb, require_fields
+from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
 
 console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/red] {e}")
+    console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
 
 
@@ -51,6 +52,9 @@ def _fit_options(pairs: list[str] | None, **fixed):
             values[key] = text.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](text)
         except ValueError:
             raise InputError(f"--set {key}: expected a {kinds[key].__name__}, got {text!r}") from None
+        low = 1 if key in ("max_per_part", "robust_sigma_px") else 0  # counts, weights, scales
+        if kinds[key] is not bool and not (math.isfinite(values[key]) and values[key] >= low):
+            raise InputError(f"--set {key}: expected a finite number >= {low}, got {text!r}")
     return FitOptions(**values)
 
 
@@ -96,35 +100,51 @@ def evaluate(
         return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json)
 
     from engine.fitting.evaluate import BodyCache, EvalConfig
-    from engine.io.scene import dataset_smplx_model
+    from engine.fitting.evaluate import check_view_count
     from engine.fitting.evaluate import evaluate as run
+    from engine.io.scene import dataset_smplx_model, scene_folders
     from engine.fitting.plot import plot_error_vs_views
 
     try:
         counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
-        summaries, bodies = [], None
-        for count in counts:
-            config = EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
-                                uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
-                                smplx_model=str(smplx_model) if smplx_model else None,
-                                options=_fit_options(set_, vposer=str(vposer) if vposer else None),
-                                checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
-                                hand_crops=hand_crops)
+        configs = [EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
+                              uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
+                              smplx_model=str(smplx_model) if smplx_model else None,
+                              options=_fit_options(set_, vposer=str(vposer) if vposer else None),
+                              checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
+                              hand_crops=hand_crops) for count in counts]
+        for config in configs:  # every run of a sweep and the outputs, before the first fit
             config.check()
+        folders = scene_folders(dataset)[:max_scenes]
+        for count in counts:
+            check_view_count(folders, count, "--views-sweep" if views_sweep else "--views")
+        if plot is not None:
+            check_writable_file(plot, "--plot")
+        summaries, bodies = [], None
+        for count, config in zip(counts, configs):
             bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(dataset), config.options.dtype)
             bar = tqdm(desc=f"fit ({count or 'all'} views)", unit="scene", disable=as_json)
             result = run(dataset, config, progress=lambda row: bar.update(1), bodies=bodies, jobs=jobs)
             bar.close()
             _print_table(result, count)
             summaries.append(result["summary"])
-        if plot is not None:
-            title = f"{proxies} proxies" + (f", corrupt {corrupt} x{samples}" if corrupt else "") + \
-                    (", uniform weights" if uniform_weights else "") + f", {summaries[0]['scenes']} scenes"
-            console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
     except InputError as e:
         _fail(e)
+    failed = sorted({f["scene"] for s in summaries for f in s["failed_scenes"]})
+    if failed:
+        console.print(f"[red]{len(failed)} scene(s) failed[/red] (see failed_scenes): {', '.join(failed)}")
     if as_json:
         _print_summary(summaries)
+    if plot is not None:
+        title = f"{proxies} proxies" + (f", corrupt {corrupt} x{samples}" if corrupt else "") + \
+                (", uniform weights" if uniform_weights else "") + f", {summaries[0]['scenes']} scenes"
+        try:
+            console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
+        except OSError as e:
+            console.print(f"[red]error:[/red] --plot: cannot write {plot} ({e})")
+            raise typer.Exit(1)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None, max_scenes: int | None,
@@ -165,16 +185,16 @@ def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None
         _fail(e)
     if as_json:
         _print_summary(summaries)
+    if any(s["failed_scenes"] for s in summaries):
+        raise typer.Exit(1)
 
 
 def _print_summary(summaries: list[dict]) -> None:
     """The --json line: the last run's summary, with every run's under "sweep" when several."""
-    from engine.io.reconstruction import jsonable
-
     out = dict(summaries[-1])
     if len(summaries) > 1:
         out["sweep"] = summaries
-    print(json.dumps(jsonable(out), allow_nan=False))
+    print(json.dumps(strict_json(out), allow_nan=False))
 
 
 def _print_table(result: dict, count: int | None) -> None:
@@ -220,6 +240,7 @@ def fit(
     from engine.io.scene import dataset_smplx_model, read_scene
 
     try:
+        check_writable_folder(out, "--out")  # before the fit, not after it
         scene = read_scene(scene_dir)
         index = _int_list("--views", views) if views else list(range(scene.num_views))
         bad = [i for i in index if not 0 <= i < scene.num_views]

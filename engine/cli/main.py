@@ -1,6 +1,13 @@
-"""The ``diffproxy`` command line: one subcommand per stage."""
+"""The ``diffproxy`` command line: one subcommand per stage.
+
+Exit codes: 0 done; 1 problems found (``validate``: a bad scene, ``evaluate``: a failed
+scene, ``doctor``: a body model that fails); 2 bad input (an argument, a file: the message
+names it); 3 a crash (a bug: the traceback is printed); 130 ``train`` interrupted.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -13,8 +20,22 @@ from engine.cli.demo_cmd import demo
 from engine.cli.synth_cmds import preview, render, validate
 from engine.cli.train_cmd import train
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="DiffProxy: multi-view human mesh recovery from dense proxies.")
+CRASH = 3
+
+
+class _App(typer.Typer):
+    """A crash exits with its own code, not 1, which means "problems found"."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as e:
+            sys.excepthook(type(e), e, e.__traceback__)  # typer's traceback
+            sys.exit(CRASH)
+
+
+app = _App(add_completion=False, no_args_is_help=True,
+           help="DiffProxy: multi-view human mesh recovery from dense proxies.")
 app.command()(doctor)
 app.command()(render)
 app.command()(validate)

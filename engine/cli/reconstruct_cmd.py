@@ -45,7 +45,8 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     from tqdm import tqdm
 
     from engine.io.calibration import read_calibration
-    from engine.io.reconstruction import jsonable, write_reconstruction
+    from engine.io.files import strict_json
+    from engine.io.reconstruction import write_reconstruction
     from engine.pipeline.capture import open_capture
     from engine.pipeline.reconstructor import Reconstructor
     from engine.pipeline.sequence import reconstruct_frames
@@ -107,7 +108,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     summary["seconds_load"] = t_load
     write_reconstruction(out, result, rec.body, build_part_table(rec.body), summary, previews)
     summary["seconds_total"] = time.perf_counter() - t_start
-    summary = jsonable(summary)
+    summary = strict_json(summary)
     (Path(out) / "report.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
 

@@ -9,28 +9,32 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError
+from engine.io.files import strict_json
 
 console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/red] {e}")
+    console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
 
 
 def render(
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; reruns resume it)."),
     scenes: int = typer.Option(..., "--scenes", help="Number of scenes in the dataset."),
-    views: Optional[int] = typer.Option(None, help="Cameras per scene [config: cameras.views, 8]."),
-    resolution: Optional[int] = typer.Option(None, help="Square image size in px [cameras.width/height, 256]."),
+    views: Optional[int] = typer.Option(None, help="Cameras per scene (config cameras.views; default 8)."),
+    resolution: Optional[int] = typer.Option(None, help="Square image size in px (config cameras.width/height; "
+                                                        "default 256)."),
     width: Optional[int] = typer.Option(None, help="Image width (overrides --resolution)."),
     height: Optional[int] = typer.Option(None, help="Image height (overrides --resolution)."),
-    samples: Optional[int] = typer.Option(None, help="Cycles samples of the RGB pass [render.samples, 16]."),
-    seed: Optional[int] = typer.Option(None, help="Dataset seed [seed, 0]."),
-    body: Optional[str] = typer.Option(None, help="Body model: anny | smplx [body.model]."),
+    samples: Optional[int] = typer.Option(None, help="Cycles samples of the RGB pass (config render.samples; "
+                                                     "default 16)."),
+    seed: Optional[int] = typer.Option(None, help="Dataset seed (config seed; default 0)."),
+    body: Optional[str] = typer.Option(None, help="Body model: anny | smplx (config body.model; default anny)."),
     smplx_model: Optional[Path] = typer.Option(None, help="Your SMPL-X model file (for --body smplx)."),
     config: Optional[Path] = typer.Option(None, help="Config file (TOML or JSON); saved into the dataset."),
     shard: str = typer.Option("0/1", help="Render only scenes i with i % N == I."),
@@ -48,7 +52,8 @@ def render(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides: dict = {}
-    cams = {"views": views, "width": width or resolution, "height": height or resolution}
+    cams = {"views": views, "width": resolution if width is None else width,
+            "height": resolution if height is None else height}
     overrides["cameras"] = {k: v for k, v in cams.items() if v is not None}
     if samples is not None:
         overrides["render"] = {"samples": samples}
@@ -65,8 +70,9 @@ def render(
         bar.close()
     except InputError as e:
         _fail(e)
-    console.print(f"rendered {summary['rendered']}, already done {summary['skipped']} of {summary['scenes']} "
-                  f"scenes in {out}")
+    busy = f", being rendered by another process {summary['busy']}" if summary["busy"] else ""
+    console.print(f"rendered {summary['rendered']}, already done {summary['skipped'] - summary['busy']}{busy} of "
+                  f"{summary['scenes']} scenes in {out}")
     if summary["rendered"]:
         console.print(f"per scene: {summary['seconds_per_scene']:.1f} s (RGB {summary['rgb_render_s']:.1f} s, "
                       f"proxy pass {summary['proxy_pass_s']:.2f} s)")
@@ -97,7 +103,7 @@ def validate(
     console.print(f"{s['complete']}/{s['scenes']} scenes complete; proxy pixels within 0.5 px: "
                   f"{s['proxy_px_within_0p5px']:.5f}, within 1 px: {s['proxy_px_within_1px']:.5f}")
     if as_json:
-        print(json.dumps(s))
+        print(json.dumps(strict_json(s), allow_nan=False))
     if not s["ok"]:
         raise typer.Exit(1)
 

@@ -9,8 +9,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from engine.errors import InputError
+from engine.io.files import strict_json
 
 console = Console(stderr=True)
 
@@ -20,16 +22,16 @@ def train(
     out: Path = typer.Option(..., "--out", help="Training folder: checkpoint-*/ (diffusers model + state), log.jsonl."),
     config: str = typer.Option("small", help="Model configuration: tiny | small | sd21."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its latest checkpoint, with its settings."),
-    max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in all [10000]."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in all (default 10000)."),
     batch_size: int = typer.Option(2, help="Scenes per step and process."),
     lr: float = typer.Option(2e-4, help="AdamW learning rate (after a linear warm-up)."),
     warmup_steps: int = typer.Option(100, help="Steps of the linear learning-rate warm-up."),
     lr_schedule: str = typer.Option("cosine", help="After the warm-up: cosine (decays to 0 at --max-steps) | "
                                                    "constant."),
-    prediction_type: Optional[str] = typer.Option(None, help="sample (x0) | epsilon | v_prediction [sample; sd21: "
-                                                             "the SD folder's]."),
+    prediction_type: Optional[str] = typer.Option(None, help="sample (x0) | epsilon | v_prediction (default: sample; "
+                                                             "sd21: the SD folder's)."),
     uv_body_weight: Optional[float] = typer.Option(None, help="Weight of the uv stream's squared error averaged "
-                                                              "over the body's pixels only [1; sd21: 0]."),
+                                                              "over the body's pixels only (default: 1; sd21: 0)."),
     min_views: int = typer.Option(1, help="Fewest full-body views of a sample."),
     max_views: int = typer.Option(4, help="Most full-body views of a sample."),
     hand_crops: int = typer.Option(2, help="Most hand crops added to a sample as extra views."),
@@ -45,6 +47,8 @@ def train(
                                                      "image encoder."),
     init_from: Optional[Path] = typer.Option(None, help="Fine-tune: start a fresh run from this trained model "
                                                         "(model or training folder) of --config's architecture."),
+    packed: Optional[Path] = typer.Option(None, help="Where to pack the dataset for training (a read-only "
+                                                     "dataset; default: DATASET/packed)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Train the diffusion proxy generator (accelerate: one CPU or many GPUs, the same command)."""
@@ -54,8 +58,11 @@ def train(
     from engine.diffusion.train import train as run
 
     try:
+        if resume and not (out / "train_config.json").is_file():
+            console.print(escape(f"--resume: no run in {out} yet; starting a new one"), soft_wrap=True)
         if resume and (out / "train_config.json").is_file():
             cfg = resume_config(out, max_steps)
+            cfg.packed = str(packed) if packed else cfg.packed
         else:
             cfg = TrainConfig(str(dataset), str(out), config, 10000 if max_steps is None else max_steps, batch_size,
                               lr, warmup_steps=warmup_steps, lr_schedule=lr_schedule, prediction_type=prediction_type,
@@ -63,7 +70,8 @@ def train(
                               val_scenes=val_scenes, val_every=val_every, save_every=save_every, workers=workers,
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
                               dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight,
-                              init_from=str(init_from) if init_from else None)
+                              init_from=str(init_from) if init_from else None,
+                              packed=str(packed) if packed else None)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
         bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 
@@ -75,11 +83,11 @@ def train(
         summary = run(cfg, resume=resume, progress=progress)
         bar.close()
     except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
         raise typer.Exit(2)
     except KeyboardInterrupt:
         console.print(f"interrupted: the latest checkpoint in {out} stays; continue with --resume")
         raise typer.Exit(130)
     console.print(f"trained {summary['steps']} steps; model: {summary['checkpoint']}")
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(strict_json(summary), allow_nan=False))  # a diverged loss is NaN

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from engine.cache import atomic_folder
 from engine.errors import InputError
-from engine.io.files import read_json, read_rgb
+from engine.io.files import check_writable_folder, read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
 
 PACK_VERSION = 1
@@ -49,6 +49,12 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
         raise InputError(f"{root}: scenes differ in image size {sorted(sizes)}; pack one size at a time")
     (width, height), = sizes
     n = sum(s.num_views for s in records)
+    try:
+        check_writable_folder(out.parent, "--packed")
+    except InputError as e:
+        if out != root / "packed":
+            raise
+        raise InputError(f"{e}: the dataset's own packed/ folder; pass --packed DIR to pack it elsewhere") from None
     with atomic_folder(out) as tmp:
         _write_packed(tmp, folders, n, (height, width), stamp, root, progress)
     return out

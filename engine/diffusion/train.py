@@ -33,7 +33,7 @@ from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
-from engine.io.files import read_json
+from engine.io.files import check_writable_folder, read_json
 
 
 @dataclass
@@ -62,12 +62,15 @@ class TrainConfig:
     prediction_type: str | None = None  # None: "sample" (x0; v needs 3x the steps, README), sd21: the folder's
     uv_body_weight: float | None = None  # the uv stream's error on the body's pixels; None: 1 (pixel configs), 0 (sd21)
     init_from: str | None = None  # a fresh run starts from this trained model's weights (``initial_model``)
+    packed: str | None = None  # where the packed training set lives; None: DATASET/packed
 
     @property
     def pixel_space(self) -> bool:
         return CONFIGS[self.config]["codec"] == "pixel"
 
     def check(self) -> None:
+        if not (math.isfinite(self.lr) and self.lr >= 0):  # 0 trains nothing, but runs the loop (tests)
+            raise InputError(f"lr: a finite learning rate >= 0, got {self.lr}")
         for name in ("max_steps", "batch_size", "val_every", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1, got {getattr(self, name)}")
@@ -219,15 +222,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     cfg.check()
     absolute = lambda p: str(Path(p).resolve()) if p else p  # noqa: E731  (the record must survive a cd)
     cfg = replace(cfg, dataset=absolute(cfg.dataset), sd21_path=absolute(cfg.sd21_path),
-                  dinov2_path=absolute(cfg.dinov2_path), init_from=absolute(cfg.init_from),
+                  dinov2_path=absolute(cfg.dinov2_path), init_from=absolute(cfg.init_from), packed=absolute(cfg.packed),
                   uv_body_weight=cfg.uv_body_weight if cfg.uv_body_weight is not None else float(cfg.pixel_space))
     out = Path(cfg.out)
+    check_writable_folder(out, "--out")
     found = checkpoints(out)
     if found and not resume:
         raise InputError(f"--out: {out} already holds checkpoints; pass --resume to continue, or another --out")
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
     with accelerator.main_process_first():
-        packed_dir = pack_dataset(Path(cfg.dataset))
+        packed_dir = pack_dataset(Path(cfg.dataset), Path(cfg.packed) if cfg.packed else None)
     train_ids, val_ids = split_scenes(len(PackedScenes.open(packed_dir)), cfg.val_scenes)
     if found:
         model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")

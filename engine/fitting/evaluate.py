@@ -10,8 +10,9 @@ With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as 
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
 ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm),
 and PA-MPVPE's vertex errors split between the hands (palms and fingers) and the rest.
-A scene whose proxies give nothing to fit is reported (``error``, counted in ``failed``) and
-left out of the error means.
+A scene whose proxies give nothing to fit, or that cannot be read at all (a damaged file), is
+reported (``error``, counted in ``failed``, listed in ``failed_scenes`` with the reason) and left
+out of the error means; the run goes on.
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ def scene_cameras(scene: Scene, index: list[int]) -> Cameras:
         raise InputError(f"{scene.folder / 'scene.json'}: field 'cameras': views {index} differ in image size {sizes}")
     width, height = sizes[index[0]]
     return Cameras(torch.as_tensor(K[index]), torch.as_tensor(R[index]), torch.as_tensor(t[index]), width, height)
+
+
+def check_view_count(folders: list[Path], views: int | None, name: str = "views") -> None:
+    """``views`` exist in every readable scene, checked before the first fit (an unreadable
+    scene is reported as failed when its turn comes)."""
+    counts = []
+    for folder in folders:
+        with contextlib.suppress(InputError):
+            counts.append(read_scene(folder, load_arrays=False).num_views)
+    if views is not None and counts and views > min(counts):
+        raise InputError(f"{name}: {views} views asked, but a scene has only {min(counts)}")
 
 
 def view_count(scene: Scene, config: EvalConfig) -> int:
@@ -175,14 +187,28 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
     try:
         result, seconds = timed_fit(views, body, proxy, config.options)
     except ValueError as e:  # proxies that give nothing to fit (a poor model): a failed scene, not a failed run
-        return {"scene": folder.name, "views": len(views), "seconds": sampled, "fit_seconds": 0.0, **quality,
-                **dict.fromkeys(METRICS + REGION_METRICS, math.nan), "residual_px": math.nan, "correspondences": 0,
-                "init": None, "error": str(e)}
+        return failed_row(folder.name, str(e), len(views), sampled, quality)
     row = {"scene": folder.name, "views": len(views), "seconds": seconds + sampled, "fit_seconds": seconds,
            **quality, **scene_errors(result, scene.gt, proxy.part_table),
            "residual_px": float(result.residual_px.mean()),
            "correspondences": int(result.correspondences), "init": result.init}
     return row
+
+
+def failed_row(scene: str, error: str, views: int = 0, seconds: float = 0.0, quality: dict | None = None) -> dict:
+    """The row of a scene that gave no fit: NaN errors (left out of the means) and the reason."""
+    return {"scene": scene, "views": views, "seconds": seconds, "fit_seconds": 0.0, **(quality or {}),
+            **dict.fromkeys(METRICS + REGION_METRICS, math.nan), "residual_px": math.nan, "correspondences": 0,
+            "init": None, "error": error}
+
+
+def evaluate_scene_or_fail(folder: Path, index: int, config: EvalConfig, bodies: BodyCache, generator=None) -> dict:
+    """``evaluate_scene``, but a scene that cannot be read or fitted (a damaged file, NaN in its
+    arrays) becomes a failed row naming the reason: the run goes on and keeps the other scenes."""
+    try:
+        return evaluate_scene(folder, index, config, bodies, generator)
+    except Exception as e:  # noqa: BLE001 (any failure of one scene is that scene's, reported in its row)
+        return failed_row(folder.name, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
 
 
 def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodies: BodyCache | None = None,
@@ -201,6 +227,7 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     folders = scene_folders(root)[: config.max_scenes]
     if not folders:
         raise InputError(f"{root}: no scene_* folders")
+    check_view_count(folders, config.views)
     config = replace(config, smplx_model=config.smplx_model or dataset_smplx_model(root))
     bodies = bodies or BodyCache(config.smplx_model, config.options.dtype)
     generator = None
@@ -215,7 +242,7 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     rows, t0 = [], time.perf_counter()
     with parallel_scenes(jobs, config, threads) if jobs > 1 else contextlib.nullcontext() as pool:
         results = pool.map(_evaluate_in_worker, folders, range(len(folders))) if pool else \
-            (evaluate_scene(folder, i, config, bodies, generator) for i, folder in enumerate(folders))
+            (evaluate_scene_or_fail(folder, i, config, bodies, generator) for i, folder in enumerate(folders))
         for row in results:
             rows.append(row)
             if progress:
@@ -246,7 +273,7 @@ def _init_worker(config: EvalConfig, threads: int) -> None:
 
 
 def _evaluate_in_worker(folder: Path, index: int) -> dict:
-    return evaluate_scene(folder, index, _WORKER["config"], _WORKER["bodies"])
+    return evaluate_scene_or_fail(folder, index, _WORKER["config"], _WORKER["bodies"])
 
 
 def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu") -> dict:
@@ -257,6 +284,7 @@ def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu
     return {**{k: fit_mean(k) for k in METRICS + REGION_METRICS}, "seconds_per_scene": mean("seconds"),
             "scenes": len(rows),
             "failed": len(rows) - len(fitted),
+            "failed_scenes": [{"scene": r["scene"], "error": r["error"]} for r in rows if "error" in r],
             "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
             "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
             "residual_px": fit_mean("residual_px"), "threads": torch.get_num_threads(),

@@ -15,11 +15,16 @@ def read_json(path: Path, missing: str | None = None) -> dict:
     """The JSON object in ``path``; ``missing`` replaces the message for an absent file."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(missing or f"{path}: missing") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON: {e}") from None
+    except OSError as e:  # a folder, no permission
+        raise InputError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object ({{...}}), got a {type(data).__name__}")
+    return data
 
 
 def read_npz(path: Path, missing: str | None = None, required: Iterable[str] = ()) -> dict[str, np.ndarray]:
@@ -50,3 +55,48 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(Image.open(path).convert("RGB"))
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: unreadable image ({e})") from None
+
+
+def check_writable_folder(path: Path, name: str) -> None:
+    """Raise unless ``path`` is a folder (existing, or to be created) this process can write
+    into: checked by writing a probe file, which catches read-only mounts too. Commands call
+    it before their work, so a bad output path fails at once and not after an hour's fit."""
+    import tempfile
+
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{name}: {existing} is a file, not a folder" + (f" (in {path})" if existing != path else ""))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise InputError(f"{name}: cannot write into {existing} ({e.strerror or e})") from None
+
+
+def check_writable_file(path: Path, name: str) -> None:
+    """Raise unless the file ``path`` can be written (its folder created if need be)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{name}: {path} is a folder, expected a file name")
+    check_writable_folder(path.parent, name)
+
+
+def strict_json(value):
+    """``value`` with every NaN or infinite float replaced by None, so that ``json.dumps``
+    writes strict JSON (a bare ``NaN`` is rejected by strict parsers)."""
+    import math
+
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):  # numpy scalars as Python ones
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value

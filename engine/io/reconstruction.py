@@ -31,6 +31,7 @@ import numpy as np
 import roma
 import torch
 
+from engine.io.files import strict_json
 from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
 from engine.proxy.parts import PART_NAMES
 
@@ -89,29 +90,14 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
         names = []
         if previews:
             names = _write_previews(tmp, rec, body, part_table, previews)
-        (tmp / "report.json").write_text(json.dumps(jsonable(summary), indent=1, allow_nan=False))
-        (tmp / FILES["json"]).write_text(json.dumps(jsonable(record), indent=1, allow_nan=False))
+        (tmp / "report.json").write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
+        (tmp / FILES["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
         for name in [FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]]:
             os.replace(tmp / name, out / name)
             written[name] = out / name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return written
-
-
-def jsonable(x):
-    """x with NaN and inf as None and numpy scalars as Python ones: strict JSON."""
-    if isinstance(x, dict):
-        return {k: jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def _quiet(fn, x) -> float | None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from engine.io.files import read_json, read_npz
 
 SCHEMA_VERSION = 1
 SCENE_JSON = "scene.json"
+DATASET_JSON = "dataset.json"
 PROXY_KEYS = {"seg": np.uint8, "uv": np.float32, "depth": np.float32, "body_mask": np.bool_}
 GT_KEYS = ("vertices", "joints", "keypoints", "keypoints_2d", "joints_2d", "keypoints_visibility",
            "joints_visibility")
@@ -70,13 +73,47 @@ class SceneWriter:
         os.rename(self.tmp, self.final)
 
 
-def remove_stale_temporaries(root: Path, names: set[str]) -> int:
-    """Remove temporary folders of the given scene names left by killed renders."""
+@contextmanager
+def claim_scene(root: Path, name: str) -> Iterator[bool]:
+    """``with claim_scene(root, name) as mine:`` whether this process may write scene ``name``
+    (and clear its temporaries) now: an exclusive lock on ``root/.locks/<name>.lock`` that any
+    other render holds while it writes that scene (a second command into the same folder, a
+    job of another shard, a worker). The kernel drops the lock when its holder dies, even by
+    SIGKILL, so the temporaries of an unclaimed scene are a killed render's."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one render per folder there
+        yield True
+        return
+    folder = Path(root) / ".locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            mine = True
+        except BlockingIOError:
+            mine = False
+        yield mine
+
+
+def remove_temporaries(root: Path, name: str) -> int:
+    """Remove the temporary folders of scene ``name`` (hold its claim: they may be another
+    render's otherwise)."""
     removed = 0
-    for tmp in Path(root).glob(".tmp-scene_*"):
-        if tmp.name[len(".tmp-"):].rsplit("-", 1)[0] in names:
-            shutil.rmtree(tmp, ignore_errors=True)
-            removed += 1
+    for tmp in Path(root).glob(f".tmp-{name}-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def remove_stale_temporaries(root: Path, names: set[str]) -> int:
+    """Remove the temporary folders of the given scene names left by killed renders; a scene
+    another render is writing now (claimed) keeps its temporary folder."""
+    removed = 0
+    for name in sorted({tmp.name[len(".tmp-"):].rsplit("-", 1)[0] for tmp in Path(root).glob(".tmp-scene_*")}
+                       & set(names)):
+        with claim_scene(root, name) as mine:
+            removed += remove_temporaries(root, name) if mine else 0
     return removed
 
 
@@ -90,14 +127,39 @@ def scene_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("scene_"))
 
 
+def dataset_record(root: Path) -> tuple[Path, dict] | None:
+    """The path and content of the ``dataset.json`` of ``root`` (the dataset folder or one of
+    its scenes), or None when there is none; a damaged one is an error naming it."""
+    for folder in (Path(root), Path(root).parent):
+        path = folder / DATASET_JSON
+        if path.is_file():
+            record = read_json(path)
+            if not isinstance(record.get("config", {}), dict):
+                raise InputError(f"{path}: field 'config' must be an object")
+            return path, record
+    return None
+
+
 def dataset_smplx_model(root: Path) -> str | None:
     """The SMPL-X file a dataset was rendered with (its ``dataset.json``), if any; ``root``
     may be the dataset folder or one of its scenes."""
-    for folder in (Path(root), Path(root).parent):
-        path = folder / "dataset.json"
-        if path.is_file():
-            return json.loads(path.read_text()).get("config", {}).get("body", {}).get("smplx_model") or None
-    return None
+    found = dataset_record(root)
+    if found is None:
+        return None
+    body = found[1].get("config", {}).get("body", {})
+    return (body.get("smplx_model") if isinstance(body, dict) else None) or None
+
+
+def scene_config_hashes(folders: list[Path]) -> dict[str, str | None]:
+    """Each scene's ``config_hash`` (None where its scene.json holds none or cannot be read)."""
+    hashes = {}
+    for folder in folders:
+        try:
+            record = read_json(folder / SCENE_JSON)
+        except InputError:
+            record = None
+        hashes[folder.name] = record.get("config_hash") if record is not None else None
+    return hashes
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -140,11 +202,18 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
     if len(record["views"]) != len(record["cameras"]):
         raise InputError(f"{path}: {len(record['views'])} views but {len(record['cameras'])} cameras")
     for i, cam in enumerate(record["cameras"]):
+        if not isinstance(cam, dict):
+            raise InputError(f"{path}: field 'cameras[{i}]' must be an object, got {type(cam).__name__}")
+        for w in ("width", "height"):
+            if type(cam.get(w)) is not int or cam[w] < 1:
+                raise InputError(f"{path}: field 'cameras[{i}].{w}' must be a positive integer, got {cam.get(w)!r}")
         for key, shape in (("K", (3, 3)), ("R_cam_world", (3, 3)), ("t_cam_world", (3,))):
             arr = np.asarray(cam.get(key), dtype=np.float64) if key in cam else None
             if arr is None or arr.shape != shape or not np.isfinite(arr).all():
                 raise InputError(f"{path}: field 'cameras[{i}].{key}' must be a finite {shape} array")
     for i, view in enumerate(record["views"]):
+        if not isinstance(view, dict) or not isinstance(view.get("image"), str):
+            raise InputError(f"{path}: field 'views[{i}]' must be an object with an 'image' path")
         if not (folder / view.get("image", "")).is_file():
             raise InputError(f"{path}: field 'views[{i}].image': file {folder / view.get('image', '?')} missing")
     proxies = gt = None

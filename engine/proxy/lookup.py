@@ -98,7 +98,10 @@ class UVLookup:
         buf = io.BytesIO()
         np.savez(buf, uv_tri=lookup.uv_tri.numpy(), face_part=arrays["face_part"], grid=grid,
                  cell_start=lookup.cell_start, cell_faces=lookup.cell_faces)
-        atomic_write_bytes(path, buf.getvalue())
+        try:
+            atomic_write_bytes(path, buf.getvalue())
+        except OSError as e:  # a read-only cache: use the lookup, build it again next time
+            log.warning("cannot cache the UV lookup in %s (%s); it is built again by every process", path, e)
         return lookup
 
     def barycentric(self, face: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:

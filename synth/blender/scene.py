@@ -21,7 +21,9 @@ def reset_scene() -> None:
 
 
 def configure_cycles(samples: int, denoise: bool, threads: int, max_bounces: int, width: int, height: int,
-                     exposure: float = 0.0, seed: int = 0) -> None:
+                     exposure: float = 0.0, seed: int = 0, transparent: bool = False) -> None:
+    """``transparent``: no background, RGBA images whose alpha is the geometry's coverage (the
+    tests compare it with the proxies' foreground)."""
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     cy = scene.cycles
@@ -39,11 +41,11 @@ def configure_cycles(samples: int, denoise: bool, threads: int, max_bounces: int
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.render.use_persistent_data = True
-    scene.render.film_transparent = False
+    scene.render.film_transparent = transparent
     scene.view_settings.exposure = exposure
     settings = scene.render.image_settings
     settings.file_format = "PNG"
-    settings.color_mode = "RGB"
+    settings.color_mode = "RGBA" if transparent else "RGB"
     settings.color_depth = "8"
 
 

@@ -49,7 +49,7 @@ def run_job(job: dict) -> dict:
     np.save(out / "occluder_triangles.npy", triangles)
     r = job["render"]
     bscene.configure_cycles(r["samples"], r["denoise"], r["threads"], r["max_bounces"], 64, 64,
-                            r.get("film_exposure", 0.0), r["seed"])
+                            r.get("film_exposure", 0.0), r["seed"], r.get("film_transparent", False))
     cameras = [bscene.add_camera(i, c["blender"]) for i, c in enumerate(job["cameras"])]
     t_build = time.perf_counter() - t0
     view_seconds = []

@@ -48,7 +48,7 @@ def overfit(one_scene, tmp_path_factory):
     return out, summary
 
 
-def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path):
+def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path, monkeypatch):
     straight = train(_cfg(one_scene, tmp_path / "a", max_steps=4, save_every=2, hand_crops=1, augment=True))
 
     def interrupt(step, record):
@@ -61,8 +61,14 @@ def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, t
     assert [s for s, _ in checkpoints(tmp_path / "b")] == [2]  # step 3 was lost with the interruption
     with pytest.raises(InputError, match="--resume"):
         train(_cfg(one_scene, tmp_path / "b", max_steps=4))
+    import engine.diffusion.train as train_module
+
+    losses, steps = [], []  # what the resumed run computes: steps 3 and 4 only, from checkpoint 2
+    real_loss = train_module.diffusion_loss
+    monkeypatch.setattr(train_module, "diffusion_loss", lambda *a, **k: losses.append(1) or real_loss(*a, **k))
     resumed = train(_cfg(one_scene, tmp_path / "b", max_steps=4, save_every=2, hand_crops=1, augment=True),
-                    resume=True)
+                    resume=True, progress=lambda step, record: steps.append(step))
+    assert steps == [3, 4] and len(losses) == 2  # a resume that retrains from step 0 gives the same weights
     assert resumed["steps"] == straight["steps"] == 4 and resumed["loss"] == straight["loss"]
     a = ProxyDiffusionModel.from_pretrained(straight["checkpoint"]).state_dict()
     b = ProxyDiffusionModel.from_pretrained(resumed["checkpoint"]).state_dict()
@@ -242,3 +248,41 @@ def test_cli_train_and_resume(one_scene, tmp_path):
     assert json.loads((out / "train_config.json").read_text())["config"] == "tiny"  # the run's own settings
     bad = CliRunner().invoke(app, ["train", str(one_scene), "--config", "huge", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "huge" in bad.output
+
+
+@pytest.mark.parametrize("lr", ["-1", "nan", "inf"])
+def test_cli_train_refuses_a_bad_learning_rate(one_scene, tmp_path, lr):
+    res = CliRunner().invoke(app, ["train", str(one_scene), "--config", "tiny", "--out", str(tmp_path / "o"),
+                                   "--lr", lr, "--max-steps", "1", "--batch-size", "1", "--min-views", "2",
+                                   "--max-views", "2", "--hand-crops", "0", "--workers", "0"])
+    assert res.exit_code == 2 and "lr: a finite learning rate >= 0" in res.output, res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_on_a_read_only_dataset_packs_where_it_is_told(one_scene, tmp_path):
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from helpers import run_read_only
+
+    data = tmp_path / "data"
+    shutil.copytree(one_scene / "scene_000000", data / "scene_000000")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "engine.cli.main", "train", data, "--config", "tiny", "--out", tmp_path / "o",
+           "--max-steps", "1", "--batch-size", "1", "--min-views", "2", "--max-views", "2", "--hand-crops", "0",
+           "--workers", "0", "--json"]
+    res = run_read_only([data], cmd, env=env, timeout=600)
+    assert res.returncode == 2 and "pass --packed DIR" in res.stderr and "Traceback" not in res.stderr, \
+        res.stderr[-3000:]
+    res = run_read_only([data], [*cmd, "--packed", tmp_path / "packed"], env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "packed" / "index.json").is_file() and json.loads(res.stdout.splitlines()[-1])["steps"] == 1
+
+
+def test_cli_train_resume_without_a_run_says_it_starts_a_new_one(one_scene, tmp_path):
+    res = CliRunner().invoke(app, ["train", str(one_scene), "--config", "tiny", "--out", str(tmp_path / "o"),
+                                   "--resume", "--lr", "-1"])  # refused after the notice, before any work
+    assert "--resume: no run in" in res.output and "starting a new one" in res.output, res.output

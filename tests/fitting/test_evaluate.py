@@ -154,7 +154,9 @@ def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
 
 @pytest.mark.parametrize("args, message", [(["--views", "0,7"], "--views"), (["--views", "a"], "--views"),
                                            (["--proxies", "/nonexistent"], "proxies.npz"),
-                                           (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'")])
+                                           (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'"),
+                                           (["--set", "body_iters=-5"], "--set body_iters"),
+                                           (["--set", "robust_sigma_px=nan"], "--set robust_sigma_px")])
 def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
     res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "o"), *args])
     assert res.exit_code == 2 and message in res.output
@@ -205,3 +207,68 @@ def test_parallel_scenes_give_the_same_rows(dataset):
     assert s["jobs"] == 2 and s["wall_seconds_per_scene"] > 0 and math.isfinite(s["seconds_per_scene"])
     with pytest.raises(InputError, match="jobs"):
         evaluate(dataset[0], EvalConfig(proxies="model", checkpoint="x"), jobs=2)
+
+
+@pytest.fixture
+def with_a_damaged_scene(dataset, tmp_path):
+    """The two scenes with a damaged one between them (its proxies.npz cut short)."""
+    import shutil
+
+    root = tmp_path / "damaged"
+    shutil.copytree(dataset[0] / "scene_000000", root / "scene_000000")
+    shutil.copytree(dataset[0] / "scene_000001", root / "scene_000001b")
+    shutil.copytree(dataset[0] / "scene_000001", root / "scene_000000b")
+    path = root / "scene_000000b" / "proxies.npz"
+    path.write_bytes(path.read_bytes()[:200])
+    return root
+
+
+def test_a_damaged_scene_is_reported_and_the_others_kept(with_a_damaged_scene, recorded_fit):
+    out = evaluate(with_a_damaged_scene, EvalConfig(views=2))
+    s = out["summary"]
+    assert [r["scene"] for r in out["scenes"]] == ["scene_000000", "scene_000000b", "scene_000001b"]
+    assert s["failed"] == 1 and [f["scene"] for f in s["failed_scenes"]] == ["scene_000000b"]
+    assert "proxies.npz" in s["failed_scenes"][0]["error"]
+    assert len(recorded_fit) == 2 and math.isfinite(s["mpvpe_mm"])  # the scene after it was fitted too
+
+
+def test_cli_evaluate_goes_on_past_a_damaged_scene_and_exits_1_at_the_end(with_a_damaged_scene, recorded_fit):
+    res = CliRunner().invoke(app, ["evaluate", str(with_a_damaged_scene), "--views-sweep", "1,2", "--json"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert [s["failed_scenes"][0]["scene"] for s in out["sweep"]] == ["scene_000000b"] * 2
+    assert [s["scenes"] for s in out["sweep"]] == [3, 3] and len(recorded_fit) == 4
+    assert "scene_000000b" in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--views-sweep", "1,99"], "--views-sweep: 99"),
+                                           (["--views", "9"], "--views: 9"),
+                                           (["--plot", "{file}/views.png"], "--plot"),
+                                           (["--plot", "{tmp}"], "--plot")])
+def test_cli_evaluate_checks_its_settings_and_outputs_before_the_first_fit(dataset, recorded_fit, tmp_path, args,
+                                                                         message):
+    (tmp_path / "file").write_text("")
+    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), *args])
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert recorded_fit == []
+
+
+def test_cli_evaluate_prints_the_summary_when_the_plot_fails(dataset, recorded_fit, tmp_path, monkeypatch):
+    import engine.fitting.plot
+
+    def broken(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine.fitting.plot, "plot_error_vs_views", broken)
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--views", "1", "--plot", str(tmp_path / "v.png"),
+                                   "--json", "--max-scenes", "1"])
+    assert res.exit_code == 1 and "No space left" in res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["scenes"] == 1
+
+
+def test_cli_fit_checks_its_out_folder_before_the_fit(dataset, recorded_fit, tmp_path):
+    (tmp_path / "afile").write_text("")
+    res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "afile" / "o")])
+    assert res.exit_code == 2 and "--out" in res.output and "is a file" in res.output, res.output
+    assert recorded_fit == []

@@ -50,7 +50,7 @@ def test_surface_point_jacobian_matches_autodiff(anny64):
     # the objective's points: the skinning state's, only the face corners skinned
     assert torch.allclose(SkinnedPoints(anny64, faces, bary)(params), world_points(x), atol=1e-12)
     assert J.shape == expected.shape
-    assert (J - expected).abs().max() < 1e-9 * expected.abs().max()
+    assert (J - expected).abs().max() < 1e-13 * expected.abs().max()  # measured 2.6e-15 (README)
 
 
 def test_left_jacobian_is_the_rotation_rate():
@@ -98,4 +98,4 @@ def test_problem_linearisation_analytic_equals_autodiff(anny64):
     problem.analytic = False
     r_auto, J_auto = problem.linearize(x)
     assert torch.allclose(r, r_auto, atol=1e-10)
-    assert (J - J_auto).abs().max() < 1e-8 * J_auto.abs().max()
+    assert (J - J_auto).abs().max() < 1e-13 * J_auto.abs().max()  # measured 2.2e-15 (README)

@@ -11,8 +11,8 @@ from engine.proxy.roundtrip import uv_roundtrip
 def test_roundtrip_on_100k_points(anny64, anny_proxy):
     report = uv_roundtrip(anny64, anny_proxy, samples=100_000, seed=0)
     print(report)
-    assert report.within_1mm >= 0.995
-    assert report.failures == round((1 - report.within_1mm) * report.samples)
+    assert report.within_1mm == 1.0 and report.failures == 0  # the README's claim: 0 failures
+    assert report.max_error_mm < 1e-9  # measured 2.5e-12 mm
 
 
 def test_lookup_is_pose_independent(anny64, anny_proxy):

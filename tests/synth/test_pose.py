@@ -34,7 +34,7 @@ def test_every_family_samples_within_limits(anny32, family):
     s = sample_pose(anny32, np.random.default_rng(3), cfg)
     assert s.family == family
     assert s.body_pose.shape == (len(anny32.pose_joint_names), 3) and np.isfinite(s.body_pose).all()
-    assert s.penetration <= cfg.max_penetration or s.attempts == cfg.max_attempts
+    assert s.penetration <= cfg.max_penetration, (s.penetration, s.attempts)  # passed, not given up
     assert_pose_within_limits(s, anny32.pose_joint_names, ("lowerleg01.L", "lowerleg01.R"), family)
 
 
@@ -85,3 +85,13 @@ def test_bad_config_names_the_field(anny32):
         sample_pose(anny32, np.random.default_rng(0), PoseConfig(family_weights={"dancing": 1.0}))
     with pytest.raises(InputError, match="max_attempts"):
         sample_pose(anny32, np.random.default_rng(0), PoseConfig(max_attempts=0))
+
+
+def test_a_sampler_that_gives_up_keeps_the_least_bad_draw_and_says_so(anny32, monkeypatch, caplog):
+    import synth.pose
+
+    scores = iter([0.9, 0.3, 0.5])
+    monkeypatch.setattr(synth.pose, "penetration_score", lambda *args: next(scores))
+    s = sample_pose(anny32, np.random.default_rng(3), _only("standing", max_attempts=3))
+    assert s.attempts == 3 and s.penetration == 0.3  # recorded in scene.json as body.penetration
+    assert "no standing pose under the penetration threshold in 3 draws" in caplog.text

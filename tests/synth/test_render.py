@@ -66,12 +66,14 @@ def test_render_validate_preview_and_shards_reproduce(tmp_path, tiny_config):
     assert Image.open(png).size[0] == 3 * 72
 
     # A proxy shifted by 2 px is caught, and so is a scene with a missing file; the CLI exits 1.
+    # Depth and mask move with seg and uv, so that only the reprojection check can see the shift.
     bad = tmp_path / "bad"
     for name in ("scene_000000", "scene_000001"):
         shutil.copytree(full / name, bad / name)
     with np.load(bad / "scene_000000" / "proxies.npz") as data:
         arrays = dict(data)
-    arrays["seg"], arrays["uv"] = np.roll(arrays["seg"], 2, axis=2), np.roll(arrays["uv"], 2, axis=2)
+    for key in ("seg", "uv", "depth", "body_mask"):
+        arrays[key] = np.roll(arrays[key], 2, axis=2)
     np.savez_compressed(bad / "scene_000000" / "proxies.npz", **arrays)
     (bad / "scene_000001" / "gt.npz").unlink()
     cli = subprocess.run([sys.executable, "-m", "engine.cli.main", "validate", str(bad), "--json"], cwd=REPO,
@@ -79,7 +81,9 @@ def test_render_validate_preview_and_shards_reproduce(tmp_path, tiny_config):
     assert cli.returncode == 1, cli.stderr[-2000:]
     s = json.loads(cli.stdout.strip().splitlines()[-1])
     assert s["scenes"] == 2 and s["complete"] == 1 and s["proxy_px_within_1px"] < 0.5
-    assert {b["scene"] for b in s["bad_scenes"]} == {"scene_000000", "scene_000001"}
+    bad = {b["scene"]: b for b in s["bad_scenes"]}
+    assert set(bad) == {"scene_000000", "scene_000001"} and "gt.npz" in bad["scene_000001"]["error"]
+    assert [p for p in bad["scene_000000"]["problems"] if "of proxy pixels within 1 px" in p], bad["scene_000000"]
 
     # The same scenes again, as two shards into another folder: the same records.
     sharded = tmp_path / "sharded"
@@ -101,14 +105,15 @@ def test_kill_and_resume(tmp_path, tiny_config):
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not (out / "scene_000000" / "scene.json").exists():
-        assert time.time() < deadline and proc.poll() is None, "render did not produce a scene"
-        time.sleep(0.2)
+    # kill while scene 1 is half-written: scene 0 done, scene 1's temporary folder there
+    while not ((out / "scene_000000" / "scene.json").exists() and list(out.glob(".tmp-scene_000001-*"))):
+        assert time.time() < deadline and proc.poll() is None, "render did not reach scene 1"
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the engine process and its Blender worker
     proc.wait()
+    assert list(out.glob(".tmp-scene_000001-*")), "scene 1 finished before the kill: nothing was half-written"
     done = sorted(p.name for p in out.glob("scene_*"))
-    assert all((out / name / "scene.json").is_file() for name in done)  # nothing half-written is visible
-    assert len(done) < 3
+    assert done == ["scene_000000"] and (out / "scene_000000" / "scene.json").is_file()  # no partial scene
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
@@ -117,9 +122,11 @@ def test_kill_and_resume(tmp_path, tiny_config):
     assert validate(out)["summary"]["complete"] == 3
 
 
-def test_ray_backend(tmp_path, tiny_config):
+def test_ray_backend(tmp_path, tiny_config, monkeypatch):
+    """A relative output folder: Ray's actors and their Blender workers run in other folders."""
     cfg = load_config(tiny_config, {"cameras": {"views": 2}})
-    summary = render_dataset(tmp_path / "ray", 1, cfg, backend="ray", workers=1)
+    monkeypatch.chdir(tmp_path)
+    summary = render_dataset(Path("ray"), 1, cfg, backend="ray", workers=1)
     assert summary["rendered"] == 1
     assert validate(tmp_path / "ray")["summary"]["ok"]
 

@@ -82,7 +82,7 @@ def test_every_family_samples_within_limits(smplx, family):
     shape = sample_shape(rng, smplx)
     s = sample_pose(smplx, rng, cfg, shape=torch.as_tensor(shape))
     assert s.family == family and s.body_pose.shape == (54, 3) and np.isfinite(s.body_pose).all()
-    assert s.penetration <= cfg.max_penetration or s.attempts == cfg.max_attempts
+    assert s.penetration <= cfg.max_penetration, (s.penetration, s.attempts)  # passed, not given up
     assert_pose_within_limits(s, smplx.pose_joint_names, ("left_knee", "right_knee"), family)
 
 
