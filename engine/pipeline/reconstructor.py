@@ -201,7 +201,7 @@ class Reconstructor:
         corr, corr_cams = None, None
         t1 = time.perf_counter()
         if self.generator is not None:
-            corr, corr_cams = self.generator(images, calibration, cams)
+            corr, corr_cams = self.generator(images, calibration, cams, detections)
         timings["proxies_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         with _threads(1 if self.body.device.type == "cpu" else None):

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import EXAMPLE, SCRIPTS, cube_fit, run_blender, write_png
+from addon_support import EXAMPLE, SCRIPTS, cube_fit, run_blender, write_png
 
 from engine.io.calibration import Calibration, CameraCalibration, write_calibration_json
 

@@ -6,7 +6,7 @@ import tomllib
 import zipfile
 
 import pytest
-from conftest import ROOT
+from addon_support import ROOT
 
 
 def test_manifest_declares_an_offline_extension():

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import EXAMPLE, cube_fit, staged_module, write_fit
+from addon_support import EXAMPLE, cube_fit, staged_module, write_fit
 
 from engine.geometry.blender_camera import blender_to_opencv
 from engine.io.calibration import read_calibration
@@ -166,7 +166,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_default_interpreter_is_the_checkout_venv(core, staged):
-    from conftest import ROOT
+    from addon_support import ROOT
 
     exe = ("Scripts", "python.exe") if sys.platform == "win32" else ("bin", "python")
     assert ROOT / ".venv" / exe[0] / exe[1] in core["job"].engine_python_candidates(staged)

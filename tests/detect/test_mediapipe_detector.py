@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import CAMERAS
+from detect_support import CAMERAS
 from engine.detect.openpose import openpose_people, openpose_to_detection
 from engine.detect.types import BODY_INDEX
 from engine.errors import InputError

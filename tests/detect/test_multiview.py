@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import CAMERAS, rodrigues
+from detect_support import CAMERAS, rodrigues
 from engine.detect import detect_views, triangulate
 from engine.detect.multiview import AGREE_FRACTION, consistent_views, project, view_error
 from engine.detect.openpose import openpose_people, openpose_to_detection

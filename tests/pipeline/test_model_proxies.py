@@ -1,0 +1,65 @@
+"""reconstruct --proxies model: a checkpoint's proxies join the evidence (a tiny random model,
+saved and loaded as `diffproxy train` writes one, on one frame of the bundled capture)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "pose2sim_balancing"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from diffusers import DDIMScheduler
+
+    from engine.diffusion.configs import model_config
+    from engine.diffusion.model import ProxyDiffusionModel
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    ProxyDiffusionModel(**model_config("tiny")).save_pretrained(folder)
+    DDIMScheduler(num_train_timesteps=1000).save_pretrained(folder / "scheduler")
+    return folder
+
+
+@pytest.mark.slow
+def test_reconstruct_with_a_checkpoints_proxies(tmp_path, checkpoint):
+    from engine.cli.reconstruct_cmd import run_reconstruction
+    from engine.pipeline.proxies import ProxyGenerator
+
+    summary = run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
+                                 proxies="model", checkpoint=checkpoint, samples=2, steps=1, quiet=True)
+    assert summary["seconds_proxies"] > 0  # the generator ran on the views
+    assert (tmp_path / "out" / "fit.npz").exists()
+    assert json.loads((tmp_path / "out" / "fit.json").read_text())["world"]["up_axis"] == "+Z"
+    # the step itself: one crop per view with the person, in the crops' cameras, as correspondences
+    from engine.io.calibration import read_calibration
+    from engine.pipeline.capture import open_capture
+    from engine.pipeline.reconstructor import Reconstructor
+
+    rec = Reconstructor.from_pretrained(checkpoint, samples=2, steps=1)
+    assert isinstance(rec.generator, ProxyGenerator)
+    calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
+    _, images = next(open_capture(EXAMPLE / "videos", calib.names()).read([0]))
+    sized, _ = rec.check_inputs(images, calib)
+    detections = rec.detect(images, sized)
+    cams = rec.engine_cameras(sized, rec.find_world([detections], sized))
+    corr, crop_cams = rec.generator(images, sized, cams, detections)
+    assert len(crop_cams) == 4 and crop_cams.width == rec.generator.model.image_size
+    assert corr is not None and len(corr) > 0 and ((corr.weight >= 0) & (corr.weight <= 1)).all()
+
+
+def test_model_proxies_need_a_checkpoint(tmp_path):
+    from engine.cli.reconstruct_cmd import run_reconstruction
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="--checkpoint"):
+        run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
+                           proxies="model", quiet=True)
+    with pytest.raises(InputError, match="holds no model"):
+        run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
+                           proxies="model", checkpoint=tmp_path, quiet=True)
+    assert not (tmp_path / "out").exists()
