@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from engine.diffusion.sample import SampleOptions, denoise, load_generator
-from engine.fitting.correspondences import Correspondences, proxy_correspondences
+from engine.fitting.correspondences import proxy_correspondences
 from engine.geometry.camera import Cameras
 from engine.geometry.crop import crop_cameras, crop_images
 from engine.proxy import BodyProxy

@@ -114,7 +114,7 @@ def test_a_sequence_keeps_each_frames_own_body(tmp_path, reconstructor):
     calib = EXAMPLE / "calibration" / "Calib.toml"
     s = run_reconstruction(EXAMPLE / "videos", tmp_path / "seq", calib, "0:30:10", quiet=True,
                            reconstructor=reconstructor)
-    one = run_reconstruction(EXAMPLE / "videos", tmp_path / "one", calib, "0", quiet=True,
+    run_reconstruction(EXAMPLE / "videos", tmp_path / "one", calib, "0", quiet=True,
                              reconstructor=reconstructor)
     z, z1 = np.load(tmp_path / "seq" / "fit.npz"), np.load(tmp_path / "one" / "fit.npz")
     assert z["vertices"].shape[0] == 3 and list(z["frames"]) == [0, 10, 20] and float(z["fps"]) == 60.0
