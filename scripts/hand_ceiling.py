@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.fitting.evaluate import EvalConfig, scene_errors, scene_views, timed_fit
+from engine.evaluation.proxies import EvalConfig, scene_errors, scene_views, timed_fit
 from engine.fitting.types import FitOptions
 from engine.fitting.variables import is_hand
 from engine.io.scene import read_scene, scene_folders

@@ -99,11 +99,11 @@ def evaluate(
     if proxies == "none":
         return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json)
 
-    from engine.fitting.evaluate import BodyCache, EvalConfig
-    from engine.fitting.evaluate import check_view_count
-    from engine.fitting.evaluate import evaluate as run
+    from engine.evaluation.proxies import BodyCache, EvalConfig
+    from engine.evaluation.proxies import check_view_count
+    from engine.evaluation.proxies import evaluate as run
     from engine.io.scene import dataset_smplx_model, scene_folders
-    from engine.fitting.plot import plot_error_vs_views
+    from engine.evaluation.plot import plot_error_vs_views
 
     try:
         counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
@@ -234,7 +234,7 @@ def fit(
 ) -> None:
     """Fit the body model to one scene's proxies and write the result."""
     from engine.fitting import ProxyViews
-    from engine.fitting.evaluate import BodyCache, scene_cameras, scene_errors, timed_fit
+    from engine.evaluation.proxies import BodyCache, scene_cameras, scene_errors, timed_fit
     from engine.fitting.vposer import vposer_path
     from engine.io.fit_result import write_fit
     from engine.io.scene import dataset_smplx_model, read_scene

@@ -12,9 +12,9 @@ from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
 from engine.diffusion.train import TrainConfig, train
 from engine.errors import InputError
-from engine.fitting.evaluate import scene_cameras
+from engine.evaluation.proxies import scene_cameras
 from engine.io.scene import read_scene
-from engine.diffusion.evaluate import read_images
+from engine.evaluation.model_proxies import read_images
 
 pytestmark = pytest.mark.xdist_group("diffusion_train")
 

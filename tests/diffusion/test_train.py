@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.diffusion.checkpoint import checkpoints
-from engine.diffusion.evaluate import read_images
+from engine.evaluation.model_proxies import read_images
 from engine.proxy.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
@@ -20,7 +20,7 @@ from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import pack_dataset
 from engine.diffusion.train import TrainConfig, diffusion_loss, learning_rate, make_scheduler, resume_config, train
 from engine.errors import InputError
-from engine.fitting.evaluate import scene_cameras
+from engine.evaluation.proxies import scene_cameras
 from engine.io.scene import read_scene
 from engine.proxy.quality import seg_miou
 

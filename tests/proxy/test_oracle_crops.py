@@ -5,7 +5,7 @@ import pytest
 import torch
 from helpers import write_proxy_scene
 
-from engine.fitting.evaluate import scene_cameras
+from engine.evaluation.proxies import scene_cameras
 from engine.geometry.crop import square_boxes
 from engine.io.scene import read_scene
 from engine.proxy.hands import HANDS

@@ -13,10 +13,10 @@ from helpers import write_proxy_scene
 from PIL import Image
 from typer.testing import CliRunner
 
-import engine.fitting.evaluate as ev
+import engine.evaluation.proxies as ev
 from engine.cli.main import app
 from engine.errors import InputError
-from engine.fitting.evaluate import EvalConfig, evaluate
+from engine.evaluation.proxies import EvalConfig, evaluate
 from engine.fitting.types import FitOptions
 from engine.io.fit_result import read_fit
 
@@ -255,12 +255,12 @@ def test_cli_evaluate_checks_its_settings_and_outputs_before_the_first_fit(datas
 
 
 def test_cli_evaluate_prints_the_summary_when_the_plot_fails(dataset, recorded_fit, tmp_path, monkeypatch):
-    import engine.fitting.plot
+    import engine.evaluation.plot
 
     def broken(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(engine.fitting.plot, "plot_error_vs_views", broken)
+    monkeypatch.setattr(engine.evaluation.plot, "plot_error_vs_views", broken)
     res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--views", "1", "--plot", str(tmp_path / "v.png"),
                                    "--json", "--max-scenes", "1"])
     assert res.exit_code == 1 and "No space left" in res.output

@@ -5,7 +5,7 @@ scores the proxies: ``engine.proxy.quality``; seconds then count sampling and fi
 With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as extra views
 (``engine.proxy.oracle_crops``: the paper's hand refinement with perfect proxies); with
 ``proxies="model"`` the sampler's refinement pass makes them. With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
-(``engine.fitting.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
+(``engine.evaluation.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
 ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm),
@@ -28,7 +28,7 @@ import torch
 
 from engine.body import BodyModel
 from engine.errors import InputError
-from engine.fitting.corrupt import corrupt_proxies
+from engine.evaluation.corrupt import corrupt_proxies
 from engine.fitting.fit import fit
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
@@ -167,7 +167,7 @@ def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: Fit
 
 
 def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCache, generator=None) -> dict:
-    """One scene's row; ``generator`` (``engine.diffusion.evaluate.ModelProxies``) samples
+    """One scene's row; ``generator`` (``engine.evaluation.model_proxies.ModelProxies``) samples
     the proxies when ``config.proxies`` is "model"."""
     scene = read_scene(folder)
     if scene.gt is None:
@@ -232,7 +232,7 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     bodies = bodies or BodyCache(config.smplx_model, config.options.dtype)
     generator = None
     if config.proxies == "model":
-        from engine.diffusion.evaluate import ModelProxies
+        from engine.evaluation.model_proxies import ModelProxies
         from engine.diffusion.sample import SampleOptions
 
         generator = ModelProxies(config.checkpoint, SampleOptions(config.samples, config.steps, config.seed,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from engine.errors import InputError
-from engine.fitting.corrupt import corrupt_proxies
+from engine.evaluation.corrupt import corrupt_proxies
 from engine.proxy import aggregate_samples
 
 
