@@ -9,7 +9,7 @@ from .core.fitfile import read_fit, read_fit_world
 from .core.job import Job, reconstruct_command
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, engine_python
-from .scene_body import import_body, is_body
+from .scene_body import body_objects, import_body, is_body
 from .scene_capture import import_capture, set_active_camera
 from .vendor.errors import InputError
 
@@ -63,7 +63,7 @@ class DIFFPROXY_OT_import_capture(_PathFirst, bpy.types.Operator):
 
 
 class DIFFPROXY_OT_import_fit(_PathFirst, bpy.types.Operator):
-    """Import a reconstruction (fit.json + fit.npz): the body mesh, its parts and its motion"""
+    """Import a reconstruction (fit.json + fit.npz): the body mesh, its armature, parts and motion"""
 
     bl_idname = "diffproxy.import_fit"
     bl_label = "Import Fit"
@@ -104,18 +104,20 @@ class _ExportBody(ExportHelper):
         return is_body(context.active_object)
 
     def execute(self, context):
-        obj = context.active_object
+        body = body_objects(context.active_object)  # the mesh and its armature
         selected = list(context.view_layer.objects.selected)
         for other in selected:
             other.select_set(False)
-        obj.select_set(True)
+        for obj in body:
+            obj.select_set(True)
         try:
             self.export(self.filepath)
         except RuntimeError as e:
             self.report({"ERROR"}, f"{self.filepath}: export failed: {e}")
             return {"CANCELLED"}
         finally:
-            obj.select_set(False)
+            for obj in body:
+                obj.select_set(False)
             for other in selected:
                 other.select_set(True)
         self.report({"INFO"}, f"wrote {self.filepath}")
@@ -123,7 +125,7 @@ class _ExportBody(ExportHelper):
 
 
 class DIFFPROXY_OT_export_gltf(_ExportBody, bpy.types.Operator):
-    """Export the active imported body to glTF binary (.glb) with its animation"""
+    """Export the active imported body to glTF binary (.glb) with its armature and animation"""
 
     bl_idname = "diffproxy.export_gltf"
     bl_label = "Export glTF"

@@ -139,3 +139,30 @@ def run_read_only(paths, cmd, **kwargs):
     mounts = " && ".join(f"mount --bind -o ro {shlex.quote(str(p))} {shlex.quote(str(p))}" for p in paths)
     return subprocess.run(["unshare", "-m", "sh", "-c", f'{mounts} && exec "$@"', "sh", *map(str, cmd)],
                           capture_output=True, text=True, **kwargs)
+
+
+def write_body_fit(folder, body, params, world, frames=None, fps: float = 30.0):
+    """A fit as ``diffproxy reconstruct`` writes it (``write_reconstruction``), of a body posed
+    by ``params`` (T,) in the engine's frame, in ``world``'s frame and units; no footage: one
+    camera, no scores. -> the folder."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from engine.io.calibration import Calibration, CameraCalibration
+    from engine.io.reconstruction import write_reconstruction
+    from engine.proxy.part_table import build_part_table
+
+    folder, T = Path(folder), params.batch_size
+    with torch.no_grad():
+        out = body(params)
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    cam = CameraCalibration("cam", K, np.zeros(5), np.eye(3), np.array([0, 0, 5.0]), 640, 480)
+    rec = SimpleNamespace(frames=list(frames or range(T)), fps=fps, cameras=["cam"], world=world, params=params,
+                          calibration=Calibration([cam], folder / "cameras.json", "json"),
+                          vertices=out.vertices.double().numpy(), joints=out.joints.double().numpy(),
+                          landmarks=out.keypoints.double().numpy(), landmark_names=body.keypoint_names,
+                          keypoint_reprojection_px=np.zeros((T, 1)), mask_iou=np.ones((T, 1)), notes=[], timings={})
+    write_reconstruction(folder, rec, body, build_part_table(body), {})
+    return folder

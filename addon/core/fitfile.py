@@ -18,6 +18,7 @@ import numpy as np
 from ..vendor.errors import InputError
 from ..vendor.parts import PART_NAMES
 from ..vendor.world import WorldFrame
+from .rig import Rig, read_rig
 from .world import points_to_blender, world_from_record
 
 KIND = "diffproxy.fit"
@@ -36,6 +37,8 @@ class Fit:
     fps: float | None
     world: WorldFrame
     body_model: str
+    rig: Rig | None = None  # None: an older fit, or a body model without a rig
+    uv: tuple[np.ndarray, np.ndarray] | None = None  # uv_coords (U, 2), uv_faces (F, 3)
 
     @property
     def scene_frames(self) -> np.ndarray:
@@ -114,5 +117,14 @@ def read_fit(path: str | Path) -> Fit:
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise InputError(f"{json_path}: field 'fps': expected a positive number, got {fps}")
     world = _world(record, json_path)
+    uv = None
+    if "uv_coords" in arrays and "uv_faces" in arrays:
+        coords, uv_faces = arrays["uv_coords"], arrays["uv_faces"]
+        if (coords.ndim != 2 or coords.shape[1] != 2 or uv_faces.shape != faces.shape
+                or (uv_faces.size and (uv_faces.min() < 0 or uv_faces.max() >= len(coords)))):
+            raise InputError(f"{npz_path}: 'uv_coords'/'uv_faces': expected (U, 2) and {faces.shape} indices into "
+                             f"them, got {coords.shape} and {uv_faces.shape}")
+        uv = (coords.astype(np.float64), uv_faces.astype(np.int64))
     return Fit(json_path, points_to_blender(world, vertices), faces.astype(np.int64), part.astype(np.int64), names,
-               frames, fps, world, str(record.get("body", {}).get("model", "body")))
+               frames, fps, world, str(record.get("body", {}).get("model", "body")),
+               read_rig(arrays, world, T, V, str(npz_path)), uv)

@@ -10,15 +10,14 @@ import roma
 import torch
 
 from engine.fitting.correspondences import Correspondences
+from engine.geometry.camera import project_points
 
 
 def project(points: torch.Tensor, view: torch.Tensor, K: torch.Tensor, R: torch.Tensor,
             t: torch.Tensor) -> torch.Tensor:
-    """points (..., M, 3) world, each seen by camera ``view`` (M,) -> pixels (..., M, 2)."""
-    cam = torch.einsum("mij,...mj->...mi", R[view], points) + t[view]
-    z = cam[..., 2:].clamp(min=1e-3)  # points behind a camera get a large, finite residual
-    uvw = torch.einsum("mij,...mj->...mi", K[view], cam / z)
-    return uvw[..., :2]
+    """points (..., M, 3) world, each seen by camera ``view`` (M,) -> pixels (..., M, 2); depths
+    clamped at 1 mm (points behind a camera get a large, finite residual)."""
+    return project_points(points, K[view], R[view], t[view], min_depth=1e-3)[0]
 
 
 def gmof(sq_residual: torch.Tensor, sigma: float) -> torch.Tensor:

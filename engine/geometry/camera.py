@@ -82,14 +82,24 @@ def check_cameras(K: torch.Tensor, R_cam_world: torch.Tensor, t_cam_world: torch
 
 def project(points_world: torch.Tensor, K: torch.Tensor, R_cam_world: torch.Tensor,
             t_cam_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """points (P, 3) or (N, P, 3) in the world -> pixels (N, P, 2), depths (N, P)."""
+    """points (P, 3) or (N, P, 3) in the world, seen by each of N cameras -> pixels (N, P, 2),
+    depths (N, P)."""
     if points_world.dim() == 2:
         points_world = points_world.expand(K.shape[0], -1, -1)
     check_shape("points_world", points_world, (K.shape[0], None, 3))
-    points_cam = torch.einsum("nij,npj->npi", R_cam_world, points_world) + t_cam_world[:, None]
+    return project_points(points_world, K[:, None], R_cam_world[:, None], t_cam_world[:, None])
+
+
+def project_points(points_world: torch.Tensor, K: torch.Tensor, R_cam_world: torch.Tensor, t_cam_world: torch.Tensor,
+                   min_depth: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one projection: points (..., 3), each with its camera's K, R (..., 3, 3) and t (..., 3)
+    (broadcast) -> pixels (..., 2) and depths (...). ``min_depth``: depths clamped from below
+    before the division (a fit's points behind a camera get a large, finite residual)."""
+    points_cam = torch.einsum("...ij,...j->...i", R_cam_world, points_world) + t_cam_world
     z = points_cam[..., 2]
-    uvw = torch.einsum("nij,npj->npi", K, points_cam)
-    return uvw[..., :2] / uvw[..., 2:3], z
+    w = z if min_depth is None else z.clamp(min=min_depth)
+    uv = torch.einsum("...ij,...j->...i", K[..., :2, :], points_cam / w[..., None])
+    return uv, z
 
 
 def pixel_rays(K: torch.Tensor, R_cam_world: torch.Tensor, xy_px: torch.Tensor) -> torch.Tensor:

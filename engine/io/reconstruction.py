@@ -7,12 +7,18 @@ out/
                 keypoint_names (the landmark table's), part_names (vertex_part's)}, params (user frame: a forward pass of the
                 body model with them gives the vertices below), cameras[i] {name, K, dist,
                 R_cam_world, t_cam_world, width, height} (the images' sizes), world
-                {world_units_per_metre, unit, up_axis}, frames, fps, views[i] {name,
-                residual_px, mask_iou}, notes, timings, meta, files
+                {world_units_per_metre, unit, up_axis}, frames, fps, rig {rest_shape_frame,
+                vertex_error_max (user units)} or null, views[i] {name, residual_px,
+                mask_iou}, notes, timings, meta, files
   fit.npz       vertices (V,3), joints (J,3), keypoints (L,3): user frame; faces (F,3); vertex_part
                 (V,); params_<name>; cameras_K/R_cam_world/t_cam_world; residual_px (N,), mask_iou
-                (N,); frames (T,), fps. A sequence (T > 1) puts a leading frame axis on
-                vertices, joints, keypoints, params_*, residual_px and mask_iou.
+                (N,); frames (T,), fps; uv_coords (U,2), uv_faces (F,3). The rig (Anny; see
+                ``engine.io.rig``): rig_bone_names (J,), rig_parents (J,) (-1: root), rig_rest
+                (J,4,4), rig_length (J,), rest_vertices (V,3), skin_index/skin_weight (V,S),
+                rig_pose (J,4,4) per frame, rig_vertex_error per frame: user frame, a posed
+                vertex is sum_s skin_weight * rig_pose[i] @ inv(rig_rest[i]) @ rest vertex
+                (i = skin_index). A sequence (T > 1) puts a leading frame axis on vertices,
+                joints, keypoints, params_*, residual_px, mask_iou, rig_pose, rig_vertex_error.
   fit.glb       the body of the first frame (user frame), coloured by part
   overlay_<camera>.jpg, contact_sheet.jpg   the fitted body over the (undistorted) footage
   report.json   the summary (the --json line) with the per-frame, per-view figures
@@ -33,6 +39,7 @@ import torch
 
 from engine.io.files import strict_json
 from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
+from engine.io.rig import rig_arrays
 from engine.proxy.parts import PART_NAMES
 
 PREVIEW_HEIGHT = 480
@@ -59,8 +66,12 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
               "keypoints": pick(w.points_to_user(rec.landmarks)), "faces": body.faces.cpu().numpy().astype(np.int32),
               "vertex_part": part_table.vertex_part.cpu().numpy().astype(np.uint8),
               "residual_px": pick(rec.keypoint_reprojection_px), "mask_iou": pick(rec.mask_iou),
-              "frames": np.asarray(rec.frames, np.int64), "fps": np.asarray(rec.fps, np.float64)}
+              "frames": np.asarray(rec.frames, np.int64), "fps": np.asarray(rec.fps, np.float64),
+              "uv_coords": body.uv_coords.cpu().numpy().astype(np.float32),
+              "uv_faces": body.uv_faces.cpu().numpy().astype(np.int32)}
     arrays.update({f"params_{k}": pick(v) for k, v in user_params(rec).items()})
+    rig = rig_arrays(body, rec.params, w, w.points_to_user(rec.vertices))
+    arrays.update({k: pick(v) if k in ("rig_pose", "rig_vertex_error") else v for k, v in rig.items()})
     cams = rec.calibration.cameras
     arrays.update(cameras_K=np.stack([c.K for c in cams]), cameras_R_cam_world=np.stack([c.R_cam_world for c in cams]),
                   cameras_t_cam_world=np.stack([c.t_cam_world for c in cams]))
@@ -74,6 +85,8 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
                      "t_cam_world": c.t_cam_world.tolist(), "width": int(c.width), "height": int(c.height)}
                     for c in cams],
         "world": w.record(), "frames": list(rec.frames), "fps": rec.fps,
+        "rig": ({"rest_shape_frame": rec.frames[0],
+                 "vertex_error_max": float(rig["rig_vertex_error"].max())} if rig else None),
         "views": [{"name": n, "residual_px": _quiet(np.nanmedian, rec.keypoint_reprojection_px[:, i]),
                    "mask_iou": _quiet(np.nanmean, rec.mask_iou[:, i])} for i, n in enumerate(rec.cameras)],
         "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(FILES),

@@ -1,5 +1,6 @@
 """A capture, frame by frame: each frame's fit starts from the previous frame's body, then
-the parameters are filtered in time (``smoothing.py``) and the bodies rebuilt; scores of
+one shape and scale are kept for the whole sequence (the frames' mean: one person), the
+pose and placement are filtered in time (``smoothing.py``) and the bodies rebuilt; scores of
 how the bodies line up with the evidence (landmark reprojection, mask IoU) per frame and view.
 
 Detections are cached per frame in ``cache`` (``frame_000012.npz``), so a rerun (other fit
@@ -101,6 +102,10 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         raise ValueError("no frame to reconstruct")
     t0 = time.perf_counter()
     params = _stack([r.fit.params for r in results])
+    # one person, one body: the frames' mean shape and scale for every frame (the rig of a
+    # sequence has one skeleton; a shape drifting with the pose would move its vertices by cm)
+    params.shape[:] = params.shape.mean(0, keepdim=True)
+    params.scale[:] = params.scale.mean(0, keepdim=True)
     if len(results) >= 2 and smooth_sigma > 0:
         f, sg = frames, smooth_sigma
         params = BodyParams(smooth_rotvecs(params.global_orient, f, sg), smooth_linear(params.transl, f, sg),

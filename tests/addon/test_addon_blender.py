@@ -70,7 +70,7 @@ def test_import_fit_follows_the_fit_frame_by_frame(blender_home, tmp_path):
         np.testing.assert_allclose(got["vertices"][scene_frames.index(f + 1)], v, atol=1e-5)
     np.testing.assert_allclose(got["vertices"][1], (expected[0] + expected[1]) / 2, atol=1e-5)  # in between: linear
     assert report["faces"] == 12 and report["fps"] == 30.0
-    assert report["groups"] == {"head": 2, "neck": 2, "hips": 2, "spine": 2}
+    assert report["groups"] == {"part_head": 2, "part_neck": 2, "part_hips": 2, "part_spine": 2}
     assert len(report["actions"]) == 1
     for name in ("body.glb", "body.fbx"):
         assert report["exports"][name] == [["FINISHED"], None]
@@ -82,6 +82,52 @@ def test_import_fit_follows_the_fit_frame_by_frame(blender_home, tmp_path):
     assert [c["target"]["path"] for c in gltf["animations"][0]["channels"]] == ["weights"]
     assert b"AnimationCurve" in (out / "body.fbx").read_bytes()  # the shape keys' animation, baked
     assert report["missing_fit"][0] is None and "no fit.json" in report["missing_fit"][1]
+
+
+def test_import_fit_builds_the_rig(blender_home, tmp_path, anny64):
+    """A fit with a rig (Anny's, written by write_reconstruction, Y-up millimetres) becomes an
+    armature with the model's bones and the mesh skinned to it: the evaluated mesh is the fit's
+    at every fitted frame, and an FBX round trip keeps the joints."""
+    from helpers import random_pose, write_body_fit
+
+    from engine.pipeline.world import WorldFrame
+
+    home, _ = blender_home
+    p = random_pose(anny64, 3, 0.3, seed=2)
+    p.shape[:], p.scale[:] = p.shape[:1].clone(), p.scale[:1].clone()
+    world = WorldFrame(1000.0, "mm", "+Y", 0.0)
+    folder = write_body_fit(tmp_path / "fit", anny64, p, world, frames=[0, 1, 3], fps=25.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run_blender("rig.py", folder, out, home=home, timeout=300)
+    assert report["result"] == ["FINISHED"], report["error"]
+    z, got = np.load(folder / "fit.npz"), np.load(out / "evaluated.npz")
+    names = list(z["rig_bone_names"])
+    order = [names.index(n) for n in got["bone_names"]]
+    at = [got["frames"].tolist().index(f + 1) for f in (0, 1, 3)]  # footage frame f at scene frame f + 1
+    expected = world.points_to_engine(z["vertices"])  # Blender: Z up, metres
+    error = np.linalg.norm(got["vertices"][at] - expected, axis=-1).max(axis=-1)
+    assert error.max() < 1e-5, error
+    heads = world.points_to_engine(z["rig_pose"][:, order][..., :3, 3])
+    np.testing.assert_allclose(got["heads"][at], heads, atol=1e-5)
+    rest = z["rig_rest"][order]
+    np.testing.assert_allclose(got["rest"][:, :3, :3], world.R_engine_user @ rest[:, :3, :3], atol=2e-4)  # float32 roll
+    np.testing.assert_allclose(got["rest"][:, :3, 3], world.points_to_engine(rest[:, :3, 3]), atol=1e-5)
+    fbx = np.linalg.norm(got["heads_fbx"] - got["heads"], axis=-1).max()
+    assert fbx < 1e-3, fbx  # FBX out and back in: the same joints at every frame
+    assert np.linalg.norm(got["vertices_fbx"] - got["vertices"], axis=-1).max() < 1e-3
+    assert report["bones"] == 104 and report["fps"] == 25.0 and report["frame_range"] == [1, 4]
+    assert set(names) < set(report["groups"]) and "part_head" in report["groups"]
+    assert report["uv_layers"] == ["UVMap"] and report["modifiers"] == [["ARMATURE", report["parent"]]]
+    assert report["rotation_modes"] == ["QUATERNION"]
+    assert report["curves"] == ["location", "rotation_quaternion"] and report["curve_count"] == 104 * 4 + 3
+    assert report["fbx_bones"]
+    for name in ("body.glb", "body.fbx"):
+        assert report["exports"][name] == [["FINISHED"], None]
+    glb = (out / "body.glb").read_bytes()
+    gltf = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])
+    assert len(gltf["skins"][0]["joints"]) == 104
+    assert {c["target"]["path"] for c in gltf["animations"][0]["channels"]} >= {"rotation", "translation"}
 
 
 def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp_path):

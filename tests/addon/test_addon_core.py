@@ -182,3 +182,34 @@ def test_calibration_without_image_size_takes_the_footage_size(core):
     np.testing.assert_allclose(K2, K, atol=1e-9)
     with pytest.raises(core["errors"].InputError, match="camera 'c': the calibration gives no image size"):
         core["world"].camera_to_blender(world, cam)
+
+
+def test_rig_keys_rebuild_the_bone_poses(staged):
+    """Quaternions from rotation matrices (half-turns included) and the pose bones' bases that
+    Blender's chain (pose_c = pose_p @ inv(rest_p) @ rest_c @ basis_c) turns back into the poses."""
+    import roma
+    import torch
+
+    rig = staged_module("core.rig")
+    R = roma.random_rotmat(200, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).numpy()
+    R[:3] = [np.diag([1.0, -1, -1]), np.diag([-1.0, 1, -1]), np.diag([-1.0, -1, 1])]  # half-turns
+    q = rig.quaternions(R[:, None])[:, 0]  # frames of one bone: signs follow the previous frame
+    back = roma.unitquat_to_rotmat(torch.as_tensor(q[:, [1, 2, 3, 0]])).numpy()  # roma: w last
+    np.testing.assert_allclose(back, R, atol=1e-12)
+    assert ((q[1:] * q[:-1]).sum(-1) >= 0).all()
+
+    def rigid(n):
+        M = np.tile(np.eye(4), (n, 1, 1))
+        M[:, :3, :3] = roma.random_rotmat(n, dtype=torch.float64, generator=torch.Generator().manual_seed(n)).numpy()
+        M[:, :3, 3] = np.random.default_rng(n).normal(size=(n, 3))
+        return M
+
+    parents = np.array([-1, 0, 1, 1, 0])
+    rest, pose = rigid(5), rigid(10).reshape(2, 5, 4, 4)
+    basis = rig.pose_basis(rest, parents, pose)
+    for t in range(2):
+        chain = []
+        for j, p in enumerate(parents):
+            start = rest[j] if p < 0 else chain[p] @ np.linalg.inv(rest[p]) @ rest[j]
+            chain.append(start @ basis[t, j])
+        np.testing.assert_allclose(np.stack(chain), pose[t], atol=1e-12)

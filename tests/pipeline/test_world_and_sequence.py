@@ -47,7 +47,8 @@ def test_millimetres_and_y_up_reconstruct_to_the_same_body(tmp_path, reconstruct
     vb = np.load(tmp_path / "mm" / "fit.npz")["vertices"]
     back = vb @ M / 1000.0  # the Y-up millimetres back in the lab's frame
     assert np.median(np.linalg.norm(back - va, axis=1)) < 0.01  # the same body within 1 cm
-    assert abs(a["keypoint_reprojection_px"] - b["keypoint_reprojection_px"]) < 1.0
+    # float32 fits of the two frames end within a pixel or two of each other
+    assert abs(a["keypoint_reprojection_px"] - b["keypoint_reprojection_px"]) < 2.0
     record = json.loads((tmp_path / "mm" / "fit.json").read_text())
     assert record["world"]["up_axis"] == "+Y" and record["cameras"][0]["name"] == "cam01"
     np.testing.assert_allclose(record["cameras"][2]["t_cam_world"], moved.cameras[2].t_cam_world, atol=1e-9)
@@ -121,6 +122,45 @@ def test_a_sequence_keeps_each_frames_own_body(tmp_path, reconstructor):
     assert z["params_transl"].shape == (3, 3) and z["residual_px"].shape == (3, 4)
     moved = np.linalg.norm(np.diff(z["params_transl"], axis=0), axis=1)
     assert (moved > 1e-3).all(), moved  # the person moves between frames 0, 10 and 20
-    # frame 0 of the sequence is frame 0 fitted alone (10 frames apart, the 1-frame filter leaves it)
-    assert np.median(np.linalg.norm(z["vertices"][0] - z1["vertices"], axis=1)) < 0.01
+    # frame 0 of the sequence is frame 0 fitted alone (10 frames apart, the 1-frame filter leaves
+    # it), but for the one shape and scale the sequence keeps (the frames' mean: about 1 cm here)
+    assert np.median(np.linalg.norm(z["vertices"][0] - z1["vertices"], axis=1)) < 0.02
     assert s["frames"] == 3 and s["keypoint_reprojection_px"] < 20
+
+
+def test_the_rig_skins_its_rest_mesh_into_the_fitted_vertices(tmp_path, anny64):
+    """fit.npz's rig (Anny's rest bones for the fitted shape, its skinning, each frame's bone
+    poses; user frame and units) reproduces fit.npz's vertices at every frame."""
+    from helpers import random_pose, write_body_fit
+
+    from engine.io.rig import rig_arrays, skin
+
+    p = random_pose(anny64, 3, 0.3, seed=1)
+    p.shape[:], p.scale[:] = p.shape[:1].clone(), p.scale[:1].clone()  # one body, three poses
+    world = WorldFrame(1000.0, "mm", "+Y", 0.0)
+    write_body_fit(tmp_path / "seq", anny64, p, world)
+    z = np.load(tmp_path / "seq" / "fit.npz")  # no pickles: numpy alone reads it
+    names, parents = list(z["rig_bone_names"]), z["rig_parents"]
+    assert names[:3] == ["root", "pelvis.L", "upperleg01.L"] and len(names) == 104 and "head" in names
+    assert parents[0] == -1 and all(0 <= parents[j] < j for j in range(1, len(parents)))
+    assert z["rig_pose"].shape == (3, 104, 4, 4) and z["skin_index"].shape == z["skin_weight"].shape
+    np.testing.assert_allclose(z["skin_weight"].sum(1), 1.0, atol=1e-6)
+    R = z["rig_rest"][:, :3, :3]
+    np.testing.assert_allclose(R @ R.transpose(0, 2, 1), np.broadcast_to(np.eye(3), R.shape), atol=1e-9)
+    posed = skin(z["rest_vertices"], z["skin_index"], z["skin_weight"], z["rig_rest"], z["rig_pose"])
+    error_m = np.linalg.norm(posed - z["vertices"], axis=-1).max(axis=-1) / 1000.0
+    assert error_m.max() < 1e-5, error_m
+    np.testing.assert_allclose(z["rig_vertex_error"] / 1000.0, error_m, atol=1e-9)
+    assert z["rest_vertices"][:, 1].min() == pytest.approx(0.0)  # the rest pose stands on the floor (+Y up)
+    assert z["uv_faces"].shape == z["faces"].shape and z["uv_coords"].shape[1] == 2
+    assert json.loads((tmp_path / "seq" / "fit.json").read_text())["rig"]["rest_shape_frame"] == 0
+
+    one = write_body_fit(tmp_path / "one", anny64, p.__class__(*(x[1:2] for x in vars(p).values())), world)
+    z1 = np.load(one / "fit.npz")
+    assert z1["rig_pose"].shape == (104, 4, 4) and z1["rig_vertex_error"].shape == ()
+
+    drift = p.__class__(**vars(p))
+    drift.shape = p.shape + torch.tensor([[0.0], [0.05], [0.1]], dtype=p.shape.dtype)  # the shape drifts
+    fitted = world.points_to_user(anny64(drift).vertices.detach().numpy())
+    error = rig_arrays(anny64, drift, world, fitted)["rig_vertex_error"]  # the first frame's shape throughout
+    assert error[0] < 1e-3 and 1.0 < error[1] < error[2], error  # mm
