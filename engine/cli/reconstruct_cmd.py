@@ -40,7 +40,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
                        samples: int = 3, steps: int = 8, device: str = "auto", body: str = "anny",
                        smplx_model: Path | None = None, keypoints: Path | None = None,
                        keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
-                       quiet: bool = False, reconstructor=None) -> dict:
+                       quiet: bool = False, reconstructor=None, refine_cameras: bool = False) -> dict:
     """The whole job; returns the summary (``--json``'s line)."""
     from tqdm import tqdm
 
@@ -76,6 +76,9 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     rec = reconstructor or Reconstructor.from_pretrained(checkpoint if proxies == "model" else None, body=body,
                                                          device=device, smplx_model=smplx_model, samples=samples,
                                                          steps=steps)
+    from dataclasses import replace
+
+    rec.options = replace(rec.options, refine_cameras=refine_cameras)
     keypoint_fn = _keypoint_source(keypoints, keypoints_order, cameras) if keypoints else None
     keep = set(frame_list[:: max(1, -(-len(frame_list) // PREVIEW_FRAMES))][:PREVIEW_FRAMES])
     previews = {}
@@ -220,6 +223,8 @@ def reconstruct(
                                                   "folder name)."),
     strict: bool = typer.Option(False, help="Refuse cameras whose frame counts differ (default: use the common range)."),
     smooth: float = typer.Option(1.0, help="Temporal filter width in frames (0: none)."),
+    refine_cameras: bool = typer.Option(False, help="Correct each camera's rotation, position and focal length "
+                                                    "with the body (on the first frame; kept for the others)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct the person in a calibrated multi-camera capture."""
@@ -230,7 +235,7 @@ def reconstruct(
     try:
         summary = run_reconstruction(input_dir, out, calibration, frames, views, proxies, checkpoint, samples, steps,
                                      device, body, smplx_model, keypoints, keypoints_order, strict, smooth,
-                                     quiet=as_json)
+                                     quiet=as_json, refine_cameras=refine_cameras)
     except InputError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)

@@ -14,7 +14,13 @@ that near and far, large and small views count alike):
 
 Start: the landmarks triangulated across views, the rest body's landmarks aligned to them
 by a similarity (one view: the body upright in front of the camera at the depth its torso's
-image size gives); or a previous frame's fit. Then L-BFGS: placement, body, hands.
+image size gives); or a previous frame's fit. Then L-BFGS on the placement and the body at
+a wide robust scale (masks included), and Levenberg-Marquardt at the narrow one (landmarks
+and priors, the analytic Jacobian of ``refine.py``): the body, then everything with the
+fingers. A sequence's frames start from the previous frame and run the Levenberg-Marquardt
+stages only. With ``refine_cameras`` those stages also correct each camera's rotation,
+position and focal length, held near the calibration (``CameraDelta``, as ``fit.py``); the
+result's cameras are the corrected ones.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from engine.fitting.correspondences import Correspondences
 from engine.fitting.fit import _lbfgs
 from engine.fitting.refine import lm_stage
 from engine.fitting.jacobian import SkinnedPoints
-from engine.fitting.objective import angle_limits, finger_coupling, gmof, pose_priors, project
+from engine.fitting.objective import CameraDelta, angle_limits, finger_coupling, gmof, pose_priors, project
 from engine.fitting.types import FitOptions, FitResult
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.geometry.camera import Cameras
@@ -76,6 +82,8 @@ class EvidenceOptions:
     place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
     body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
     lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
+    refine_cameras: bool = False  # the LM stages also correct each camera's rotation, position, focal length
+    camera_prior: float = 0.1  # keeps refined cameras near the calibration (as FitOptions.camera_prior)
     pose_prior: float = 5e-3
     limit_prior: float = 1.0
     hand_prior: float = 0.5
@@ -161,12 +169,16 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
         timings[f"{name}_s"] = time.perf_counter() - t0
     lm = _LandmarkProblem(xy, score, cams, scale_pct, body, table, dtype, device)
     prior = FitOptions(pose_prior=opt.pose_prior, limit_prior=opt.limit_prior, hand_prior=opt.hand_prior,
-                       rel_tol=1e-5, dtype=dtype)
+                       camera_prior=opt.camera_prior, rel_tol=1e-5, dtype=dtype)
+    cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
     for name, hands in (("body_lm", False), ("hands_lm", True)):
         t0 = time.perf_counter()
-        losses[name] = lm_stage(var, None, lm.corr, lm.cameras, body, limits, prior, var.free_bones(hands),
+        losses[name] = lm_stage(var, cam_delta, lm.corr, lm.cameras, body, limits, prior, var.free_bones(hands),
                                 opt.sigma_pct, iters=opt.lm_iters, points=lm.points)
         timings[f"{name}_s"] = time.perf_counter() - t0
+    if cam_delta is not None:  # the corrections are relative (focal scale): apply them to the pixel cameras
+        with torch.no_grad():
+            cams = Cameras(*cam_delta.apply(cams.K, cams.R_cam_world, cams.t_cam_world), cams.width, cams.height)
     var.clamp_shape_()
     with torch.no_grad():
         params = var.params(True)

@@ -94,6 +94,10 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         t_fit += result.timings["fit_s"]
         t_proxies += result.timings["proxies_s"]
         init = result.fit.params
+        if rec.options.refine_cameras and not results:  # refined on the first frame, then kept
+            calibration = calib = refined_calibration(calib, result.fit.cameras, world)
+            notes.append("cameras refined on the first frame (rotation, position, focal length) and kept for "
+                         "the others; fit.json holds the refined cameras")
         results.append(result)
         frames.append(frame)
         notes += [n for n in dict.fromkeys(size_notes + result.notes) if n not in notes]
@@ -124,6 +128,19 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     return Reconstruction(frames, fps, list(calib.names()), calib, world, params.detach(), vertices,
                           out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes,
                           rec.table.names)
+
+
+def refined_calibration(calib: Calibration, cams, world: WorldFrame) -> Calibration:
+    """The calibration with each camera's K, R, t replaced by the fit's refined ones (engine
+    frame -> the user's); distortion and image size kept."""
+    from dataclasses import replace
+
+    out = []
+    for i, c in enumerate(calib.cameras):
+        R, t = world.camera_to_user(cams.R_cam_world[i].double().cpu().numpy(),
+                                    cams.t_cam_world[i].double().cpu().numpy())
+        out.append(replace(c, K=cams.K[i].double().cpu().numpy(), R_cam_world=R, t_cam_world=t))
+    return Calibration(out, calib.source, calib.format)
 
 
 def _stack(params: list[BodyParams]) -> BodyParams:

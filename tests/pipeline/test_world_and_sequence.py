@@ -164,3 +164,31 @@ def test_the_rig_skins_its_rest_mesh_into_the_fitted_vertices(tmp_path, anny64):
     fitted = world.points_to_user(anny64(drift).vertices.detach().numpy())
     error = rig_arrays(anny64, drift, world, fitted)["rig_vertex_error"]  # the first frame's shape throughout
     assert error[0] < 1e-3 and 1.0 < error[1] < error[2], error  # mm
+
+
+@pytest.mark.slow
+def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
+    """cam03 turned by 1 degree and moved 3 cm: --refine-cameras corrects the cameras with the
+    body, so the landmarks line up again in cam03, while each camera stays within its prior's
+    reach of the calibration given (the capture's own calibration is no exact truth either:
+    it reprojects Pose2Sim's triangulation at 8-17 px)."""
+    from engine.cli.reconstruct_cmd import run_reconstruction
+
+    calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
+    bump = roma.rotvec_to_rotmat(torch.tensor([0.0, math.radians(1.0), 0.0], dtype=torch.float64)).numpy()
+    cams = [replace(c, R_cam_world=bump @ c.R_cam_world, t_cam_world=c.t_cam_world + [0.03, 0, 0])
+            if c.name == "cam03" else c for c in calib.cameras]
+    write_calibration_json(Calibration(cams, calib.source, "json"), tmp_path / "bumped.json")
+    runs = {}
+    for refine in (False, True):
+        runs[refine] = run_reconstruction(EXAMPLE / "videos", tmp_path / str(refine), tmp_path / "bumped.json", "0",
+                                          quiet=True, reconstructor=reconstructor, refine_cameras=refine)
+    before, after = (runs[r]["keypoint_reprojection_px_per_view"][2] for r in (False, True))
+    assert after < before - 3, (before, after)
+    for given, refined in zip(cams, json.loads((tmp_path / "True" / "fit.json").read_text())["cameras"]):
+        turn = math.degrees(float(roma.rotmat_geodesic_distance(torch.tensor(refined["R_cam_world"], dtype=torch.float64),
+                                                                torch.tensor(given.R_cam_world))))
+        assert 0 < turn < 3.0, (given.name, turn)
+        assert refined["K"][0][0] == pytest.approx(given.K[0][0] * 1080 / 1088 if given.name in ("cam01", "cam02")
+                                                   else given.K[0][0], rel=0.05)
+    assert any("cameras refined" in n for n in runs[True]["notes"])
