@@ -82,6 +82,7 @@ class EvidenceOptions:
     place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
     body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
     lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
+    hold_shape: float = 1e3  # from a previous frame: weight of the pull of shape and scale to its (one person)
     refine_cameras: bool = False  # the LM stages also correct each camera's rotation, position, focal length
     camera_prior: float = 0.1  # keeps refined cameras near the calibration (as FitOptions.camera_prior)
     pose_prior: float = 5e-3
@@ -171,10 +172,14 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, opti
     prior = FitOptions(pose_prior=opt.pose_prior, limit_prior=opt.limit_prior, hand_prior=opt.hand_prior,
                        camera_prior=opt.camera_prior, rel_tol=1e-5, dtype=dtype)
     cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
+    anchors = None
+    if init is not None and opt.hold_shape > 0:  # the same person as the previous frame: its shape and size
+        anchors = {"shape": (var.shape_free.detach().clone(), opt.hold_shape),
+                   "log_scale": (var.log_scale.detach().clone().reshape(1), opt.hold_shape)}
     for name, hands in (("body_lm", False), ("hands_lm", True)):
         t0 = time.perf_counter()
         losses[name] = lm_stage(var, cam_delta, lm.corr, lm.cameras, body, limits, prior, var.free_bones(hands),
-                                opt.sigma_pct, iters=opt.lm_iters, points=lm.points)
+                                opt.sigma_pct, iters=opt.lm_iters, points=lm.points, anchors=anchors)
         timings[f"{name}_s"] = time.perf_counter() - t0
     if cam_delta is not None:  # the corrections are relative (focal scale): apply them to the pixel cameras
         with torch.no_grad():

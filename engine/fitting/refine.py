@@ -26,8 +26,10 @@ class Problem:
 
     def __init__(self, var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
                  body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-                 vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None):
+                 vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None,
+                 anchors: dict[str, tuple[torch.Tensor, float]] | None = None):
         self.sigma, self.vposer = sigma, vposer
+        self.anchors = anchors or {}  # variable -> (target, weight): a squared pull towards the target
         self.var, self.cam_delta, self.corr, self.cams, self.body = var, cam_delta, corr, cams, body
         self.limits, self.opt, self.bones = limits[bones], opt, bones
         self.sizes = {"rot": 3, "transl": 3, "log_scale": 1, "pose": 3 * len(bones), "shape": var.shape_free.numel()}
@@ -86,6 +88,8 @@ class Problem:
         if self.cam_delta is not None:
             terms.append(CameraDelta.residuals(b["cam_rot"], b["cam_trans"], b["cam_f"])
                          * (opt.camera_prior * 10.0 / len(self.corr)) ** 0.5)
+        for name, (target, weight) in self.anchors.items():
+            terms.append(weight ** 0.5 * (b[name] - target).reshape(-1))
         return torch.cat(terms)
 
     def _offsets(self, points: torch.Tensor, b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -138,11 +142,12 @@ class Problem:
 
 def lm_stage(var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
              body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-             iters: int, vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None) -> list[float]:
+             iters: int, vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None,
+             anchors: dict[str, tuple[torch.Tensor, float]] | None = None) -> list[float]:
     """At most ``iters`` LM iterations on the placement, the pose of ``bones``, the shape
     (and the cameras when refined), at robust scale ``sigma``, with VPoser's prior when given;
     updates ``var``/``cam_delta``."""
-    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer, points)
+    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer, points, anchors)
     x, history = levenberg_marquardt(problem.cost, problem.linearize, problem.pack(), iters=iters,
                                      rel_tol=opt.rel_tol)
     problem.unpack(x)
