@@ -104,6 +104,10 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         progress("fit", len(results), total)
     if not results:
         raise ValueError("no frame to reconstruct")
+    dropped, swapped = (sum(r.disagreeing[i] for r in results) for i in (0, 1))
+    if dropped or swapped:
+        notes.append(f"{dropped} landmark observation(s) the views disagree on were left out and {swapped} left/right "
+                     f"swap(s) undone, over {len(results)} frame(s)")
     t0 = time.perf_counter()
     params = _stack([r.fit.params for r in results])
     # one person, one body: the frames' mean shape and scale for every frame (the rig of a
