@@ -241,8 +241,9 @@ def reconstruct(
         raise typer.Exit(2)
     for note in summary["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
+    fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731  (None: no mask, e.g. --keypoints)
     console.print(f"{summary['frames']} frame(s), {summary['views']} views in {summary['seconds_total']:.1f} s: "
-                  f"landmarks {summary['keypoint_reprojection_px']:.1f} px off (median), mask IoU "
-                  f"{summary['mask_iou']:.2f}; world: {summary['unit']}, up {summary['up_axis']}; wrote {out}")
+                  f"landmarks {fmt(summary['keypoint_reprojection_px'], '.1f')} px off (median), mask IoU "
+                  f"{fmt(summary['mask_iou'], '.2f')}; world: {summary['unit']}, up {summary['up_axis']}; wrote {out}")
     if as_json:
         print(json.dumps(summary, allow_nan=False))

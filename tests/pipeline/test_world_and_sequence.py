@@ -192,3 +192,22 @@ def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
         assert refined["K"][0][0] == pytest.approx(given.K[0][0] * 1080 / 1088 if given.name in ("cam01", "cam02")
                                                    else given.K[0][0], rel=0.05)
     assert any("cameras refined" in n for n in runs[True]["notes"])
+
+
+@pytest.mark.slow
+def test_openpose_keypoints_instead_of_mediapipe(tmp_path):
+    """--keypoints: the bundled OpenPose BODY_25B files (bystanders included) drive the fit; the
+    CLI prints its summary though there is no mask to score."""
+    from typer.testing import CliRunner
+
+    from engine.cli.main import app
+
+    result = CliRunner().invoke(app, ["reconstruct", str(EXAMPLE / "videos"), "--calibration",
+                                      str(EXAMPLE / "calibration" / "Calib.toml"), "--keypoints",
+                                      str(EXAMPLE / "pose2d_openpose_body25b"), "--frames", "0:20:10", "--out",
+                                      str(tmp_path / "kp"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 2 and summary["mask_iou"] is None
+    assert summary["keypoint_reprojection_px"] < 20  # the person, not a bystander
+    assert (tmp_path / "kp" / "keypoints" / "frame_000010.npz").exists()
