@@ -128,7 +128,8 @@ def _video_sized(calib, videos: Path):
 
 def _print(s: dict, out: Path) -> None:
     table = Table(title="bundled capture, 4 cameras")
-    for name in ("camera", "landmarks px", "mask IoU", "OpenPose px (all cameras)", "held out: OpenPose px", "held out %"):
+    for name in ("camera", "landmarks px", "mask IoU", "OpenPose px (all cameras)", "held out: OpenPose px",
+                 "held out %"):
         table.add_column(name)
     held = s.get("heldout", [])
     inside = s.get("all_cameras_openpose_error_px_per_view", {})

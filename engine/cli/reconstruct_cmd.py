@@ -93,7 +93,8 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     t_load = time.perf_counter() - t_start
     fresh = not Path(out).exists()
     try:
-        result = reconstruct_frames(rec, frames_iter(), calib, fps=capture.fps, cache=Path(out) / ("keypoints" if keypoints else "detections"),
+        cache = Path(out) / ("keypoints" if keypoints else "detections")
+        result = reconstruct_frames(rec, frames_iter(), calib, fps=capture.fps, cache=cache,
                                     keypoints=keypoint_fn, smooth_sigma=smooth,
                                     progress=lambda stage, done, total: bar.update(1), total=len(frame_list))
     except BaseException:

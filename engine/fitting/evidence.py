@@ -101,7 +101,8 @@ class _ViewData:
     size: list  # per view: the image's (width, height) in px
 
 
-def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable, options: EvidenceOptions = EvidenceOptions(),
+def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
+                 options: EvidenceOptions = EvidenceOptions(),
                  init: BodyParams | None = None, corr: Correspondences | None = None,
                  corr_cameras: Cameras | None = None) -> FitResult:
     t_start = time.perf_counter()

@@ -191,7 +191,8 @@ class Reconstructor:
         if len(missing) == len(names):
             raise InputError(f"no person found in any view ({', '.join(names)})")
         if missing:
-            notes.append(f"no person found in {', '.join(missing)}: fitting without {'it' if len(missing) == 1 else 'them'}")
+            them = "it" if len(missing) == 1 else "them"
+            notes.append(f"no person found in {', '.join(missing)}: fitting without {them}")
         if len(names) - len(missing) < 2:
             notes.append("fewer than two views show the person: depth and scale come from the body prior")
         world = world or self.find_world([detections], calibration)

@@ -186,8 +186,8 @@ def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
     before, after = (runs[r]["keypoint_reprojection_px_per_view"][2] for r in (False, True))
     assert after < before - 3, (before, after)
     for given, refined in zip(cams, json.loads((tmp_path / "True" / "fit.json").read_text())["cameras"]):
-        turn = math.degrees(float(roma.rotmat_geodesic_distance(torch.tensor(refined["R_cam_world"], dtype=torch.float64),
-                                                                torch.tensor(given.R_cam_world))))
+        R = torch.tensor(refined["R_cam_world"], dtype=torch.float64)
+        turn = math.degrees(float(roma.rotmat_geodesic_distance(R, torch.tensor(given.R_cam_world))))
         assert 0 < turn < 3.0, (given.name, turn)
         assert refined["K"][0][0] == pytest.approx(given.K[0][0] * 1080 / 1088 if given.name in ("cam01", "cam02")
                                                    else given.K[0][0], rel=0.05)
