@@ -52,7 +52,7 @@ def stage(dest: Path) -> Path:
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(ADDON, dest, ignore=shutil.ignore_patterns("__pycache__", ".*", "build.py", "vendor"))
+    shutil.copytree(ADDON, dest, ignore=shutil.ignore_patterns("__pycache__", ".*", "build.py", "vendor", "scripts"))
     shutil.copy2(MANIFEST, dest / "blender_manifest.toml")
     vendor = dest / "vendor"
     vendor.mkdir()

@@ -6,7 +6,7 @@ from bpy.props import EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
 from .core.fitfile import read_fit, read_fit_world
-from .core.job import Job, reconstruct_command
+from .core.job import Job, reconstruct_command, render_command
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, engine_python
 from .scene_body import body_objects, import_body, is_body
@@ -170,21 +170,22 @@ class DIFFPROXY_OT_set_camera(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
-    """Run `diffproxy reconstruct` on the footage and calibration, then import the fit (Esc cancels)"""
+class _EngineCommand:
+    """An engine command run as a child process from the panel's settings: synchronous when
+    called from a script or in background Blender (``execute``); from the UI (``invoke``) a
+    modal operator whose timer polls the process and shows its progress, Esc ends it.
+    Subclasses give ``kind`` (the engine command), ``noun``, ``unit`` (of the progress count),
+    ``_command`` and ``_done``."""
 
-    bl_idname = "diffproxy.reconstruct"
-    bl_label = "Reconstruct"
+    kind = noun = unit = ""
 
     @classmethod
     def poll(cls, context):
         return not context.window_manager.diffproxy.running
 
     def _start(self, context) -> Job | None:
-        s = context.scene.diffproxy
         try:
-            return Job(reconstruct_command(engine_python(context), _abs(s.footage), _abs(s.calibration), _abs(s.fit),
-                                           s.frames))
+            return Job(self._command(context))
         except USER_ERRORS as e:
             self.report({"ERROR"}, str(e))
             return None
@@ -201,6 +202,7 @@ class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
             return {"CANCELLED"}
         wm = context.window_manager
         wm.diffproxy.running, wm.diffproxy.progress, wm.diffproxy.status = True, 0.0, "starting"
+        wm.diffproxy.kind = self.kind
         self._timer = wm.event_timer_add(0.5, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
@@ -208,7 +210,7 @@ class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
     def modal(self, context, event):
         if event.type == "ESC":
             self.cancel(context)
-            self.report({"WARNING"}, "reconstruction cancelled")
+            self.report({"WARNING"}, f"{self.noun} cancelled")
             return {"CANCELLED"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
@@ -216,7 +218,7 @@ class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
         state = context.window_manager.diffproxy
         if self._job.progress:
             done, total = self._job.progress
-            state.progress, state.status = done / total, f"{done}/{total} frames"
+            state.progress, state.status = done / total, f"{done}/{total} {self.unit}"
         _redraw(context)
         if rc is None:
             return {"PASS_THROUGH"}
@@ -230,19 +232,54 @@ class DIFFPROXY_OT_reconstruct(bpy.types.Operator):
     def _stop(self, context):
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
-        wm.diffproxy.running, wm.diffproxy.status = False, ""
+        wm.diffproxy.running, wm.diffproxy.status, wm.diffproxy.kind = False, "", ""
         _redraw(context)
 
     def _finish(self, context, job: Job, rc: int):
         if rc != 0:
-            self.report({"ERROR"}, f"diffproxy reconstruct failed (exit {rc}): {job.error_text()}")
+            self.report({"ERROR"}, f"diffproxy {self.kind} failed (exit {rc}): {job.error_text()}")
             return {"CANCELLED"}
+        return self._done(context, job)
+
+
+class DIFFPROXY_OT_reconstruct(_EngineCommand, bpy.types.Operator):
+    """Run `diffproxy reconstruct` on the footage and calibration, then import the fit (Esc cancels)"""
+
+    bl_idname = "diffproxy.reconstruct"
+    bl_label = "Reconstruct"
+    kind, noun, unit = "reconstruct", "reconstruction", "frames"
+
+    def _command(self, context) -> list[str]:
+        s = context.scene.diffproxy
+        return reconstruct_command(engine_python(context), _abs(s.footage), _abs(s.calibration), _abs(s.fit),
+                                   s.frames)
+
+    def _done(self, context, job: Job):
         try:
             obj = load_fit(self, context, _abs(context.scene.diffproxy.fit))
         except USER_ERRORS as e:
             self.report({"ERROR"}, f"reconstruction finished but its fit could not be imported: {e}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"reconstructed and imported {obj.name}")
+        return {"FINISHED"}
+
+
+class DIFFPROXY_OT_render_dataset(_EngineCommand, bpy.types.Operator):
+    """Run `diffproxy render`: a synthetic multi-camera dataset (RGB, proxies, ground truth) with the panel's
+    settings (Esc cancels; a rerun resumes the folder)"""
+
+    bl_idname = "diffproxy.render_dataset"
+    bl_label = "Render Synthetic Dataset"
+    kind, noun, unit = "render", "dataset rendering", "scenes"
+
+    def _command(self, context) -> list[str]:
+        s = context.scene.diffproxy
+        return render_command(engine_python(context), _abs(s.dataset), s.dataset_scenes, s.dataset_seed,
+                              s.dataset_views, s.dataset_resolution, s.dataset_samples)
+
+    def _done(self, context, job: Job):
+        summary = next((ln.strip() for ln in reversed(job.lines) if ln.startswith("rendered ")), "")
+        self.report({"INFO"}, summary or f"rendered into {_abs(context.scene.diffproxy.dataset)}")
         return {"FINISHED"}
 
 
@@ -253,4 +290,4 @@ def _redraw(context) -> None:
 
 
 CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
-           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct)
+           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct, DIFFPROXY_OT_render_dataset)

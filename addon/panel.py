@@ -1,4 +1,4 @@
-"""The sidebar panel (3D view, "DiffProxy" tab): inputs, imports, reconstruction, exports."""
+"""The sidebar panel (3D view, "DiffProxy" tab): inputs, imports, reconstruction, exports, synthetic dataset."""
 
 from __future__ import annotations
 
@@ -41,16 +41,29 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         box.label(text="Body", icon="ARMATURE_DATA")
         box.prop(s, "fit")
         box.prop(s, "frames")
-        if job.running:
-            box.progress(factor=job.progress, text=job.status or "running (Esc cancels)")
-        else:
-            box.operator("diffproxy.reconstruct", icon="PLAY")
+        _run_button(box, job, "reconstruct", "diffproxy.reconstruct", "PLAY")
         box.operator("diffproxy.import_fit", icon="IMPORT").filepath = s.fit
 
         row = layout.row(align=True)
         row.enabled = is_body(context.active_object)
         row.operator("diffproxy.export_gltf", icon="EXPORT")
         row.operator("diffproxy.export_fbx", icon="EXPORT")
+
+        box = layout.box()
+        box.label(text="Synthetic dataset", icon="RENDER_RESULT")
+        box.prop(s, "dataset")
+        grid = box.grid_flow(columns=2, align=True)
+        for name in ("dataset_scenes", "dataset_views", "dataset_resolution", "dataset_samples", "dataset_seed"):
+            grid.prop(s, name)
+        _run_button(box, job, "render", "diffproxy.render_dataset", "RENDER_STILL")
+
+
+def _run_button(layout, job, kind: str, idname: str, icon: str) -> None:
+    """The command's button, or its progress while it runs (one engine command at a time)."""
+    if job.running and job.kind == kind:
+        layout.progress(factor=job.progress, text=job.status or "running (Esc cancels)")
+    else:
+        layout.operator(idname, icon=icon)  # disabled (poll) while the other command runs
 
 
 CLASSES = (DIFFPROXY_PT_main,)

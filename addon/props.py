@@ -51,6 +51,17 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                                       "records its own)")
     units_per_metre: FloatProperty(name="Units per metre", default=1.0, min=1e-9, soft_max=1000.0,
                                    description="Calibration units in a metre (1: metres, 1000: millimetres)")
+    # Render synthetic dataset (diffproxy render)
+    dataset: StringProperty(name="Dataset", subtype="DIR_PATH",
+                            description="Dataset folder diffproxy render writes (created; a rerun resumes it)")
+    dataset_scenes: IntProperty(name="Scenes", default=10, min=1, description="Scenes in the dataset")
+    dataset_views: IntProperty(name="Views", default=8, min=0, soft_max=64,
+                               description="Cameras per scene (0: the engine's default)")
+    dataset_resolution: IntProperty(name="Resolution", default=256, min=0, soft_max=4096,
+                                    description="Square image size in pixels (0: the engine's default)")
+    dataset_samples: IntProperty(name="Samples", default=16, min=0, soft_max=4096,
+                                 description="Cycles samples of the RGB pass (0: the engine's default)")
+    dataset_seed: IntProperty(name="Seed", default=0, min=0, description="Dataset seed")
 
 
 class DIFFPROXY_CameraSettings(bpy.types.PropertyGroup):
@@ -68,7 +79,10 @@ class DIFFPROXY_CameraSettings(bpy.types.PropertyGroup):
 
 
 class DIFFPROXY_JobState(bpy.types.PropertyGroup):
+    """The engine command running from the UI (one at a time)."""
+
     running: BoolProperty(default=False)
+    kind: StringProperty(description="Which: reconstruct or render")
     progress: FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty()
 

@@ -1,5 +1,6 @@
-"""``diffproxy reconstruct`` as a child process: its command line (no shell), its progress
-read from its output (tqdm's ``12/100``), and cancelling it with its whole process group."""
+"""The engine's commands as child processes (``diffproxy reconstruct``, ``diffproxy render``):
+their command lines (no shell), their progress read from their output (tqdm's ``12/100``), and
+cancelling one with its whole process group."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
            "--out", str(out)]
     if frames.strip():
         cmd += ["--frames", frames.strip()]
+    return cmd
+
+
+def render_command(python: str | Path, out: str | Path, scenes: int, seed: int = 0, views: int = 0,
+                   resolution: int = 0, samples: int = 0) -> list[str]:
+    """``diffproxy render``: a synthetic dataset of ``scenes`` scenes into ``out`` (created; a
+    rerun resumes it). ``views``, ``resolution``, ``samples`` at 0: the engine's defaults."""
+    python = check_python(python)
+    if not str(out).strip():
+        raise InputError("dataset folder: not set")
+    if scenes < 1:
+        raise InputError(f"scenes: {scenes}, expected 1 or more")
+    cmd = [str(python), "-m", "engine.cli.main", "render", "--out", str(out), "--scenes", str(int(scenes)),
+           "--seed", str(int(seed))]
+    for flag, value in (("--views", views), ("--resolution", resolution), ("--samples", samples)):
+        if value:
+            cmd += [flag, str(int(value))]
     return cmd
 
 

@@ -12,7 +12,8 @@ from addon_support import EXAMPLE, SCRIPTS, cube_fit, run_blender, write_png
 from engine.io.calibration import Calibration, CameraCalibration, write_calibration_json
 
 pytestmark = pytest.mark.blender
-OPERATORS = ["export_fbx", "export_gltf", "import_capture", "import_fit", "reconstruct", "set_camera"]
+OPERATORS = ["export_fbx", "export_gltf", "import_capture", "import_fit", "reconstruct", "render_dataset",
+             "set_camera"]
 
 
 def test_extension_installs_and_registers(blender_home):

@@ -120,9 +120,24 @@ def test_reconstruct_command_is_an_argument_list(core, tmp_path):
                    "--out", str(tmp_path / "out"), "--frames", "0:10"]
 
 
+def test_render_command_is_an_argument_list(core, tmp_path):
+    job, err = core["job"], core["errors"].InputError
+    with pytest.raises(err, match="engine interpreter /nope/python: no executable file"):
+        job.render_command("/nope/python", tmp_path, 2)
+    with pytest.raises(err, match="dataset folder: not set"):
+        job.render_command(sys.executable, " ", 2)
+    with pytest.raises(err, match="scenes: 0, expected 1 or more"):
+        job.render_command(sys.executable, tmp_path, 0)
+    base = [sys.executable, "-m", "engine.cli.main", "render", "--out", str(tmp_path), "--scenes", "4", "--seed", "7"]
+    assert job.render_command(sys.executable, tmp_path, 4, 7) == base  # 0: the engine's defaults
+    assert job.render_command(sys.executable, tmp_path, 4, 7, views=3, resolution=64, samples=2) == base + [
+        "--views", "3", "--resolution", "64", "--samples", "2"]
+
+
 def test_progress_from_tqdm_lines(core):
     parse = core["job"].parse_progress
     assert parse("reconstruct:  40%|####      | 40/100 [00:10<00:15,  4.0frame/s]") == (40, 100)
+    assert parse("scenes:  50%|#####     | 1/2 [00:04<00:04,  4.07s/scene]") == (1, 2)  # diffproxy render
     assert parse("loading") is None and parse("3/0") is None
 
 
