@@ -47,6 +47,8 @@ from engine.geometry.camera import Cameras
 from engine.landmarks import LandmarkTable
 from engine.proxy.lookup import surface_points
 
+FACE = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+        "left_ear", "right_ear", "mouth_left", "mouth_right")
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_ear", "right_ear")
 
 
@@ -82,6 +84,7 @@ class EvidenceOptions:
     place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
     body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
     lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
+    face_weight: float = 1.0  # weight of the 11 face landmarks (eyes, ears, mouth, nose) against the others
     hold_shape: float = 1e3  # from a previous frame: weight of the pull of shape and scale to its (one person)
     refine_cameras: bool = False  # the LM stages also correct each camera's rotation, position, focal length
     camera_prior: float = 0.1  # keeps refined cameras near the calibration (as FitOptions.camera_prior)
@@ -112,6 +115,9 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
         body = copy.deepcopy(body).to(dtype=dtype)
     cams = evidence.cameras.to(dtype=dtype, device=device)
     xy, score = evidence.xy.to(device, dtype).nan_to_num(0.0), evidence.score.to(device, dtype)
+    if opt.face_weight != 1.0:
+        face = torch.tensor([n in FACE for n in table.names], device=device)
+        score = torch.where(face, score * opt.face_weight, score)
     views = _view_data(evidence, table, dtype, device, opt.seed)
     ids = torch.as_tensor(table.vertex_ids, device=device)
     weights = torch.as_tensor(table.weights, device=device, dtype=dtype)
