@@ -1,14 +1,17 @@
 """The operators. Each checks its input and reports problems through ``self.report``; the work
 is in ``scene_capture``, ``scene_body`` and ``core``."""
 
+from pathlib import Path
+
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
 from .core.fitfile import read_fit, read_fit_world
+from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
 from .core.job import Job, reconstruct_command, render_command
 from .core.world import world_frame
-from .props import UP_AXIS_ITEMS, engine_python
+from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body
 from .scene_capture import import_capture, set_active_camera
 from .vendor.errors import InputError
@@ -216,14 +219,21 @@ class _EngineCommand:
             return {"PASS_THROUGH"}
         rc = self._job.poll()
         state = context.window_manager.diffproxy
-        if self._job.progress:
-            done, total = self._job.progress
-            state.progress, state.status = done / total, f"{done}/{total} {self.unit}"
+        shown = self._status(self._job)
+        if shown:
+            state.progress, state.status = shown
         _redraw(context)
         if rc is None:
             return {"PASS_THROUGH"}
         self._stop(context)
         return self._finish(context, self._job, rc)
+
+    def _status(self, job) -> tuple[float, str] | None:
+        """(fraction done, text) for the progress bar, once the output tells."""
+        if not job.progress:
+            return None
+        done, total = job.progress
+        return done / total, f"{done}/{total} {self.unit}"
 
     def cancel(self, context):
         self._job.cancel()
@@ -283,11 +293,48 @@ class DIFFPROXY_OT_render_dataset(_EngineCommand, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class DIFFPROXY_OT_install_engine(_EngineCommand, bpy.types.Operator):
+    """Install the engine: a virtual environment with Python 3.11, then torch and diffproxy (from the checkout
+    this add-on was built from) with pip; on success it becomes the engine interpreter (Esc cancels)"""
+
+    bl_idname = "diffproxy.install_engine"
+    bl_label = "Install Engine"
+    kind, noun, unit = "install", "engine install", "steps"
+    make_steps = staticmethod(install_steps)  # (base python, folder, source) -> [(label, argv)]; tests swap it
+
+    def _start(self, context) -> StepJob | None:
+        prefs = context.preferences.addons[__package__].preferences
+        try:
+            folder = Path(_abs(prefs.install_folder)) if prefs.install_folder.strip() else default_install_folder()
+            source = engine_source(Path(__file__).parent)
+            base = find_base_python(_abs(prefs.install_python))
+            self._python = venv_python(folder)
+            return StepJob(self.make_steps(base, folder, source))
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, f"engine install: {e}")
+            return None
+
+    def _status(self, job: StepJob) -> tuple[float, str]:
+        return job.fraction(), job.status()[:160]
+
+    def _finish(self, context, job: StepJob, rc: int):
+        if rc != 0:
+            self.report({"ERROR"}, f"engine install failed at {job.error_text()}")
+            return {"CANCELLED"}
+        if not self._python.is_file():
+            self.report({"ERROR"}, f"engine install: the steps ran but {self._python} is missing")
+            return {"CANCELLED"}
+        context.preferences.addons[__package__].preferences.engine_python = str(self._python)
+        self.report({"INFO"}, f"engine installed: interpreter {self._python}")
+        return {"FINISHED"}
+
+
 def _redraw(context) -> None:
     for area in getattr(context.screen, "areas", ()):
-        if area.type == "VIEW_3D":
+        if area.type in ("VIEW_3D", "PREFERENCES"):
             area.tag_redraw()
 
 
 CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
-           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct, DIFFPROXY_OT_render_dataset)
+           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct, DIFFPROXY_OT_render_dataset,
+           DIFFPROXY_OT_install_engine)

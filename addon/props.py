@@ -2,6 +2,7 @@
 (``Scene.diffproxy``), what an imported camera was built from (``Camera.diffproxy``), the
 running reconstruction (``WindowManager.diffproxy``, not saved), and the preferences."""
 
+import os
 from pathlib import Path
 
 import bpy
@@ -21,12 +22,48 @@ class DIFFPROXY_AddonPreferences(bpy.types.AddonPreferences):
         description="Python of an environment where diffproxy is installed (empty: the .venv of the checkout this "
                     "add-on came from, if there is one)")
 
+    install_folder: StringProperty(
+        name="Install into", subtype="DIR_PATH",
+        description="Folder of the virtual environment Install Engine creates (empty: diffproxy-engine in "
+                    "Blender's extension data folder)")
+    install_python: StringProperty(
+        name="Python 3.11", subtype="FILE_PATH",
+        description="The Python 3.11 the environment is made with (empty: python3.11 on PATH, else Blender's own "
+                    "if it has venv and ensurepip)")
+
     def draw(self, context):
-        self.layout.prop(self, "engine_python")
+        layout = self.layout
+        layout.prop(self, "engine_python")
         if not self.engine_python:
             found = default_engine_python()
-            self.layout.label(text=f"Using {found}" if found else "No checkout .venv found: set the interpreter",
-                              icon="INFO" if found else "ERROR")
+            layout.label(text=f"Using {found}" if found else "No checkout .venv found: set the interpreter",
+                         icon="INFO" if found else "ERROR")
+        if _is_program(engine_python(context)):
+            return
+        box = layout.box()
+        box.label(text="No engine interpreter: install the engine (torch and diffproxy, several GB)", icon="IMPORT")
+        box.prop(self, "install_folder")
+        if not self.install_folder:
+            box.label(text=f"Default: {default_install_folder(create=False)}")
+        box.prop(self, "install_python")
+        job = context.window_manager.diffproxy
+        if job.running and job.kind == "install":
+            box.progress(factor=job.progress, text=job.status or "installing (Esc cancels)")
+        else:
+            box.operator("diffproxy.install_engine", icon="IMPORT")
+
+
+def _is_program(path: str) -> bool:
+    return bool(path) and Path(path).is_file() and os.access(path, os.X_OK)
+
+
+def default_install_folder(create: bool = True) -> Path:
+    """``diffproxy-engine`` in Blender's per-extension user data folder (a legacy add-on: in
+    Blender's user data files)."""
+    try:
+        return Path(bpy.utils.extension_path_user(__package__, path="diffproxy-engine", create=create))
+    except ValueError:  # not loaded as an extension
+        return Path(bpy.utils.user_resource("DATAFILES", path="diffproxy-engine", create=create))
 
 
 def default_engine_python() -> Path | None:
@@ -82,7 +119,7 @@ class DIFFPROXY_JobState(bpy.types.PropertyGroup):
     """The engine command running from the UI (one at a time)."""
 
     running: BoolProperty(default=False)
-    kind: StringProperty(description="Which: reconstruct or render")
+    kind: StringProperty(description="Which: reconstruct, render or install")
     progress: FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty()
 

@@ -91,6 +91,7 @@ class Job:
         self.cmd = cmd
         self.lines: list[str] = []
         self.progress: tuple[int, int] | None = None
+        self.last_line = ""  # the latest output, a line or a bar not yet ended
         self._queue: queue.Queue[tuple[str, bool]] = queue.Queue()
         group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
                  else {"start_new_session": True})
@@ -126,6 +127,7 @@ class Job:
             except queue.Empty:
                 break
             self.progress = parse_progress(line) or self.progress
+            self.last_line = line.strip() or self.last_line
             if whole and line.strip():
                 self.lines = (self.lines + [line])[-TAIL_LINES:]
         return rc

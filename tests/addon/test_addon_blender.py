@@ -4,16 +4,17 @@ registration that leaves nothing behind, and Reconstruct's errors reported, not 
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from addon_support import EXAMPLE, SCRIPTS, cube_fit, run_blender, write_png
+from addon_support import EXAMPLE, ROOT, SCRIPTS, cube_fit, run_blender, write_png
 
 from engine.io.calibration import Calibration, CameraCalibration, write_calibration_json
 
 pytestmark = pytest.mark.blender
-OPERATORS = ["export_fbx", "export_gltf", "import_capture", "import_fit", "reconstruct", "render_dataset",
-             "set_camera"]
+OPERATORS = ["export_fbx", "export_gltf", "import_capture", "import_fit", "install_engine", "reconstruct",
+             "render_dataset", "set_camera"]
 
 
 def test_extension_installs_and_registers(blender_home):
@@ -167,4 +168,41 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     drawn = report["panel"]  # drawn before and after a body was imported
     assert [name for _, name, exists in drawn if not exists] == []
     assert {name for kind, name, _ in drawn if kind == "operator" and name.count(".") == 1} == {
-        f"diffproxy.{op}" for op in OPERATORS if op != "set_camera"}
+        f"diffproxy.{op}" for op in OPERATORS if op not in ("set_camera", "install_engine")}  # install: preferences
+
+
+def test_install_engine_sets_the_interpreter_or_names_the_failed_step(blender_home, tmp_path):
+    """Install Engine with its pip steps swapped for stand-ins (no network): a real ``python3.11
+    -m venv``, a failing pip step reported by name with pip's last lines, the preference set
+    only on success."""
+    import shutil
+
+    base = shutil.which("python3.11")
+    if base is None:
+        pytest.skip("no python3.11 on PATH")
+    home, _ = blender_home
+    report = run_blender("install_engine.py", base, tmp_path, home=home)
+    runs = report["runs"]
+    assert ["operator", "diffproxy.install_engine", True] in runs["draw_missing"]
+    assert all(e[2] for e in runs["draw_missing"] if e[0] in ("prop", "operator"))
+    result, error, python = runs["fails"]
+    assert result is None and python == "/keep/this/python"  # unchanged
+    assert "engine install failed at step 2/3 (install diffproxy from /nonexistent/diffproxy) failed (exit 1)" in error
+    assert "does not exist" in error  # pip's own last lines
+    assert not report["never"] and (tmp_path / "failing/pyvenv.cfg").is_file()
+    assert report["seen"]["failing"] == [base, str(tmp_path / "failing"), str(ROOT)]
+    result, error, python = runs["bad_python"]
+    assert result is None and python == "/keep/this/python"
+    assert "engine install: Python /nonexistent/python3.11: could not run it" in error
+
+    result, error, python = runs["works"]
+    folder = Path(report["default_folder"])
+    assert (result, error) == (["FINISHED"], None), error
+    assert folder.name == "diffproxy-engine" and folder.is_relative_to(home)
+    assert python == str(folder / "bin/python") and (folder / "pyvenv.cfg").is_file()
+    steps = report["seen"]["working"]  # what would have run
+    assert [argv for _, argv in steps] == [[base, "-m", "venv", str(folder)],
+                                            [python, "-m", "pip", "install", "torch==2.13.0"],
+                                            [python, "-m", "pip", "install", str(ROOT)]]
+    assert not any(e[0] == "operator" for e in runs["draw_found"])  # an interpreter now: no install box
+    assert not report["running"]

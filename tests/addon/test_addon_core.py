@@ -4,6 +4,7 @@ Blender: world conversion, fit and footage reading, the reconstruct job."""
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ CALIB = EXAMPLE / "calibration/Calib.toml"
 
 @pytest.fixture(scope="module")
 def core(staged):
-    names = ("core.world", "core.fitfile", "core.footage", "core.job", "vendor.errors", "vendor.calibration",
+    names = ("core.world", "core.fitfile", "core.footage", "core.job", "core.install", "vendor.errors", "vendor.calibration",
              "vendor.parts")
     return {n.split(".")[-1]: staged_module(n) for n in names}
 
@@ -228,3 +229,51 @@ def test_rig_keys_rebuild_the_bone_poses(staged):
             start = rest[j] if p < 0 else chain[p] @ np.linalg.inv(rest[p]) @ rest[j]
             chain.append(start @ basis[t, j])
         np.testing.assert_allclose(np.stack(chain), pose[t], atol=1e-12)
+
+
+def test_install_steps_are_argument_lists(core, staged, tmp_path):
+    from addon_support import ROOT
+
+    inst, err = core["install"], core["errors"].InputError
+    assert inst.engine_source(staged) == ROOT  # vendor/source.txt: the checkout the add-on was built from
+    venv = tmp_path / "my env"
+    py = str(venv / "bin/python")
+    assert inst.install_steps("/usr/bin/python3.11", venv, ROOT) == [
+        ("create the virtual environment", ["/usr/bin/python3.11", "-m", "venv", str(venv)]),
+        ("install torch==2.13.0", [py, "-m", "pip", "install", "torch==2.13.0"]),
+        (f"install diffproxy from {ROOT}", [py, "-m", "pip", "install", str(ROOT)])]
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor/source.txt").write_text("/nonexistent/checkout\n")
+    with pytest.raises(err, match="engine source /nonexistent/checkout: no pyproject.toml"):
+        inst.engine_source(tmp_path)
+    for name, lines, match in (("novenv", "missing venv", "has no venv module .Blender's bundled Python"),
+                               ("old", "3.10", "is Python 3.10: the engine needs Python 3.11")):
+        stub = tmp_path / name
+        stub.write_text(f"#!/bin/sh\necho {lines}\n")
+        stub.chmod(0o755)
+        with pytest.raises(err, match=match):
+            inst.check_base_python(stub)
+    assert inst.check_base_python(sys.executable) == Path(sys.executable)  # this venv: 3.11 with venv, ensurepip
+
+
+def test_step_job_stops_at_the_failing_step(core, tmp_path):
+    steps = [("say hello", [sys.executable, "-c", "print('hello')"]),
+             ("install diffproxy from /nonexistent", [sys.executable, "-m", "pip", "install", "--no-index",
+                                                      "--no-deps", "/nonexistent/diffproxy"]),
+             ("never", [sys.executable, "-c", f"open({str(tmp_path / 'never')!r}, 'w')"])]
+    job = core["install"].StepJob(steps)
+    assert job.wait() == 1 and job.index == 1 and not (tmp_path / "never").exists()
+    text = job.error_text()
+    assert text.startswith("step 2/3 (install diffproxy from /nonexistent) failed (exit 1): ")
+    assert "does not exist" in text and "--no-index" in text
+    assert job.status().startswith("step 2/3 install diffproxy from /nonexistent: ") and job.fraction() == 1 / 3
+
+    slow = core["install"].StepJob([("wait", ["/bin/sh", "-c", "echo waiting; sleep 60"]),
+                                    ("never", [sys.executable, "-c", f"open({str(tmp_path / 'never')!r}, 'w')"])])
+    deadline = time.time() + 10
+    while not slow.last_line and time.time() < deadline:
+        slow.poll()
+        time.sleep(0.02)
+    assert slow.status() == "step 1/2 wait: waiting"
+    slow.cancel(grace_s=5)
+    assert slow.poll() == -15 and slow.index == 0 and not (tmp_path / "never").exists()

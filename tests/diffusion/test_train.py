@@ -148,6 +148,7 @@ def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    wrapped = loss = None
     try:
         torch.manual_seed(0)
         model = build_model("tiny")
@@ -157,6 +158,9 @@ def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
         loss.backward()
         assert torch.isfinite(loss) and model.unet.conv_in.weight.grad is not None
     finally:
+        # the wrapper's reducer first, while its process group lives: freed after the group
+        # was destroyed, its gloo threads were once joined forever (a CI run hung here)
+        del wrapped, loss
         dist.destroy_process_group()
 
 

@@ -84,7 +84,7 @@ def drive_modal(frames, events):
     reports = []
     op = SimpleNamespace(report=lambda kind, text: reports.append([sorted(kind), text]), _timer="timer",
                          kind=cls.kind, noun=cls.noun, unit=cls.unit)
-    for name in ("_start", "_stop", "_finish", "_command", "_done", "cancel"):
+    for name in ("_start", "_stop", "_finish", "_command", "_done", "_status", "cancel"):
         setattr(op, name, getattr(cls, name).__get__(op))
     state = SimpleNamespace(running=True, progress=0.0, status="")
     wm = SimpleNamespace(diffproxy=state, event_timer_remove=lambda timer: reports.append(["timer removed", timer]))
