@@ -261,8 +261,10 @@ class DIFFPROXY_OT_reconstruct(_EngineCommand, bpy.types.Operator):
 
     def _command(self, context) -> list[str]:
         s = context.scene.diffproxy
+        prefs = context.preferences.addons[__package__].preferences
         return reconstruct_command(engine_python(context), _abs(s.footage), _abs(s.calibration), _abs(s.fit),
-                                   s.frames)
+                                   s.frames, s.views, s.proxies, _abs(prefs.checkpoint), s.samples, s.steps,
+                                   s.refine_cameras, s.body, _abs(prefs.smplx_model), prefs.device)
 
     def _done(self, context, job: Job):
         try:

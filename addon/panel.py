@@ -41,6 +41,15 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         box.label(text="Body", icon="ARMATURE_DATA")
         box.prop(s, "fit")
         box.prop(s, "frames")
+        box.prop(s, "views")
+        row = box.row(align=True)
+        row.prop(s, "body")
+        row.prop(s, "proxies")
+        if s.proxies == "model":
+            row = box.row(align=True)
+            row.prop(s, "samples")
+            row.prop(s, "steps")
+        box.prop(s, "refine_cameras")
         _run_button(box, job, "reconstruct", "diffproxy.reconstruct", "PLAY")
         box.operator("diffproxy.import_fit", icon="IMPORT").filepath = s.fit
 

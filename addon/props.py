@@ -22,6 +22,14 @@ class DIFFPROXY_AddonPreferences(bpy.types.AddonPreferences):
         description="Python of an environment where diffproxy is installed (empty: the .venv of the checkout this "
                     "add-on came from, if there is one)")
 
+    device: EnumProperty(name="Device", items=[("auto", "Auto", "The GPU when there is one"),
+                                               ("cpu", "CPU", "The CPU"), ("cuda", "CUDA", "An NVIDIA GPU")],
+                         default="auto", description="Where the engine runs")
+    checkpoint: StringProperty(name="Checkpoint", subtype="DIR_PATH",
+                               description="A proxy generator `diffproxy train` wrote (for proxies: model)")
+    smplx_model: StringProperty(name="SMPL-X model", subtype="FILE_PATH",
+                                description="Your SMPL-X model file (.npz), for body: SMPL-X")
+
     install_folder: StringProperty(
         name="Install into", subtype="DIR_PATH",
         description="Folder of the virtual environment Install Engine creates (empty: diffproxy-engine in "
@@ -34,6 +42,8 @@ class DIFFPROXY_AddonPreferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "engine_python")
+        for name in ("device", "checkpoint", "smplx_model"):
+            layout.prop(self, name)
         if not self.engine_python:
             found = default_engine_python()
             layout.label(text=f"Using {found}" if found else "No checkout .venv found: set the interpreter",
@@ -83,6 +93,19 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
     fit: StringProperty(name="Fit", subtype="DIR_PATH",
                         description="Reconstruction folder (fit.json + fit.npz); Reconstruct writes here")
     frames: StringProperty(name="Frames", description="Frames to reconstruct: START:STOP[:STEP] or N (empty: all)")
+    views: StringProperty(name="Cameras", description="Comma-separated camera names to reconstruct from (empty: "
+                                                       "every camera with footage)")
+    proxies: EnumProperty(name="Proxies", items=[("none", "None", "Landmarks and masks only"),
+                                                 ("model", "Model", "Add a trained generator's dense proxies "
+                                                                    "(checkpoint in the preferences)")],
+                          default="none")
+    samples: IntProperty(name="Samples", default=3, min=1, soft_max=16, description="Proxy samples per view (K)")
+    steps: IntProperty(name="Steps", default=8, min=1, soft_max=50, description="Denoising steps")
+    refine_cameras: BoolProperty(name="Refine cameras", default=False,
+                                 description="Correct each camera's rotation, position and focal length with the body")
+    body: EnumProperty(name="Body", items=[("anny", "Anny", "Anny (no download)"),
+                                           ("smplx", "SMPL-X", "SMPL-X from your model file (preferences)")],
+                       default="anny")
     up_axis: EnumProperty(name="Up axis", items=UP_AXIS_ITEMS, default="+Z",
                           description="The calibration world's up axis, turned into Blender's +Z (a fit.json "
                                       "records its own)")

@@ -43,7 +43,11 @@ def check_python(python: str | Path) -> Path:
 
 
 def reconstruct_command(python: str | Path, footage: str | Path, calibration: str | Path, out: str | Path,
-                        frames: str = "") -> list[str]:
+                        frames: str = "", views: str = "", proxies: str = "none", checkpoint: str = "",
+                        samples: int = 3, steps: int = 8, refine_cameras: bool = False, body: str = "anny",
+                        smplx_model: str = "", device: str = "auto") -> list[str]:
+    """``diffproxy reconstruct`` as an argument list; the settings as its options of the same
+    names (``--proxies model`` needs a checkpoint, ``--body smplx`` a model file)."""
     python = check_python(python)
     for name, value in (("footage folder", footage), ("calibration", calibration)):
         if not str(value).strip() or not Path(value).exists():
@@ -54,6 +58,22 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
            "--out", str(out)]
     if frames.strip():
         cmd += ["--frames", frames.strip()]
+    if views.strip():
+        cmd += ["--views", ",".join(v.strip() for v in views.split(",") if v.strip())]
+    if proxies == "model":
+        if not str(checkpoint).strip() or not Path(checkpoint).exists():
+            raise InputError(f"checkpoint {str(checkpoint)!r}: proxies 'model' needs a trained model folder "
+                             f"(add-on preferences)")
+        cmd += ["--proxies", "model", "--checkpoint", str(checkpoint), "--samples", str(int(samples)),
+                "--steps", str(int(steps))]
+    if body == "smplx":
+        if not str(smplx_model).strip() or not Path(smplx_model).is_file():
+            raise InputError(f"SMPL-X model file {str(smplx_model)!r}: missing (add-on preferences)")
+        cmd += ["--body", "smplx", "--smplx-model", str(smplx_model)]
+    if refine_cameras:
+        cmd.append("--refine-cameras")
+    if device != "auto":
+        cmd += ["--device", device]
     return cmd
 
 

@@ -119,6 +119,20 @@ def test_reconstruct_command_is_an_argument_list(core, tmp_path):
     cmd = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", " 0:10 ")
     assert cmd == [sys.executable, "-m", "engine.cli.main", "reconstruct", str(tmp_path), "--calibration", str(CALIB),
                    "--out", str(tmp_path / "out"), "--frames", "0:10"]
+    # the panel's settings and the preferences as the engine's options
+    smplx = tmp_path / "SMPLX_NEUTRAL.npz"
+    smplx.write_bytes(b"x")
+    cmd = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", "", " cam01, cam03 ", "model",
+                                  str(tmp_path), 2, 4, True, "smplx", str(smplx), "cpu")
+    assert cmd[cmd.index("--views") + 1] == "cam01,cam03"
+    assert cmd[cmd.index("--proxies"):cmd.index("--proxies") + 8] == ["--proxies", "model", "--checkpoint",
+                                                                         str(tmp_path), "--samples", "2", "--steps", "4"]
+    assert ["--body", "smplx", "--smplx-model", str(smplx)] == cmd[cmd.index("--body"):cmd.index("--body") + 4]
+    assert "--refine-cameras" in cmd and cmd[-2:] == ["--device", "cpu"]
+    with pytest.raises(err, match="checkpoint ''"):
+        job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", proxies="model")
+    with pytest.raises(err, match="SMPL-X model file"):
+        job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", body="smplx")
 
 
 def test_render_command_is_an_argument_list(core, tmp_path):
