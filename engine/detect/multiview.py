@@ -19,7 +19,8 @@ from itertools import combinations
 import numpy as np
 
 from engine.detect.types import BODY_INDEX, Detection
-from engine.errors import InputError, check_shape
+from engine.errors import InputError
+from engine.geometry.triangulation import triangulate  # noqa: F401  (engine.detect re-exports it)
 
 RELIABLE = tuple(BODY_INDEX[f"{s}_{j}"] for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
                  for s in ("left", "right"))
@@ -27,31 +28,6 @@ MIN_SCORE = 0.5          # landmarks scoring above this take part in the consist
 AGREE_FRACTION = 0.05    # median reprojection error below this fraction of the box height: agrees
 ROI_ENLARGE = 1.25       # the projected person's box is scaled by this about its centre
 MIN_POINTS = 4           # a view with fewer reliable landmarks cannot agree
-
-
-def triangulate(points_xy: np.ndarray, scores: np.ndarray, projections: np.ndarray) -> np.ndarray:
-    """Weighted DLT: (V, L, 2) pixels, (V, L) weights, (V, 3, 4) projections -> (L, 3) points.
-
-    Each view's two equations are scaled to unit norm, then by its score, so a score weighs a
-    view whatever its pixel scale. NaN where fewer than 2 views have a score > 0 and a finite point.
-    """
-    sizes: dict[str, int] = {}
-    check_shape("points_xy", points_xy, ("V", "L", 2), sizes)
-    check_shape("scores", scores, ("V", "L"), sizes)
-    check_shape("projections", projections, ("V", 3, 4), sizes)
-    xy = np.asarray(points_xy, np.float64)
-    P = np.asarray(projections, np.float64)
-    w = np.where(np.isfinite(xy).all(-1), np.asarray(scores, np.float64), 0.0)
-    w = np.where(w > 0, w, 0.0)
-    xy = np.nan_to_num(xy)
-    rows = np.stack([xy[..., 0, None] * P[:, None, 2] - P[:, None, 0],
-                     xy[..., 1, None] * P[:, None, 2] - P[:, None, 1]], axis=2)   # (V, L, 2, 4)
-    rows /= np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-300)
-    A = (rows * w[..., None, None]).transpose(1, 0, 2, 3).reshape(xy.shape[1], -1, 4)  # (L, 2V, 4)
-    X = np.linalg.svd(A)[2][:, -1]
-    out = X[:, :3] / X[:, 3:]
-    out[(w > 0).sum(axis=0) < 2] = np.nan
-    return out
 
 
 def project(X: np.ndarray, P: np.ndarray) -> np.ndarray:

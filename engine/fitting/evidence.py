@@ -44,6 +44,7 @@ from engine.fitting.objective import CameraDelta, angle_limits, finger_coupling,
 from engine.fitting.types import FitOptions, FitResult
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.geometry.camera import Cameras
+from engine.geometry.triangulation import triangulate
 from engine.landmarks import LandmarkTable
 from engine.proxy.lookup import surface_points
 
@@ -328,14 +329,10 @@ def _initial_placement(xy, score, cams: Cameras, body: BodyModel, table: Landmar
 
 
 def triangulate_landmarks(xy: torch.Tensor, score: torch.Tensor, cams: Cameras) -> torch.Tensor:
-    """Weighted DLT per landmark: xy (N, L, 2), score (N, L) -> (L, 3), NaN where < 2 views."""
-    P = torch.cat([cams.R_cam_world, cams.t_cam_world[..., None]], dim=2)
-    P = cams.K @ P  # (N, 3, 4)
-    w = (score * (score > 0.3)).T[..., None]  # (L, N, 1)
-    rows = torch.cat([xy[..., :1].transpose(0, 1) * P[None, :, 2] - P[None, :, 0],
-                      xy[..., 1:].transpose(0, 1) * P[None, :, 2] - P[None, :, 1]], dim=1)  # (L, 2N, 4)
-    rows = rows / rows.norm(dim=-1, keepdim=True).clamp(min=1e-12) * torch.cat([w, w], dim=1)
-    X = torch.linalg.svd(rows.double())[2][:, -1]
-    X = (X[:, :3] / X[:, 3:]).to(xy.dtype)
-    X[((score > 0.3).sum(0) < 2)] = math.nan
-    return X
+    """``engine.geometry.triangulation`` on tensors, each view weighted by its landmark's score
+    (those over 0.3): xy (N, L, 2), score (N, L) -> (L, 3), NaN where < 2 views."""
+    P = cams.K @ torch.cat([cams.R_cam_world, cams.t_cam_world[..., None]], dim=2)
+    w = score * (score > 0.3)
+    X = triangulate(xy.detach().double().cpu().numpy(), w.detach().double().cpu().numpy(),
+                    P.detach().double().cpu().numpy())
+    return torch.as_tensor(X, dtype=xy.dtype, device=xy.device)

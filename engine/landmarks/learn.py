@@ -26,6 +26,7 @@ import logging
 import numpy as np
 from scipy.optimize import nnls
 
+from engine.geometry.triangulation import triangulate
 from engine.landmarks.table import LandmarkTable
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,6 @@ def solve_sparse(rows: np.ndarray, candidates: np.ndarray, keep: int = KEEP, uni
     return candidates[top], w_top
 
 
-def triangulate(P: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Linear (DLT) triangulation of one point from views P (n, 3, 4), pixels xy (n, 2)."""
-    A = np.concatenate([xy[:, :1] * P[:, 2] - P[:, 0], xy[:, 1:] * P[:, 2] - P[:, 1]])
-    X = np.linalg.svd(A)[2][-1]
-    return X[:3] / X[3]
-
-
 def _projection_rows(P: np.ndarray, xy: np.ndarray, verts: np.ndarray, X: np.ndarray) -> np.ndarray:
     """(2, C): the two linear constraints of one detection on the candidate weights, in px."""
     Vh = np.concatenate([verts, np.ones((len(verts), 1))], axis=1)  # (C, 4)
@@ -93,7 +87,7 @@ def learn_detected(vertices: list[np.ndarray], projections: list[np.ndarray], xy
         for s, (P, d, c) in enumerate(zip(projections, xy, score)):
             seen = (c[:, l] > MIN_SCORE) & np.isfinite(d[:, l]).all(-1)
             if seen.sum() >= 2:
-                points[s] = triangulate(P[seen], d[seen, l])
+                points[s] = triangulate(d[seen, l][:, None], np.ones((int(seen.sum()), 1)), P[seen])[0]
                 obs += [(s, v) for v in np.nonzero(seen)[0]]
         if len(points) < 3:
             log.warning("landmark %d: seen in %d scenes, too few to learn", l, len(points))

@@ -12,15 +12,10 @@ import itertools
 
 import numpy as np
 
+from engine.geometry.triangulation import triangulate
+
 AGREE = 0.04  # share of the person's height in the view
 MIN_SCORE = 0.3
-
-
-def _triangulate(P: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    A = np.concatenate([xy[:, :1] * P[:, 2] - P[:, 0], xy[:, 1:] * P[:, 2] - P[:, 1]])
-    A = A / np.linalg.norm(A, axis=1, keepdims=True)
-    X = np.linalg.svd(A)[2][-1]
-    return X[:3] / X[3] if abs(X[3]) > 1e-12 else np.full(3, np.nan)
 
 
 def _errors(P: np.ndarray, X: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -48,7 +43,7 @@ def agree(xy: np.ndarray, score: np.ndarray, P: np.ndarray, height_px: np.ndarra
             continue
         best, best_count = None, 1
         for a, b in itertools.combinations(seen, 2):
-            X = _triangulate(P[[a, b]], orig_xy[[a, b], l])
+            X = triangulate(orig_xy[[a, b], l][:, None], np.ones((2, 1)), P[[a, b]])[0]
             if not np.isfinite(X).all():
                 continue
             count = int((_errors(P[seen], X, orig_xy[seen, l]) < limit[seen]).sum())

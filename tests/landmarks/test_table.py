@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.landmarks import load_landmark_table
-from engine.landmarks.learn import learn_from_joints, solve_sparse, triangulate
+from engine.geometry.triangulation import triangulate
+from engine.landmarks.learn import learn_from_joints, solve_sparse
 
 HELD_OUT = """
 seed = 424242
@@ -104,7 +105,7 @@ def test_triangulate_and_unit_sum():
                   np.hstack([np.array([[0.0, 0, -1], [0, 1, 0], [1, 0, 0]]), [[0.0], [0.0], [5.0]]])])
     X = np.array([0.3, -0.2, 0.1])
     xy = np.stack([(p @ np.r_[X, 1])[:2] / (p @ np.r_[X, 1])[2] for p in P])
-    assert np.allclose(triangulate(P, xy), X, atol=1e-9)
+    assert np.allclose(triangulate(xy[:, None], np.ones((2, 1)), P)[0], X, atol=1e-9)
     rows = np.zeros((1, 4))  # no data: the weights still sum to 1
     _, w = solve_sparse(rows, np.arange(4), keep=2)
     assert w.sum() == pytest.approx(1.0)
