@@ -29,3 +29,18 @@ def run_op(op, **kwargs):
 
 def emit(result: dict):
     print(json.dumps(result))
+
+
+def record_jobs() -> list:
+    """A list that collects every engine Job the add-on starts from now on (to check their
+    processes afterwards)."""
+    jobs = []
+    job_cls = sys.modules[MODULE + ".core.job"].Job
+    job_init = job_cls.__init__
+
+    def recording_init(self, cmd):
+        job_init(self, cmd)
+        jobs.append(self)
+
+    job_cls.__init__ = recording_init
+    return jobs

@@ -10,21 +10,11 @@ import time
 from pathlib import Path
 
 import bpy
-from common import MODULE, emit, enable, run_op
+from common import MODULE, emit, enable, record_jobs, run_op
 
 enable()
 calibration, footage, fit_out, python, frames = sys.argv[1:6]
-jobs = []  # every Job the operator starts, to check its process afterwards
-job_cls = sys.modules[MODULE + ".core.job"].Job
-job_init = job_cls.__init__
-
-
-def recording_init(self, cmd):
-    job_init(self, cmd)
-    jobs.append(self)
-
-
-job_cls.__init__ = recording_init
+jobs = record_jobs()  # every Job the operator starts, to check its process afterwards
 
 capture = run_op(bpy.ops.diffproxy.import_capture, filepath=calibration, footage_dir=footage)
 s = bpy.context.scene.diffproxy

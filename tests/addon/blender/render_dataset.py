@@ -6,21 +6,11 @@ import sys
 import time
 
 import bpy
-from common import MODULE, emit, enable, run_op
+from common import MODULE, emit, enable, record_jobs, run_op
 
 enable()
 dataset, python = sys.argv[1:3]
-jobs = []
-job_cls = sys.modules[MODULE + ".core.job"].Job
-job_init = job_cls.__init__
-
-
-def recording_init(self, cmd):
-    job_init(self, cmd)
-    jobs.append(self)
-
-
-job_cls.__init__ = recording_init
+jobs = record_jobs()
 s = bpy.context.scene.diffproxy
 prefs = bpy.context.preferences.addons[MODULE].preferences
 runs = {}
