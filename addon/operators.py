@@ -9,14 +9,16 @@ from bpy_extras.io_utils import ExportHelper
 
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
-from .core.job import Job, reconstruct_command, render_command
+from .core.job import Job, check_python, reconstruct_command, render_command
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body
 from .scene_capture import import_capture, set_active_camera
+from .scene_job import write_scene_job
 from .vendor.errors import InputError
 
 USER_ERRORS = (InputError, OSError)
+JOB_FOLDER = "job"  # under the fit folder: the cameras, footage links and frames reconstruct reads
 
 
 def _abs(path: str) -> str:
@@ -253,18 +255,27 @@ class _EngineCommand:
 
 
 class DIFFPROXY_OT_reconstruct(_EngineCommand, bpy.types.Operator):
-    """Run `diffproxy reconstruct` on the footage and calibration, then import the fit (Esc cancels)"""
+    """Run `diffproxy reconstruct` on the scene's cameras (as they are now) and their footage, then import the fit
+    (Esc cancels)"""
 
     bl_idname = "diffproxy.reconstruct"
     bl_label = "Reconstruct"
     kind, noun, unit = "reconstruct", "reconstruction", "frames"
 
     def _command(self, context) -> list[str]:
+        """Writes the job folder (``<fit>/job``: the scene's cameras and footage, see scene_job)."""
         s = context.scene.diffproxy
         prefs = context.preferences.addons[__package__].preferences
-        return reconstruct_command(engine_python(context), _abs(s.footage), _abs(s.calibration), _abs(s.fit),
-                                   s.frames, s.views, s.proxies, _abs(prefs.checkpoint), s.samples, s.steps,
-                                   s.refine_cameras, s.body, _abs(prefs.smplx_model), prefs.device)
+        python = engine_python(context)
+        check_python(python)  # before anything is written
+        if not s.fit.strip():
+            raise InputError("fit folder: not set (where the reconstruction is written)")
+        job, frames = write_scene_job(context, Path(_abs(s.fit)) / JOB_FOLDER)
+        for note in job.notes:
+            self.report({"WARNING"}, note)
+        return reconstruct_command(python, job.footage, job.calibration, _abs(s.fit), frames, "", s.proxies,
+                                   _abs(prefs.checkpoint), s.samples, s.steps, s.refine_cameras, s.body,
+                                   _abs(prefs.smplx_model), prefs.device)
 
     def _done(self, context, job: Job):
         try:

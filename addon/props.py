@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
 from .core.job import engine_python_candidates
 from .core.world import UP_AXES
@@ -134,7 +135,10 @@ class DIFFPROXY_CameraSettings(bpy.types.PropertyGroup):
     pixel_aspect_x: FloatProperty(default=1.0)
     pixel_aspect_y: FloatProperty(default=1.0)
     footage: StringProperty(name="Footage", subtype="FILE_PATH")
-    distortion: StringProperty(name="Distortion", description="OpenCV coefficients (not applied by Blender)")
+    distortion: StringProperty(name="Distortion", description="OpenCV coefficients k1 k2 p1 p2 [k3 ...] of the "
+                                                            "calibration (Blender's camera has none)")
+    intrinsics_K: FloatVectorProperty(size=9, description="K (row-major) as imported: while the camera's K stays so, "
+                                                          "the distortion above still applies")
     world: StringProperty(description="Up axis and units the camera was imported with")
 
 

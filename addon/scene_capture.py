@@ -12,6 +12,7 @@ from mathutils import Matrix
 from .core.fitfile import CLIP_START
 from .core.footage import find_footage
 from .core.world import camera_to_blender
+from .vendor.blender_camera import blender_to_opencv
 from .vendor.calibration import read_calibration
 from .vendor.errors import InputError
 
@@ -53,6 +54,7 @@ def _camera_object(collection, cam, clip, settings, world) -> bpy.types.Object:
     props.width, props.height = settings.resolution_x, settings.resolution_y
     props.pixel_aspect_x, props.pixel_aspect_y = settings.pixel_aspect_x, settings.pixel_aspect_y
     props.distortion = " ".join(f"{d:.8g}" for d in cam.dist)
+    props.intrinsics_K = blender_to_opencv(settings)[0].reshape(-1)
     props.world = f"{world.up_axis} {world.units_per_metre:g}"
     if clip:
         props.footage = clip.filepath

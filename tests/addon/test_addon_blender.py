@@ -139,8 +139,7 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     fake.write_text(f'#!/bin/sh\nFAKE_FIT_SOURCE="{fit_source}" exec "{sys.executable}" '
                     f'"{SCRIPTS / "fake_engine.py"}" "$@"\n')
     fake.chmod(0o755)
-    (tmp_path / "footage").mkdir()
-    report = run_blender("ops.py", fake, tmp_path / "footage", EXAMPLE / "calibration/Calib.toml",
+    report = run_blender("ops.py", fake, EXAMPLE / "videos", EXAMPLE / "calibration/Calib.toml",
                          tmp_path / "out", home=home)
     assert report["enabled"]["operators"] == OPERATORS
     assert report["enabled"]["pointers"] == ["Scene", "Camera", "WindowManager"]
@@ -168,7 +167,7 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     drawn = report["panel"]  # drawn before and after a body was imported
     assert [name for _, name, exists in drawn if not exists] == []
     assert {name for kind, name, _ in drawn if kind == "operator" and name.count(".") == 1} == {
-        f"diffproxy.{op}" for op in OPERATORS if op not in ("set_camera", "install_engine")}  # install: preferences
+        f"diffproxy.{op}" for op in OPERATORS if op != "install_engine"}  # install: in the preferences
 
 
 def test_install_engine_sets_the_interpreter_or_names_the_failed_step(blender_home, tmp_path):
@@ -206,3 +205,53 @@ def test_install_engine_sets_the_interpreter_or_names_the_failed_step(blender_ho
                                             [python, "-m", "pip", "install", str(ROOT)]]
     assert not any(e[0] == "operator" for e in runs["draw_found"])  # an interpreter now: no install box
     assert not report["running"]
+
+
+def test_reconstruct_job_is_the_scene_cameras(blender_home, tmp_path):
+    """Reconstruct's job folder holds the scene's cameras as they are now: written back through
+    the one Blender <-> OpenCV conversion into the capture's own world, read by the engine's
+    calibration reader, they project like the original Calib.toml (lens distortion carried
+    while a camera's intrinsics are the imported ones) or, once edited in Blender, like
+    Blender's own cameras; the footage is linked under the camera names."""
+    from engine.io.calibration import read_calibration
+
+    home, _ = blender_home
+    report = run_blender("job.py", EXAMPLE / "calibration/Calib.toml", EXAMPLE / "videos", tmp_path, home=home)
+    assert "no cameras with footage to reconstruct from" in report["no_cameras"]["error"]
+    original = read_calibration(EXAMPLE / "calibration/Calib.toml")
+    rng = np.random.default_rng(0)
+    points = rng.uniform([-1, -1, 0], [1, 1, 1.8], (50, 3))  # metres, Z up: around the platform
+    for label in ("z_up_m", "y_up_mm"):  # "+Y up, mm" maps back to the file's own numbers as well
+        job = report[label]
+        assert job["frames"] == "0:100" and job["notes"] == []  # the scene's range, footage frames
+        assert job["footage"] == ["cam01.mp4", "cam02.mp4", "cam03.mp4", "cam04.mp4"]
+        assert all(Path(t) == (EXAMPLE / "videos" / n).resolve() for n, t in job["links"].items())
+        written = read_calibration(job["calibration"])
+        assert written.names() == original.names()
+        for cam in original.cameras:
+            got = written[cam.name]
+            expected = cam.scaled(got.width, got.height)  # the footage's size (cam01, cam02: 1080 wide)
+            np.testing.assert_allclose(got.dist[:4], cam.dist[:4], atol=1e-9)
+            error = np.abs(got.project(points) - expected.project(points)).max()
+            assert error < 0.5, (label, cam.name, error)  # asked: 0.5 px; found ~1e-4 px
+            assert error < 0.01, (label, cam.name, error)
+
+    edited = report["edited"]
+    assert edited["frames"] == "3:7"
+    assert edited["footage"] == ["cam01.mp4", "cam02.mp4", "cam05.mp4"]
+    assert edited["links"]["cam05.mp4"] == str((EXAMPLE / "videos/cam03.mp4").resolve())
+    assert edited["notes"] == ["cam02: focal length, sensor, shift or size changed since import: its lens "
+                               "distortion no longer applies and is left out"]
+    written = read_calibration(edited["calibration"])
+    assert written.names() == ["cam01", "cam02", "cam05"]
+    points_user = np.array(edited["points_user"])
+    for name in written.names():
+        got = written[name].project(points_user, distort=False)
+        error = np.abs(got - np.array(edited["blender_pixels"][name])).max()
+        assert error < 0.01, (name, error)  # where Blender's camera, as edited, sees the points
+    assert np.any(written["cam01"].dist) and not np.any(written["cam02"].dist) and not np.any(written["cam05"].dist)
+    moved = written["cam01"].center_world - original["cam01"].center_world
+    np.testing.assert_allclose(moved, [100.0, 20.0, 50.0], atol=1e-3)  # Blender (0.1, -0.05, 0.02) m in +Y-up mm
+    assert (written["cam05"].width, written["cam05"].height) == (1088, 1920)
+    assert "no camera object named 'nothere'" in report["unknown_camera"]["error"]
+    assert "frame range 200-300: no footage frame in it" in report["outside_footage"]["error"]

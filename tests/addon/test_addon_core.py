@@ -291,3 +291,30 @@ def test_step_job_stops_at_the_failing_step(core, tmp_path):
     assert slow.status() == "step 1/2 wait: waiting"
     slow.cancel(grace_s=5)
     assert slow.poll() == -15 and slow.index == 0 and not (tmp_path / "never").exists()
+
+
+def test_job_folder_refuses_what_the_engine_could_not_read(staged, tmp_path):
+    """Names that cannot name a footage file, names equal but for case, missing footage and a
+    frame range outside the footage are input errors naming the camera or the range; nothing
+    is written for them."""
+    jf, errors = staged_module("core.job_folder"), staged_module("vendor.errors")
+    blender_camera, world = staged_module("vendor.blender_camera"), staged_module("core.world").world_frame()
+    video = tmp_path / "take.mp4"
+    video.write_bytes(b"not decoded here")
+    settings = blender_camera.BlenderCamera(lens=50.0)
+    cases = {"a/b": "cannot name a footage file", "con:": "cannot name a footage file"}
+    for name, message in cases.items():
+        with pytest.raises(errors.InputError, match=message):
+            jf.write_job(tmp_path / "job", [jf.SceneCamera(name, settings, video)], world, "0:1")
+    with pytest.raises(errors.InputError, match="repeat"):
+        jf.write_job(tmp_path / "job", [jf.SceneCamera("Cam", settings, video), jf.SceneCamera("cam", settings, video)],
+                     world, "0:1")
+    with pytest.raises(errors.InputError, match="camera c1: its footage .* is missing"):
+        jf.write_job(tmp_path / "job", [jf.SceneCamera("c1", settings, tmp_path / "gone.mp4")], world, "0:1")
+    assert not (tmp_path / "job").exists()
+    files = jf.write_job(tmp_path / "job", [jf.SceneCamera("c1", settings, video)], world, "0:1")
+    assert sorted(p.name for p in files.footage.iterdir()) == ["c1.mp4"] and files.calibration.is_file()
+    assert jf.frames_option("", 1, 100, 1, 100) == "0:100" and jf.frames_option("", 5, 500, 1, 100) == "4:100"
+    assert jf.frames_option(" 3:7 ", 1, 100, 1, 100) == "3:7"
+    with pytest.raises(errors.InputError, match="frame range 200-300: no footage frame"):
+        jf.frames_option("", 200, 300, 1, 100)

@@ -19,8 +19,8 @@ def engine_python():
 
 
 def test_reconstruct_runs_the_real_engine_and_the_rigged_body_lands(blender_home, engine_python, tmp_path):
-    """Two frames (footage 0 and 1, scene frames 1 and 2) of the bundled capture: a real
-    reconstruction (~8 s of the engine on this CPU), then an armature and its skinned mesh
+    """Two frames (footage 0 and 1, scene frames 1 and 2) of the bundled capture, from the
+    scene's cameras written to the job folder: a real reconstruction (~8 s of the engine on this CPU), then an armature and its skinned mesh
     keyed at both frames, and no process left behind."""
     home, _ = blender_home
     t0 = time.perf_counter()
@@ -30,7 +30,10 @@ def test_reconstruct_runs_the_real_engine_and_the_rigged_body_lands(blender_home
     assert report["capture"] == [["FINISHED"], None]
     assert report["result"] == ["FINISHED"], report["error"]
     assert report["command"][:4] == [str(engine_python), "-m", "engine.cli.main", "reconstruct"]
+    job = tmp_path / "fit/job"  # the scene's cameras and footage links, which the engine read
+    assert report["command"][4:8] == [str(job / "footage"), "--calibration", str(job / "cameras.json"), "--out"]
     assert report["command"][-2:] == ["--frames", "0:2"]
+    assert sorted(p.name for p in (job / "footage").iterdir()) == [f"cam0{i}.mp4" for i in range(1, 5)]
     assert {"fit.json", "fit.npz"} <= set(report["fit_files"])
     assert report["armatures"] == 1 and report["meshes"] == 1 and report["parent_is_armature"]
     assert report["modifiers"] == ["ARMATURE"] and report["bones"] > 50 and report["bone_groups"] > 50

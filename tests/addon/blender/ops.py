@@ -33,6 +33,7 @@ again = snapshot()
 
 s = bpy.context.scene.diffproxy
 s.footage, s.calibration, s.fit = footage, calibration, fit_out
+run_op(bpy.ops.diffproxy.import_capture, filepath=calibration, footage_dir=footage)  # Reconstruct's cameras
 prefs = bpy.context.preferences.addons[MODULE].preferences
 runs = {}
 for label, python, frames in (("missing", "/nonexistent/bin/python", ""), ("not_executable", calibration, ""),
