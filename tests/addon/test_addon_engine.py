@@ -63,3 +63,26 @@ def test_render_dataset_reports_errors_and_renders_a_tiny_dataset(blender_home, 
     assert sorted(p.name for p in (scene / "images").iterdir()) == ["view_00.png", "view_01.png"]
     assert (scene / "gt.npz").is_file() and (scene / "proxies.npz").is_file()
     print(f"render through the operator: {runs['works'][2]} s")
+
+
+def test_cancel_ends_the_real_engine_and_leaves_no_result(blender_home, engine_python, tmp_path):
+    """Reconstruct's UI job (timer events, then Esc, fed as the window manager would) on 30
+    frames of the bundled capture with the real engine: once the engine prints its first
+    progress line, Esc ends its whole process tree, nothing is imported and the fit folder
+    holds the job's inputs but no result, whole or half-written."""
+    home, _ = blender_home
+    fit = tmp_path / "fit"
+    report = run_blender("real_cancel.py", EXAMPLE / "calibration/Calib.toml", EXAMPLE / "videos", fit, engine_python,
+                         home=home, timeout=300)
+    assert report["results"] == [["PASS_THROUGH"], ["CANCELLED"]], report
+    assert report["progress"] is not None and report["progress"][1] == 30, report["first_line"]
+    assert report["alive_before"], "the engine was not running when Esc came"
+    assert report["alive_after"] == [] and report["group_after"] == []  # the whole tree ended
+    assert report["returncode"] is not None and report["returncode"] != 0
+    assert not report["running"] and [["WARNING"], "reconstruction cancelled"] in report["reports"]
+    assert report["objects_added"] == []  # nothing imported
+    files = report["fit_folder"]
+    assert {"job/cameras.json", "job/job.json", "job/footage/cam01.mp4"} <= set(files)
+    assert not [f for f in files if f.startswith(("fit.", "report.json", ".tmp-reconstruct", "preview"))], files
+    print(f"cancelled {report['cancel_s']:.2f} s after Esc, {report['started_s']:.1f} s after the start "
+          f"(rc {report['returncode']}, tree {report['tree']}); fit folder: {files}")

@@ -3,6 +3,8 @@ installed extension and print one JSON line as the result."""
 
 import json
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import bpy  # noqa: F401  (first: addon_utils exists once bpy is loaded)
 import addon_utils  # noqa: E402,I001
@@ -44,3 +46,36 @@ def record_jobs() -> list:
 
     job_cls.__init__ = recording_init
     return jobs
+
+
+def modal_stand_in(cls):
+    """An engine command operator of class ``cls`` (operators._EngineCommand) as its modal
+    steps see it, with a stand-in window manager (background Blender has no window): ->
+    (operator, context, job state, reports). Start it as invoke does: ``op._job =
+    op._start(context)``; then feed events to ``cls.modal(op, context, event)``."""
+    reports = []
+    op = SimpleNamespace(report=lambda kind, text: reports.append([sorted(kind), text]), _timer="timer",
+                         kind=cls.kind, noun=cls.noun, unit=cls.unit)
+    for name in ("_start", "_stop", "_finish", "_command", "_done", "_status", "cancel"):
+        setattr(op, name, getattr(cls, name).__get__(op))
+    state = SimpleNamespace(running=True, progress=0.0, status="")
+    wm = SimpleNamespace(diffproxy=state, event_timer_remove=lambda timer: reports.append(["timer removed", timer]))
+    context = SimpleNamespace(window_manager=wm, screen=None, scene=bpy.context.scene,
+                              view_layer=bpy.context.view_layer, preferences=bpy.context.preferences)
+    return op, context, state, reports
+
+
+def alive_in_group(pgid: int) -> list[int]:
+    """Processes (not zombies) whose process group is ``pgid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids

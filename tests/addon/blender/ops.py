@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import bpy  # first: addon_utils exists once bpy is loaded
 import addon_utils  # noqa: E402,I001
-from common import MODULE, emit, enable, run_op
+from common import MODULE, emit, enable, modal_stand_in, run_op
 
 
 def snapshot():
@@ -79,18 +79,9 @@ def draw_panel():
 
 def drive_modal(frames, events):
     """Start a job as invoke would, then feed the modal events; -> (results, progress seen, reports, job)."""
-    ops = sys.modules[MODULE + ".operators"]
-    cls = ops.DIFFPROXY_OT_reconstruct
+    cls = sys.modules[MODULE + ".operators"].DIFFPROXY_OT_reconstruct
     s.frames = frames
-    reports = []
-    op = SimpleNamespace(report=lambda kind, text: reports.append([sorted(kind), text]), _timer="timer",
-                         kind=cls.kind, noun=cls.noun, unit=cls.unit)
-    for name in ("_start", "_stop", "_finish", "_command", "_done", "_status", "cancel"):
-        setattr(op, name, getattr(cls, name).__get__(op))
-    state = SimpleNamespace(running=True, progress=0.0, status="")
-    wm = SimpleNamespace(diffproxy=state, event_timer_remove=lambda timer: reports.append(["timer removed", timer]))
-    context = SimpleNamespace(window_manager=wm, screen=None, scene=bpy.context.scene,
-                              view_layer=bpy.context.view_layer, preferences=bpy.context.preferences)
+    op, context, state, reports = modal_stand_in(cls)
     op._job = op._start(context)
     results, seen = [], []
     for event in events:

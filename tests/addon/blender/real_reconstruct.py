@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import bpy
-from common import MODULE, emit, enable, record_jobs, run_op
+from common import MODULE, alive_in_group, emit, enable, record_jobs, run_op
 
 enable()
 calibration, footage, fit_out, python, frames = sys.argv[1:6]
@@ -38,22 +38,6 @@ def keyed_frames(obj):
                 for curve in bag.fcurves:
                     found |= {round(k.co[0]) for k in curve.keyframe_points}
     return sorted(found)
-
-
-def alive_in_group(pgid: int) -> list[int]:
-    """Processes (not zombies) whose process group is ``pgid``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(entry.name))
-    return pids
 
 
 mesh = meshes[0] if meshes else None
