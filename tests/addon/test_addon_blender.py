@@ -129,6 +129,14 @@ def test_import_fit_builds_the_rig(blender_home, tmp_path, anny64):
     glb = (out / "body.glb").read_bytes()
     gltf = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])
     assert len(gltf["skins"][0]["joints"]) == 104
+    # glTF's default: the 4 largest weights of a vertex; "all influences" adds sets of 4 (Anny: up to 9)
+    most = int((np.load(folder / "fit.npz")["skin_weight"] > 0).sum(axis=1).max())
+    assert most > 4 and {"JOINTS_0", "WEIGHTS_0"} <= set(gltf["meshes"][0]["primitives"][0]["attributes"])
+    assert "JOINTS_1" not in gltf["meshes"][0]["primitives"][0]["attributes"]
+    assert report["exports"]["all.glb"] == [["FINISHED"], None]
+    glb = (out / "all.glb").read_bytes()
+    attributes = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])["meshes"][0]["primitives"][0]["attributes"]
+    assert {f"JOINTS_{i}" for i in range((most + 3) // 4)} <= set(attributes)
     assert {c["target"]["path"] for c in gltf["animations"][0]["channels"]} >= {"rotation", "translation"}
 
 

@@ -45,6 +45,7 @@ for layer in getattr(arm.animation_data.action, "layers", []):
 exports = {}
 for name, op in (("body.glb", bpy.ops.diffproxy.export_gltf), ("body.fbx", bpy.ops.diffproxy.export_fbx)):
     exports[name] = run_op(op, filepath=str(out / name))
+exports["all.glb"] = run_op(bpy.ops.diffproxy.export_gltf, filepath=str(out / "all.glb"), all_influences=True)
 before = set(bpy.data.objects)
 bpy.ops.import_scene.fbx(filepath=str(out / "body.fbx"), anim_offset=0.0)  # FBX time 0 is frame 0
 new = set(bpy.data.objects) - before
