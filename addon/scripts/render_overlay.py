@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--opacity", type=float, default=0.75, help="of the body over the footage")
     parser.add_argument("--quality", type=int, default=82, help="JPEG quality")
+    parser.add_argument("--tiles", action="store_true", help="also write each camera's picture (overlay_<camera>.png), "
+                                                             "to check the body against the footage view by view")
     args = parser.parse_args()
 
     import bpy  # noqa: PLC0415  (the bpy module: this process is Blender)
@@ -145,6 +147,9 @@ def main() -> None:
     row = np.concatenate([cv2.resize(t, (round(t.shape[1] * height / t.shape[0]), height),
                                      interpolation=cv2.INTER_AREA) for _, t in sorted(tiles.items())], axis=1)
     cv2.imwrite(str(args.out / "blender_cameras.jpg"), row, jpeg)
+    if args.tiles:
+        for name, tile in sorted(tiles.items()):
+            cv2.imwrite(str(args.out / f"overlay_{name}.png"), tile)
     for name in ("blender_cam01.jpg", "blender_cameras.jpg"):
         print(f"wrote {args.out / name} ({(args.out / name).stat().st_size // 1024} KB)")
 
