@@ -93,9 +93,10 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                             description="Folder of <camera>.mp4 videos or <camera>/ frame folders")
     fit: StringProperty(name="Fit", subtype="DIR_PATH",
                         description="Reconstruction folder (fit.json + fit.npz); Reconstruct writes here")
-    frames: StringProperty(name="Frames", description="Frames to reconstruct: START:STOP[:STEP] or N (empty: all)")
-    views: StringProperty(name="Cameras", description="Comma-separated camera names to reconstruct from (empty: "
-                                                       "every camera with footage)")
+    frames: StringProperty(name="Frames", description="Footage frames to reconstruct: START:STOP[:STEP] or N (empty: "
+                                                      "the scene's frame range)")
+    views: StringProperty(name="Cameras", description="Comma-separated camera objects to reconstruct from, as they "
+                                                       "are in the scene (empty: every visible camera with footage)")
     proxies: EnumProperty(name="Proxies", items=[("none", "None", "Landmarks and masks only"),
                                                  ("model", "Model", "Add a trained generator's dense proxies "
                                                                     "(checkpoint in the preferences)")],
