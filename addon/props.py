@@ -27,7 +27,8 @@ class DIFFPROXY_AddonPreferences(bpy.types.AddonPreferences):
                                                ("cpu", "CPU", "The CPU"), ("cuda", "CUDA", "An NVIDIA GPU")],
                          default="auto", description="Where the engine runs")
     checkpoint: StringProperty(name="Checkpoint", subtype="DIR_PATH",
-                               description="A proxy generator `diffproxy train` wrote (for proxies: model)")
+                               description="A proxy generator `diffproxy train` wrote, for proxies: model "
+                                           "(empty: the one the engine ships)")
     smplx_model: StringProperty(name="SMPL-X model", subtype="FILE_PATH",
                                 description="Your SMPL-X model file (.npz), for body: SMPL-X")
 
@@ -99,7 +100,7 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                                                        "are in the scene (empty: every visible camera with footage)")
     proxies: EnumProperty(name="Proxies", items=[("none", "None", "Landmarks and masks only"),
                                                  ("model", "Model", "Add a trained generator's dense proxies "
-                                                                    "(checkpoint in the preferences)")],
+                                                                    "(the shipped one, or the preferences' checkpoint)")],
                           default="none")
     samples: IntProperty(name="Samples", default=3, min=1, soft_max=16, description="Proxy samples per view (K)")
     steps: IntProperty(name="Steps", default=8, min=1, soft_max=50, description="Denoising steps")

@@ -47,7 +47,8 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
                         samples: int = 3, steps: int = 8, refine_cameras: bool = False, body: str = "anny",
                         smplx_model: str = "", device: str = "auto") -> list[str]:
     """``diffproxy reconstruct`` as an argument list; the settings as its options of the same
-    names (``--proxies model`` needs a checkpoint, ``--body smplx`` a model file)."""
+    names (``--proxies model`` takes the preferences' checkpoint or the engine's shipped model,
+    ``--body smplx`` needs a model file)."""
     python = check_python(python)
     for name, value in (("footage folder", footage), ("calibration", calibration)):
         if not str(value).strip() or not Path(value).exists():
@@ -61,11 +62,13 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
     if views.strip():
         cmd += ["--views", ",".join(v.strip() for v in views.split(",") if v.strip())]
     if proxies == "model":
-        if not str(checkpoint).strip() or not Path(checkpoint).exists():
-            raise InputError(f"checkpoint {str(checkpoint)!r}: proxies 'model' needs a trained model folder "
-                             f"(add-on preferences)")
-        cmd += ["--proxies", "model", "--checkpoint", str(checkpoint), "--samples", str(int(samples)),
-                "--steps", str(int(steps))]
+        cmd += ["--proxies", "model"]
+        if str(checkpoint).strip():  # else the engine's shipped model
+            if not Path(checkpoint).exists():
+                raise InputError(f"checkpoint {str(checkpoint)!r}: no such folder (add-on preferences; leave it "
+                                 f"empty for the shipped model)")
+            cmd += ["--checkpoint", str(checkpoint)]
+        cmd += ["--samples", str(int(samples)), "--steps", str(int(steps))]
     if body == "smplx":
         if not str(smplx_model).strip() or not Path(smplx_model).is_file():
             raise InputError(f"SMPL-X model file {str(smplx_model)!r}: missing (add-on preferences)")

@@ -63,6 +63,12 @@ def demo(
                                                "OpenPose reference has every 10th)."),
     heldout: bool = typer.Option(True, help="Also reconstruct without each camera and score it there."),
     example: Optional[Path] = typer.Option(None, help="The capture folder (default: the bundled one)."),
+    proxies: str = typer.Option("none", help="none: landmarks and masks; model: add the proxy generator's dense "
+                                             "proxies (the shipped one, or --checkpoint)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` "
+                                                          "wrote (default: the shipped model)."),
+    samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
+    steps: int = typer.Option(8, help="Denoising steps, with --proxies model."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
@@ -76,10 +82,17 @@ def demo(
         if not (root / "videos").is_dir():
             raise InputError(f"{root}: the demo capture is missing (it ships in the repository's examples/ folder)")
         calibration = root / "calibration" / "Calib.toml"
-        rec = Reconstructor.from_pretrained()
+        if proxies not in ("none", "model"):
+            raise InputError(f"--proxies: expected none or model, got {proxies!r}")
+        if proxies == "model":
+            from engine.diffusion.checkpoint import default_checkpoint
+
+            checkpoint = default_checkpoint(checkpoint)
+        rec = Reconstructor.from_pretrained(checkpoint if proxies == "model" else None, samples=samples, steps=steps)
+        model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps)
         console.print(f"reconstructing frames {frames} of {root.name} from 4 cameras")
         summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames, quiet=as_json,
-                                     reconstructor=rec)
+                                     reconstructor=rec, **model)
         rows = []
         if heldout:
             calib = read_calibration(calibration)
@@ -87,7 +100,7 @@ def demo(
                 others = ",".join(c for c in calib.names() if c != cam)
                 console.print(f"without {cam}: reconstructing from {others}")
                 run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, views=others,
-                                   quiet=as_json, reconstructor=rec)
+                                   quiet=as_json, reconstructor=rec, **model)
                 sized = _video_sized(calib, root / "videos")
                 rows += heldout_errors(out / f"without_{cam}", cam, sized, rec.table.names,
                                        root / "pose2d_openpose_body25b")

@@ -69,11 +69,13 @@ def _options_record(options) -> dict:
 
 def evaluate(
     dataset: Path = typer.Argument(..., help="A dataset folder (scene_* inside) or one scene folder."),
-    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies), model (sampled "
-                                                "from the images with --checkpoint), or none (the product's path on "
-                                                "the renders: MediaPipe landmarks and masks only)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a trained model folder or training "
-                                                           "folder (its latest checkpoint)."),
+    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies); none (the product's "
+                                           "path on the renders: MediaPipe landmarks and masks only); model (the "
+                                           "same plus proxies sampled with --checkpoint); model-only (sampled "
+                                           "proxies alone, the paper's protocol)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model or model-only: a trained model folder "
+                                                           "or training folder (its latest checkpoint; default for "
+                                                           "model: the shipped model)."),
     steps: int = typer.Option(8, help="With --proxies model: denoising steps."),
     hand_crops: int = typer.Option(0, help="Hand crops added as views (0: none): exact ones with --proxies gt, the "
                                            "refinement pass's with --proxies model."),
@@ -96,8 +98,11 @@ def evaluate(
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
     from tqdm import tqdm
 
-    if proxies == "none":
-        return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json)
+    if proxies in ("none", "model"):
+        generator = None if proxies == "none" else dict(checkpoint=checkpoint, samples=samples, steps=steps,
+                                                        uniform_weights=uniform_weights)
+        return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json, generator)
+    proxies = "model" if proxies == "model-only" else proxies
 
     from engine.evaluation.proxies import BodyCache, EvalConfig
     from engine.evaluation.proxies import check_view_count
@@ -148,8 +153,10 @@ def evaluate(
 
 
 def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None, max_scenes: int | None,
-                       plot: Path | None, as_json: bool) -> None:
-    """``--proxies none``: the detector on the renders and the fit to its evidence (engine.evaluation)."""
+                       plot: Path | None, as_json: bool, generator: dict | None = None) -> None:
+    """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
+    model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
+    sampled from the renders (engine.evaluation.evidence)."""
     from tqdm import tqdm
 
     from engine.evaluation.evidence import evaluate_evidence
@@ -158,14 +165,19 @@ def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None
     try:
         counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
         if plot is not None:
-            raise InputError("--plot: not available with --proxies none")
-        rec = Reconstructor.from_pretrained()
+            raise InputError("--plot: not available with --proxies none or model")
+        if generator is not None:
+            from engine.diffusion.checkpoint import default_checkpoint
+
+            generator["checkpoint"] = default_checkpoint(generator["checkpoint"])
+        rec = Reconstructor.from_pretrained(**(generator or {}))
         summaries = []
         for count in counts:
             bar = tqdm(desc=f"detect + fit ({count or 'all'} views)", unit="scene", disable=as_json)
             result = evaluate_evidence(dataset, rec, count, max_scenes, progress=lambda row: bar.update(1))
             bar.close()
-            table = Table(title=f"--proxies none, errors in mm, {count or 'all'} views")
+            table = Table(title=f"--proxies {'none' if generator is None else 'model'}, errors in mm, "
+                                f"{count or 'all'} views")
             for name in ("scene", "found", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "px", "s", "world"):
                 table.add_column(name, no_wrap=True)
             keys = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")

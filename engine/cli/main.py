@@ -18,7 +18,7 @@ from engine.cli.landmarks_cmd import landmarks
 from engine.cli.reconstruct_cmd import reconstruct
 from engine.cli.demo_cmd import demo
 from engine.cli.synth_cmds import preview, render, validate
-from engine.cli.train_cmd import train
+from engine.cli.train_cmd import export, train
 
 CRASH = 3
 
@@ -43,6 +43,7 @@ app.command()(preview)
 app.command()(fit)
 app.command()(evaluate)
 app.command()(train)
+app.command()(export)
 app.command()(demo)
 app.command()(reconstruct)
 app.command()(landmarks)

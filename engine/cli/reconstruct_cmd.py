@@ -55,8 +55,10 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     input_dir = Path(input_dir)
     if proxies not in ("none", "model"):
         raise InputError(f"--proxies: expected none or model, got {proxies!r}")
-    if proxies == "model" and checkpoint is None:
-        raise InputError("--proxies model needs --checkpoint (a folder `diffproxy train` wrote)")
+    if proxies == "model":
+        from engine.diffusion.checkpoint import default_checkpoint
+
+        checkpoint = default_checkpoint(checkpoint)
     _check_out(out)
     calib_path = calibration or (input_dir / "scene.json" if (input_dir / "scene.json").exists() else None)
     if calib_path is None:
@@ -211,8 +213,9 @@ def reconstruct(
     frames: Optional[str] = typer.Option(None, help="Frames START:STOP[:STEP] or one frame N (default: all)."),
     views: Optional[str] = typer.Option(None, help="Comma-separated camera names (default: every camera with footage)."),
     proxies: str = typer.Option("none", help="none: landmarks and masks only; model: add dense proxies sampled "
-                                             "with --checkpoint."),
-    checkpoint: Optional[Path] = typer.Option(None, help="A model folder `diffproxy train` wrote (with --proxies model)."),
+                                             "by the proxy generator (the shipped one, or --checkpoint)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote "
+                                                          "(default: the shipped model)."),
     samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
     steps: int = typer.Option(8, help="Denoising steps, with --proxies model."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),

@@ -20,7 +20,7 @@ console = Console(stderr=True)
 def train(
     dataset: Path = typer.Argument(..., help="A dataset folder of rendered scenes (packed once into DATASET/packed)."),
     out: Path = typer.Option(..., "--out", help="Training folder: checkpoint-*/ (diffusers model + state), log.jsonl."),
-    config: str = typer.Option("small", help="Model configuration: tiny | small | sd21."),
+    config: str = typer.Option("small", help="Model configuration: tiny | small | compact | sd21."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its latest checkpoint, with its settings."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in all (default 10000)."),
     batch_size: int = typer.Option(2, help="Scenes per step and process."),
@@ -36,6 +36,8 @@ def train(
     max_views: int = typer.Option(4, help="Most full-body views of a sample."),
     hand_crops: int = typer.Option(2, help="Most hand crops added to a sample as extra views."),
     augment: bool = typer.Option(True, help="Crop and colour augmentation."),
+    evidence: bool = typer.Option(True, help="Condition on MediaPipe's landmarks and mask, found in the renders "
+                                             "when packing (--no-evidence: RGB only, the ablation)."),
     val_scenes: int = typer.Option(0, help="Scenes held out for the validation loss (0: 10%)."),
     val_every: int = typer.Option(500, help="Steps between validation losses."),
     save_every: int = typer.Option(500, help="Steps between checkpoints."),
@@ -71,7 +73,7 @@ def train(
                               seed=seed, mixed_precision=mixed_precision, sd21_path=str(sd21) if sd21 else None,
                               dinov2_path=str(dinov2) if dinov2 else None, uv_body_weight=uv_body_weight,
                               init_from=str(init_from) if init_from else None,
-                              packed=str(packed) if packed else None)
+                              packed=str(packed) if packed else None, evidence=evidence)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
         bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
 
@@ -91,3 +93,20 @@ def train(
     console.print(f"trained {summary['steps']} steps; model: {summary['checkpoint']}")
     if as_json:
         print(json.dumps(strict_json(summary), allow_nan=False))  # a diverged loss is NaN
+
+
+def export(
+    checkpoint: Path = typer.Argument(..., help="A training folder (its latest checkpoint) or a model folder."),
+    out: Path = typer.Option(..., "--out", help="The model folder to write (float16 safetensors, config, schedule, "
+                                                "training record)."),
+) -> None:
+    """Write a trained proxy generator as a model folder to ship or share (float16)."""
+    from engine.diffusion.checkpoint import export_model
+
+    try:
+        folder = export_model(checkpoint, out)
+    except InputError as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    console.print(f"model: {folder} ({size / 2**20:.1f} MiB)")

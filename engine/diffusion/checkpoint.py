@@ -37,6 +37,19 @@ def checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+SHIPPED_MODEL = Path(__file__).parent / "data" / "proxy_small"  # the trained generator the package ships
+
+
+def default_checkpoint(path: Path | None, what: str = "--checkpoint") -> Path:
+    """``path``, or the shipped model when none is given."""
+    if path is not None:
+        return Path(path)
+    if not (SHIPPED_MODEL / "config.json").is_file():
+        raise InputError(f"{what}: none given, and no trained model ships in {SHIPPED_MODEL}: pass a folder "
+                         "`diffproxy train` wrote")
+    return SHIPPED_MODEL
+
+
 def resolve_model_folder(path: Path, what: str = "--checkpoint") -> Path:
     """A diffusers model folder, or a training folder (its latest checkpoint's model);
     ``what`` names the option in the error."""
@@ -90,3 +103,23 @@ def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
         raise InputError(f"{folder}: the optimizer state holds other parameters than this model trains")
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     return meta
+
+
+def export_model(src: Path, dst: Path) -> Path:
+    """A trained model (model or training folder: its latest checkpoint) as the folder the
+    package ships: float16 safetensors, config, noise schedule, and the run's
+    ``train_config.json`` and ``log.jsonl`` as its training record. Written beside ``dst``
+    and renamed into place."""
+    from engine.diffusion.model import ProxyDiffusionModel
+
+    folder = resolve_model_folder(Path(src), "export")
+    run = folder.parent.parent  # CKPT/checkpoint-N/model -> CKPT
+    model = ProxyDiffusionModel.from_pretrained(folder, torch_dtype=torch.float32)
+    with atomic_folder(Path(dst)) as tmp:
+        model.to(torch.float16).save_pretrained(tmp)
+        shutil.copytree(folder / "scheduler", tmp / "scheduler")
+        for name in ("train_config.json", "log.jsonl"):
+            if (run / name).is_file():
+                shutil.copy2(run / name, tmp / name)
+        (tmp / "source.json").write_text(json.dumps({"checkpoint": folder.parent.name}, indent=1))
+    return Path(dst)

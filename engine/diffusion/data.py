@@ -6,8 +6,10 @@ Each batch holds ``batch_size`` scenes with the same number of views V (drawn pe
 1-8 full-body views of the scene in random order (``min_views``..``max_views``), plus up
 to ``hand_crops`` hand crops as extra views (the paper's slot scheme: the crops are views
 whose intrinsics were changed, extrinsics kept). Augmentation: crop jitter of body views
-(zoom and shift, intrinsics follow), jitter of the hand boxes, and colour (brightness,
-contrast, channel gains) of the RGB.
+(zoom and shift, intrinsics follow; half of them framed around the detected person, as the
+reconstruct pipeline frames footage), jitter of the hand boxes, and colour (brightness,
+contrast, channel gains) of the RGB. MediaPipe's evidence, found once in the full renders
+when packing, is rasterised in each crop's frame, as the sampler does with a photo's.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ import numpy as np
 import torch
 
 from engine.proxy.hands import hand_boxes
+from engine.diffusion.evidence import evidence_maps
 from engine.diffusion.packed import PackedScenes
 from engine.geometry.crop import crop_images, crop_intrinsics, crop_proxies, square_boxes
+
+
+PERSON_CROPS = 0.5  # share of body views cropped around the detected person, as at inference
 
 
 @dataclass
@@ -31,11 +37,13 @@ class BatchSpec:
     hand_crops: int = 0
     augment: bool = True
     seed: int = 0
+    evidence: bool = False  # add MediaPipe's evidence maps of each crop (``evidence``)
 
 
 class TrainBatches(torch.utils.data.Dataset):
     """``batches[step]`` -> dict of rgb (B, V, 3, S, S) in [-1, 1], seg (B, V, S, S) uint8,
-    uv (B, V, S, S, 2), K / R_cam_world / t_cam_world (B, V, ...) float64, scene (B,) long."""
+    uv (B, V, S, S, 2), K / R_cam_world / t_cam_world (B, V, ...) float64, scene (B,) long; with
+    ``spec.evidence`` also evidence (B, V, EVIDENCE_CHANNELS, S, S), rasterised in each crop."""
 
     def __init__(self, packed_folder, scenes: list[int], spec: BatchSpec, length: int):
         self.folder, self.scenes, self.spec, self.length = packed_folder, list(scenes), spec, length
@@ -65,7 +73,8 @@ class TrainBatches(torch.utils.data.Dataset):
         rows = np.arange(p.views(scene).start, p.views(scene).stop)
         H, W = p.seg.shape[1:]
         views = list(rng.permutation(rows)[:body])
-        boxes = [_body_box(W, H, rng if spec.augment else None) for _ in views]
+        boxes = [_person_box(p.evidence.body[v], W, H, rng) if spec.augment and rng.random() < PERSON_CROPS
+                 else _body_box(W, H, rng if spec.augment else None) for v in views]
         if hands:
             found = hand_boxes(torch.as_tensor(np.asarray(p.seg[rows])))
             for k in range(hands):
@@ -85,9 +94,12 @@ class TrainBatches(torch.utils.data.Dataset):
         seg, uv = crop_proxies(torch.as_tensor(np.asarray(p.seg[order])),
                                torch.as_tensor(np.asarray(p.uv[order], dtype=np.float32)), box_t, S)
         K = torch.as_tensor(p.cameras["K"][order])
-        return {"rgb": rgb * 2 - 1, "seg": seg, "uv": uv, "K": crop_intrinsics(K, box_t.double(), S),
-                "R_cam_world": torch.as_tensor(p.cameras["R_cam_world"][order]),
-                "t_cam_world": torch.as_tensor(p.cameras["t_cam_world"][order]), "scene": torch.tensor(scene)}
+        out = {"rgb": rgb * 2 - 1, "seg": seg, "uv": uv, "K": crop_intrinsics(K, box_t.double(), S),
+               "R_cam_world": torch.as_tensor(p.cameras["R_cam_world"][order]),
+               "t_cam_world": torch.as_tensor(p.cameras["t_cam_world"][order]), "scene": torch.tensor(scene)}
+        if spec.evidence:
+            out["evidence"] = evidence_maps(p.evidence.subset(order), box_t, S)
+        return out
 
 
 def _body_box(W: int, H: int, rng: np.random.Generator | None) -> torch.Tensor:
@@ -98,6 +110,21 @@ def _body_box(W: int, H: int, rng: np.random.Generator | None) -> torch.Tensor:
         return box
     side = float(box[2] - box[0]) * rng.uniform(0.85, 1.15)
     cx, cy = W / 2 + rng.uniform(-0.08, 0.08) * W, H / 2 + rng.uniform(-0.08, 0.08) * H
+    return torch.tensor([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def _person_box(body: np.ndarray, W: int, H: int, rng: np.random.Generator) -> torch.Tensor:
+    """The crop the reconstruct pipeline makes (``engine.pipeline.proxies``): a square around the
+    detected landmarks, enlarged by its margin, here jittered (side x[0.9, 1.2], centre +-8%);
+    the whole image when nothing was detected."""
+    from engine.pipeline.proxies import person_box
+
+    box = person_box(body[:, :2], body[:, 2])
+    if box is None:
+        return _body_box(W, H, rng)
+    side = float(box[2] - box[0]) * rng.uniform(0.9, 1.2)
+    cx = float(box[0] + box[2]) / 2 + rng.uniform(-0.08, 0.08) * side
+    cy = float(box[1] + box[3]) / 2 + rng.uniform(-0.08, 0.08) * side
     return torch.tensor([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 

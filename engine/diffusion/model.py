@@ -4,7 +4,10 @@ replaced by multi-view attention (``attention.py``), conditioned on each view's 
 a diffusers ``T2IAdapter`` (pixel-aligned features added inside the down blocks) and image
 tokens for the cross-attention: DINOv2 (transformers ``Dinov2Model``, frozen) read from a
 local folder, or a small trainable patch encoder with the same interface when no DINOv2
-weights are on disk. The config records which.
+weights are on disk. The config records which. With ``evidence_channels`` the adapter also
+reads MediaPipe's landmarks and person mask rasterised in each view
+(``engine.diffusion.evidence``): the paper's pose prior, from a detector trained on real
+photos, so that a render and a photograph give the denoiser the same kind of input.
 
 The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choice in latent
 space) the UNet regresses the palette image like any other; with ``seg_head="parts"`` (pixel
@@ -33,6 +36,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from engine.body import BODY_MODELS
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
 from engine.diffusion.codec import PALETTE_COLOURS, LatentCodec, PixelCodec
+from engine.diffusion.evidence import EVIDENCE_CHANNELS
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -113,7 +117,8 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                  layers_per_block: int = 1, attention_head_dim: int = 8, cross_attention_dim: int = 32,
                  norm_num_groups: int = 8, adapter_res_blocks: int = 1, image_encoder: str = "patch",
                  dinov2_path: str | None = None, image_patch: int = 8, epipolar_band: float = 2.0,
-                 seg_head: str = "palette", uv_head_width: int = 0, rest_body: str | None = None):
+                 seg_head: str = "palette", uv_head_width: int = 0, rest_body: str | None = None,
+                 evidence_channels: int = 0):
         super().__init__()
         if seg_head not in ("palette", "parts"):
             raise InputError(f"config: seg_head must be 'palette' or 'parts', got {seg_head!r}")
@@ -151,7 +156,10 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         self.unet.class_embedding = torch.nn.Embedding(2, time_dim)
         torch.nn.init.zeros_(self.unet.class_embedding.weight)
         width = self.unet.config.cross_attention_dim
-        self.adapter = T2IAdapter(in_channels=3, channels=list(self.unet.config.block_out_channels),
+        if evidence_channels not in (0, EVIDENCE_CHANNELS):
+            raise InputError(f"config: evidence_channels must be 0 or {EVIDENCE_CHANNELS} (engine.diffusion.evidence), "
+                             f"got {evidence_channels}")
+        self.adapter = T2IAdapter(in_channels=3 + evidence_channels, channels=list(self.unet.config.block_out_channels),
                                   num_res_blocks=adapter_res_blocks, downscale_factor=self._codec.downscale,
                                   adapter_type="full_adapter")
         if image_encoder == "patch":
@@ -199,18 +207,19 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
                 out[name] = proc
         return out
 
-    def _adapter_features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """The T2I-Adapter's feature per down block, at the size the UNet adds it: inside a
+    def _adapter_features(self, condition: torch.Tensor) -> list[torch.Tensor]:
+        """The T2I-Adapter's feature per down block (of the RGB and, when the model has
+        ``evidence_channels``, MediaPipe's evidence maps), at the size the UNet adds it: inside a
         cross-attention block (before its downsampling), but after a plain block's
         downsampling, so those are pooled once more."""
-        features = self.adapter(rgb)
+        features = self.adapter(condition)
         types = self.unet.config.down_block_types
         n = len(types)
         return [torch.nn.functional.avg_pool2d(f, 2) if not t.startswith("CrossAttn") and i < n - 1 else f
                 for i, (f, t) in enumerate(zip(features, types))]
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, rgb: torch.Tensor,
-                cameras: list[Cameras], return_logits: bool = False):
+                cameras: list[Cameras], evidence: torch.Tensor | None = None, return_logits: bool = False):
         B, M, V, C, h, w = sample.shape
         if M != 2 or C != self.codec.channels:
             raise InputError(f"sample: expected (B, 2, V, {self.codec.channels}, h, w), got {tuple(sample.shape)}")
@@ -219,10 +228,16 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
             raise InputError(f"rgb: expected {(B, V, 3, H, W)}, got {tuple(rgb.shape)}")
         if len(cameras) != B or any(len(c) != V or (c.height, c.width) != (H, W) for c in cameras):
             raise InputError(f"cameras: need {B} scenes of {V} cameras for {W}x{H} images")
+        E = self.config.evidence_channels
+        if E and (evidence is None or evidence.shape != (B, V, E, H, W)):
+            got = None if evidence is None else tuple(evidence.shape)
+            raise InputError(f"evidence: this model is conditioned on MediaPipe's evidence, expected {(B, V, E, H, W)}, "
+                             f"got {got}")
         timestep = torch.as_tensor(timestep, device=sample.device).reshape(-1).expand(B)
         per_item = lambda x: x[:, None].expand(B, 2, *x.shape[1:]).reshape(B * 2 * V, *x.shape[2:])  # noqa: E731
         rgb_flat = rgb.reshape(B * V, 3, H, W)
-        features = [per_item(f.reshape(B, V, *f.shape[1:])) for f in self._adapter_features(rgb_flat)]
+        condition = torch.cat([rgb, evidence.to(rgb)], dim=2).reshape(B * V, 3 + E, H, W) if E else rgb_flat
+        features = [per_item(f.reshape(B, V, *f.shape[1:])) for f in self._adapter_features(condition)]
         tokens = self.rgb_encoder(rgb_flat)
         tokens = per_item(tokens.reshape(B, V, *tokens.shape[1:]))
         modality = torch.arange(2, device=sample.device).repeat_interleave(V).repeat(B)

@@ -20,6 +20,7 @@ import torch
 
 from engine.diffusion.checkpoint import resolve_model_folder
 from engine.diffusion.codec import decode_proxy_images, decode_views
+from engine.diffusion.evidence import ViewEvidence, evidence_maps
 from engine.proxy.hands import hand_boxes
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -56,14 +57,17 @@ def load_generator(path: Path, device: str | None = None):
 
     folder = resolve_model_folder(Path(path))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = ProxyDiffusionModel.from_pretrained(folder).to(device).eval()
+    # float32 whatever the file holds (the shipped model is stored in float16)
+    model = ProxyDiffusionModel.from_pretrained(folder, torch_dtype=torch.float32).to(device).eval()
     scheduler = DDIMScheduler.from_pretrained(folder, subfolder="scheduler")
     return model, scheduler
 
 
 @torch.no_grad()
-def denoise(model, scheduler, rgb: torch.Tensor, cameras: Cameras, options: SampleOptions) -> tuple[torch.Tensor, torch.Tensor]:
-    """rgb (V, 3, S, S) in [-1, 1], cameras at S -> K samples: seg (K, V, S, S), uv (K, V, S, S, 2)."""
+def denoise(model, scheduler, rgb: torch.Tensor, cameras: Cameras, options: SampleOptions,
+            evidence: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """rgb (V, 3, S, S) in [-1, 1], cameras at S, the evidence maps (V, E, S, S) for a model
+    conditioned on them -> K samples: seg (K, V, S, S), uv (K, V, S, S, 2)."""
     K, V = options.samples, rgb.shape[0]
     device = next(model.parameters()).device
     codec, S = model.codec, model.image_size
@@ -71,9 +75,12 @@ def denoise(model, scheduler, rgb: torch.Tensor, cameras: Cameras, options: Samp
     x = torch.randn(K, 2, V, codec.channels, S // codec.downscale, S // codec.downscale, generator=g).to(device)
     x = x * scheduler.init_noise_sigma
     rgb_k = rgb.to(device)[None].expand(K, *rgb.shape)
+    ev_k = None if evidence is None else evidence.to(device)[None].expand(K, *evidence.shape)
+    if model.config.evidence_channels and ev_k is None:
+        raise InputError("this model is conditioned on MediaPipe's evidence: pass the views' detections")
     scheduler.set_timesteps(options.steps, device=device)
     for t in scheduler.timesteps:
-        pred = model(scheduler.scale_model_input(x, t), t.expand(K), rgb_k, [cameras] * K)
+        pred = model(scheduler.scale_model_input(x, t), t.expand(K), rgb_k, [cameras] * K, ev_k)
         x = scheduler.step(pred, t, x).prev_sample
     images = decode_views(codec, x)  # (K, 2, V, 3, S, S)
     return decode_proxy_images(images.transpose(1, 2).cpu(), codec.rest)
@@ -85,8 +92,9 @@ def _resample(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Ten
 
 
 def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
-                   options: SampleOptions = SampleOptions()) -> SampledProxies:
-    """images (V, 3, H, W) in [0, 1] with their cameras -> aggregated proxies (+ hand crops)."""
+                   options: SampleOptions = SampleOptions(), evidence: ViewEvidence | None = None) -> SampledProxies:
+    """images (V, 3, H, W) in [0, 1] with their cameras (and, for a model conditioned on it,
+    MediaPipe's evidence in them) -> aggregated proxies (+ hand crops)."""
     if options.samples < 1 or options.steps < 1:
         raise InputError(f"samples and steps must be at least 1, got {options.samples}, {options.steps}")
     V, _, H, W = images.shape
@@ -96,7 +104,9 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
     boxes = square_boxes(V, W, H)
     source = list(range(V))
     cams = crop_cameras(cameras.to(torch.float64), boxes.double(), S)
-    seg, uv = denoise(model, scheduler, _resample(images, boxes, S), cams, options)
+    maps = lambda rows, b: None if not model.config.evidence_channels else \
+        evidence_maps(_need(evidence).subset(rows), b, S)  # noqa: E731
+    seg, uv = denoise(model, scheduler, _resample(images, boxes, S), cams, options, maps(source, boxes))
     hands = 0
     if options.hand_crops:
         agg = aggregate_samples(seg, uv)
@@ -108,5 +118,11 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
             boxes = torch.cat([boxes, crop_boxes])
             source += [v for v, _, _ in found]
             cams = crop_cameras(cameras.to(torch.float64).subset(source), boxes.double(), S)
-            seg, uv = denoise(model, scheduler, _resample(images[source], boxes, S), cams, options)
+            seg, uv = denoise(model, scheduler, _resample(images[source], boxes, S), cams, options, maps(source, boxes))
     return SampledProxies(aggregate_samples(seg, uv), cams, boxes, source, hands, seg)
+
+
+def _need(evidence: ViewEvidence | None) -> ViewEvidence:
+    if evidence is None:
+        raise InputError("this model is conditioned on MediaPipe's evidence: pass the views' detections")
+    return evidence

@@ -63,6 +63,7 @@ class TrainConfig:
     uv_body_weight: float | None = None  # the uv stream's error on the body's pixels; None: 1 (pixel configs), 0 (sd21)
     init_from: str | None = None  # a fresh run starts from this trained model's weights (``initial_model``)
     packed: str | None = None  # where the packed training set lives; None: DATASET/packed
+    evidence: bool = True  # condition on MediaPipe's landmarks and mask (False: the ablation)
 
     @property
     def pixel_space(self) -> bool:
@@ -101,6 +102,7 @@ def resume_config(out: Path, max_steps: int | None = None) -> TrainConfig:
     record = read_json(path)
     record.pop("world_size", None)
     record.setdefault("uv_body_weight", 0.0)  # runs from before the term keep their loss
+    record.setdefault("evidence", False)  # and runs from before the evidence channels their inputs
     try:
         cfg = TrainConfig(**record)
     except TypeError as e:
@@ -123,7 +125,7 @@ def initial_model(cfg: TrainConfig):
     folder = resolve_model_folder(Path(cfg.init_from), "--init-from")
     paths = {"pretrained_path": cfg.sd21_path, "dinov2_path": cfg.dinov2_path}  # this machine's, when given
     model = ProxyDiffusionModel.from_pretrained(folder, **{k: v for k, v in paths.items() if v})
-    wanted = {"image_encoder": "patch", **model_config(cfg.config, cfg.sd21_path, cfg.dinov2_path)}
+    wanted = {"image_encoder": "patch", **model_config(cfg.config, cfg.sd21_path, cfg.dinov2_path, cfg.evidence)}
     for key, want in wanted.items():
         have = model.config.get(key)
         if key not in paths and _plain(have) != _plain(want):
@@ -188,8 +190,9 @@ def diffusion_loss(model, codec, scheduler, batch: dict, generator: torch.Genera
     kind = scheduler.config.prediction_type
     target = scheduler.get_velocity(x0, noise, timesteps) if kind == "v_prediction" else \
         {"epsilon": noise, "sample": x0}[kind]
+    evidence = batch["evidence"].to(device) if "evidence" in batch else None
     pred, logits = model(noisy, timesteps, batch["rgb"].to(device), batch_cameras(batch, batch["rgb"].shape[-1]),
-                         return_logits=True)
+                         evidence, return_logits=True)
     loss = torch.nn.functional.mse_loss(pred.float(), target.float())
     if uv_body_weight:
         loss = loss + uv_body_weight * _body_mse(codec, pred[:, 1].float(), target[:, 1].float(), batch["seg"] > 0)
@@ -241,7 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         cfg = replace(cfg, init_from=str(folder.resolve()))  # the record names the weights, not a moving run
     else:
         torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-        model = build_model(cfg.config, cfg.sd21_path, cfg.dinov2_path)
+        model = build_model(cfg.config, cfg.sd21_path, cfg.dinov2_path, cfg.evidence)
         scheduler = make_scheduler(model, cfg.prediction_type)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
@@ -251,7 +254,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     if saved.get("scaler") and accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(saved["scaler"])
     size, codec = accelerator.unwrap_model(model).image_size, accelerator.unwrap_model(model).codec
-    spec = BatchSpec(size, cfg.batch_size, cfg.min_views, cfg.max_views, cfg.hand_crops, cfg.augment, cfg.seed)
+    spec = BatchSpec(size, cfg.batch_size, cfg.min_views, cfg.max_views, cfg.hand_crops, cfg.augment, cfg.seed,
+                     evidence=bool(accelerator.unwrap_model(model).config.evidence_channels))
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = TrainBatches(packed_dir, train_ids, spec, length=cfg.max_steps * world)
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(step * world + rank,
@@ -318,7 +322,7 @@ def validation_loss(model, scheduler, packed_dir: Path, val_ids: list[int], spec
                     uv_body_weight: float = 0.0, batches: int = 4) -> float:
     """The loss on held-out scenes at fixed views, noise and timesteps (comparable across steps)."""
     model.eval()
-    fixed = BatchSpec(spec.image_size, 1, spec.max_views, spec.max_views, 0, False, spec.seed + 1)
+    fixed = BatchSpec(spec.image_size, 1, spec.max_views, spec.max_views, 0, False, spec.seed + 1, spec.evidence)
     data = TrainBatches(packed_dir, val_ids, fixed, length=batches)
     T = scheduler.config.num_train_timesteps
     losses = [diffusion_loss(model, model.codec, scheduler, data[i], _generator(spec.seed, 10**9, i),

@@ -1,7 +1,9 @@
-"""``diffproxy evaluate --proxies none``: run the product's path on rendered scenes (the
-detector on the renders, the fit to its landmarks and masks) and score the bodies against
-the scenes' ground truth (MPVPE, PA-MPVPE, MPJPE, PA-MPJPE in mm: the keys of the proxy
-evaluation). A scene's world is known (metres, Z up) and is given to the fit; the units and
+"""``diffproxy evaluate --proxies none`` and ``--proxies model``: run the product's path on
+rendered scenes (the detector on the renders, the fit to its landmarks and masks, and with a
+generator loaded in the ``Reconstructor``, to the proxies it samples) and score the bodies
+against the scenes' ground truth (MPVPE, PA-MPVPE, MPJPE, PA-MPJPE in mm: the keys of the
+proxy evaluation); with a generator also the sampled proxies against the exact ones in the
+same crops (``seg_miou``, ``surface_error_mm``). A scene's world is known (metres, Z up) and is given to the fit; the units and
 up axis that footage would get (found from the person) are reported beside (``world_found``:
 scenes where that gives metres and +Z)."""
 
@@ -50,7 +52,27 @@ def score_scene(folder: Path, rec, views: int | None) -> dict:
            "mpjpe_mm": float(mpjpe(k, gt["keypoints"])), "pa_mpjpe_mm": float(pa_mpjpe(k, gt["keypoints"])),
            "residual_px": float(np.nanmedian(result.keypoint_reprojection_px)), "seconds": seconds,
            "seconds_detect": seconds_detect, "seconds_fit": result.timings["fit_s"], **found.record()}
+    if rec.generator is not None:
+        row.update(proxy_quality(result.proxies, scene, rec.body))
     return row
+
+
+def proxy_quality(proxies, scene, body) -> dict:
+    """The sampled proxies against the scene's exact ones cast into the same crops."""
+    from engine.geometry.crop import crop_proxies
+    from engine.proxy import BodyProxy
+    from engine.proxy.quality import seg_miou, surface_error
+
+    if proxies is None:
+        return {"seg_miou": math.nan, "surface_error_mm": math.nan, "seconds_proxies": math.nan}
+    S, views = proxies.proxy.seg.shape[-1], proxies.views
+    gt_seg, gt_uv = crop_proxies(torch.as_tensor(scene.proxies["seg"][views]),
+                                 torch.as_tensor(scene.proxies["uv"][views]), proxies.boxes, S)
+    verts = torch.as_tensor(scene.gt["vertices"], dtype=torch.float64)
+    err, _ = surface_error(proxies.proxy.seg, proxies.proxy.uv, gt_seg.to(torch.uint8), gt_uv, verts,
+                           body.faces.cpu(), BodyProxy.for_body(body).lookup)
+    return {"seg_miou": float(seg_miou(proxies.proxy.seg, gt_seg)), "surface_error_mm": float(err),
+            "seconds_proxies": proxies.seconds}
 
 
 def evaluate_evidence(dataset: Path, rec, views: int | None = None, max_scenes: int | None = None,
@@ -67,9 +89,14 @@ def evaluate_evidence(dataset: Path, rec, views: int | None = None, max_scenes: 
             continue
         rows.append(row)
         progress(row)
-    summary = {"proxies": "none", "scenes": len(rows), "views": views, "failed": len(failed),
-               "failed_scenes": failed}
-    for key in (*METRICS, "residual_px", "seconds"):
+    summary = {"proxies": "none" if rec.generator is None else "model", "scenes": len(rows), "views": views,
+               "failed": len(failed), "failed_scenes": failed}
+    if rec.generator is not None:
+        g = rec.generator
+        summary.update(samples=g.options.samples, steps=g.options.steps, uniform_weights=g.uniform_weights,
+                       evidence_channels=g.model.config.evidence_channels)
+    extra = ("seg_miou", "surface_error_mm", "seconds_proxies") if rec.generator is not None else ()
+    for key in (*METRICS, "residual_px", "seconds", *extra):
         values = [r[key] for r in rows if math.isfinite(r[key])]
         summary[key if key != "seconds" else "seconds_per_scene"] = float(np.mean(values)) if values else math.nan
     for key in METRICS:

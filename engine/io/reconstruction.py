@@ -136,7 +136,39 @@ def _write_previews(folder: Path, rec, body, part_table, previews: dict) -> list
         rows.append(np.concatenate([t[:h] for t in tiles], axis=1))
     width = min(r.shape[1] for r in rows)
     Image.fromarray(np.concatenate([r[:, :width] for r in rows], axis=0)).save(folder / "contact_sheet.jpg", quality=88)
-    return names + ["contact_sheet.jpg"]
+    names.append("contact_sheet.jpg")
+    if rec.first_proxies is not None and rec.frames[0] in previews:
+        Image.fromarray(proxy_sheet(rec, previews[rec.frames[0]])).save(folder / "proxies.jpg", quality=90)
+        names.append("proxies.jpg")
+    return names
+
+
+def proxy_sheet(rec, images: dict) -> np.ndarray:
+    """The first frame's sampled proxies over the footage: per view that showed the person,
+    its crop (lens distortion removed) beside the same crop with the aggregated parts painted
+    on in the palette, and the parts where the K samples agree shown brighter (their weight)."""
+    import cv2
+    import torch
+
+    from engine.geometry.crop import crop_images
+    from engine.proxy.parts import PALETTE
+
+    g, tiles = rec.first_proxies, []
+    for k, v in enumerate(g.views):
+        cam = rec.calibration.cameras[v]
+        image = images[rec.cameras[v]]
+        image = cv2.undistort(image, cam.K, cam.dist) if np.any(cam.dist) else image
+        S = PREVIEW_HEIGHT // 2
+        crop = crop_images(torch.tensor(image).permute(2, 0, 1)[None].float(), g.boxes[k:k + 1].float(), S)
+        crop = crop[0].permute(1, 2, 0).numpy()
+        seg = cv2.resize(g.proxy.seg[k].numpy().astype(np.uint8), (S, S), interpolation=cv2.INTER_NEAREST)
+        weight = cv2.resize(g.proxy.weight[k].float().numpy(), (S, S), interpolation=cv2.INTER_NEAREST)
+        painted = crop.copy()
+        on = seg > 0
+        alpha = (0.35 + 0.5 * weight[on])[:, None]
+        painted[on] = (1 - alpha) * painted[on] + alpha * PALETTE[seg[on]]
+        tiles.append(np.concatenate([crop, painted], axis=0).clip(0, 255).astype(np.uint8))
+    return np.concatenate(tiles, axis=1)
 
 
 def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ class FrameResult:
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
     disagreeing: tuple[int, int] = (0, 0)  # landmark observations dropped, left/right swaps undone
+    proxies: object = None  # engine.pipeline.proxies.GeneratedProxies, when a generator ran
 
 
 class Reconstructor:
@@ -59,7 +60,8 @@ class Reconstructor:
 
     @classmethod
     def from_pretrained(cls, checkpoint=None, body: str = "anny", device: str = "auto", smplx_model=None,
-                        hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 8) -> "Reconstructor":
+                        hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 8,
+                        uniform_weights: bool = False) -> "Reconstructor":
         from engine.body import load_body_model
         from engine.detect.mediapipe_detector import MediaPipeDetector
 
@@ -71,7 +73,8 @@ class Reconstructor:
         if checkpoint is not None:
             from engine.pipeline.proxies import ProxyGenerator
 
-            generator = ProxyGenerator(checkpoint, model, samples=samples, steps=steps, device=device)
+            generator = ProxyGenerator(checkpoint, model, samples=samples, steps=steps, device=device,
+                                       uniform_weights=uniform_weights)
         return cls(model, table, MediaPipeDetector(hands=hands, mask=True), generator)
 
     # 1 -------------------------------------------------------------------------------
@@ -199,10 +202,11 @@ class Reconstructor:
         xy, score, dropped = self.agreed_landmarks(detections, calibration)
         cams = self.engine_cameras(calibration, world)
         evidence = Evidence(torch.as_tensor(xy), torch.as_tensor(score), cams, self.masks(detections, calibration))
-        corr, corr_cams = None, None
+        proxies = None
         t1 = time.perf_counter()
         if self.generator is not None:
-            corr, corr_cams = self.generator(images, calibration, cams, detections)
+            proxies = self.generator(images, calibration, cams, detections)
+        corr, corr_cams = (proxies.corr, proxies.cameras) if proxies is not None else (None, None)
         timings["proxies_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         with _threads(1 if self.body.device.type == "cpu" else None):
@@ -211,7 +215,7 @@ class Reconstructor:
         timings["fit_s"] = time.perf_counter() - t2
         px = fit.residual_px.double().cpu().numpy()
         px[[i for i, d in enumerate(detections) if d is None]] = np.nan
-        return FrameResult(fit, detections, names, px, timings, notes, dropped), world
+        return FrameResult(fit, detections, names, px, timings, notes, dropped, proxies), world
 
 
 @contextmanager

@@ -41,6 +41,7 @@ class Reconstruction:
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
     landmark_names: tuple[str, ...] = ()  # of ``landmarks``
+    first_proxies: object = None  # the first frame's GeneratedProxies, when a generator ran (pictures)
 
 
 def _cached_detections(cache: Path | None, frame: int, cameras: list[str]):
@@ -131,7 +132,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
                "seconds_score": time.perf_counter() - t0}
     return Reconstruction(frames, fps, list(calib.names()), calib, world, params.detach(), vertices,
                           out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes,
-                          rec.table.names)
+                          rec.table.names, results[0].proxies)
 
 
 def refined_calibration(calib: Calibration, cams, world: WorldFrame) -> Calibration:

@@ -129,8 +129,10 @@ def test_reconstruct_command_is_an_argument_list(core, tmp_path):
                                                                          str(tmp_path), "--samples", "2", "--steps", "4"]
     assert ["--body", "smplx", "--smplx-model", str(smplx)] == cmd[cmd.index("--body"):cmd.index("--body") + 4]
     assert "--refine-cameras" in cmd and cmd[-2:] == ["--device", "cpu"]
-    with pytest.raises(err, match="checkpoint ''"):
-        job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", proxies="model")
+    shipped = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", proxies="model")
+    assert "--checkpoint" not in shipped and shipped[shipped.index("--proxies") + 1] == "model"  # the engine's own
+    with pytest.raises(err, match="checkpoint '/nope': no such folder"):
+        job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", proxies="model", checkpoint="/nope")
     with pytest.raises(err, match="SMPL-X model file"):
         job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", body="smplx")
 

@@ -8,6 +8,7 @@ from helpers import ring_cameras
 
 from engine.diffusion.codec import PALETTE_COLOURS, decode_proxy_images
 from engine.diffusion.configs import model_config
+from engine.diffusion.evidence import EVIDENCE_CHANNELS
 from engine.diffusion.model import ProxyDiffusionModel, SplitOutput
 from engine.diffusion.views import epipolar_mask
 from engine.errors import InputError
@@ -17,9 +18,10 @@ from engine.geometry.rays import pixel_centers
 SIZE = 32
 
 
-def tiny(**kw) -> ProxyDiffusionModel:
+def tiny(evidence: bool = False, **kw) -> ProxyDiffusionModel:
+    """The tiny model; RGB only unless ``evidence`` (most tests here are about other inputs)."""
     torch.manual_seed(0)
-    model = ProxyDiffusionModel(**{**model_config("tiny"), **kw}).eval()
+    model = ProxyDiffusionModel(**{**model_config("tiny", evidence=evidence), **kw}).eval()
     for proc in model.unet.attn_processors.values():  # non-zero ray embeddings, so they matter
         if isinstance(proc, torch.nn.Module):
             torch.nn.init.normal_(proc.ray_proj.weight, std=0.1)
@@ -66,6 +68,31 @@ def test_other_views_and_cameras_change_the_prediction():
         c = model(sample, t, rgb2, cams)
     assert (a - b).abs().max() > 1e-4
     assert (a[:, :, 0] - c[:, :, 0]).abs().max() > 1e-4  # view 0 hears view 1's image
+
+
+def test_evidence_channels_reach_the_prediction_and_are_required():
+    """A model conditioned on MediaPipe's evidence: its prediction depends on the maps (of
+    that view), the maps follow the views' order, and calling it without them is an error."""
+    model = tiny(evidence=True)
+    assert model.config.evidence_channels == EVIDENCE_CHANNELS
+    assert model.adapter.adapter.conv_in.in_channels == (3 + EVIDENCE_CHANNELS) * model.codec.downscale ** 2
+    sample, t, rgb, cams = inputs(1, 3, seed=5)
+    ev = torch.rand(1, 3, EVIDENCE_CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    perm = [2, 0, 1]
+    with torch.no_grad():
+        a = model(sample, t, rgb, cams, ev)
+        ev2 = ev.clone()
+        ev2[:, 0] = 0
+        b = model(sample, t, rgb, cams, ev2)
+        c = model(sample[:, :, perm], t, rgb[:, perm], [cams[0].subset(perm)], ev[:, perm])
+    assert (a[:, :, 0] - b[:, :, 0]).abs().max() > 1e-4
+    assert torch.allclose(a[:, :, perm], c, atol=1e-4)
+    with pytest.raises(InputError, match="evidence"):
+        model(sample, t, rgb, cams)
+    with pytest.raises(InputError, match="evidence"):
+        model(sample, t, rgb, cams, ev[:, :, :5])
+    with pytest.raises(InputError, match="evidence_channels"):
+        ProxyDiffusionModel(evidence_channels=4)
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -124,7 +151,7 @@ def test_dinov2_encoder_from_a_local_folder(tmp_path):
     torch.manual_seed(0)
     Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                              patch_size=8, image_size=SIZE)).save_pretrained(tmp_path / "dinov2")
-    model = ProxyDiffusionModel(**model_config("tiny", dinov2_path=tmp_path / "dinov2"))
+    model = ProxyDiffusionModel(**model_config("tiny", dinov2_path=tmp_path / "dinov2", evidence=False))
     sample, t, rgb, cams = inputs(1, 2)
     with torch.no_grad():
         out = model(sample, t, rgb, cams)

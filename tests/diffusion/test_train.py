@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.diffusion.checkpoint import checkpoints
-from engine.evaluation.model_proxies import read_images
+from engine.evaluation.model_proxies import read_evidence, read_images
 from engine.proxy.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
@@ -109,14 +109,15 @@ def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     assert summary["loss"] < 0.01
     model, scheduler = load_generator(out)
     scene = read_scene(one_scene / "scene_000000")
+    evidence = read_evidence(scene, [0, 1])
     result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=3, steps=4))
+                            SampleOptions(samples=3, steps=4), evidence)
     assert seg_miou(result.proxy.seg, torch.as_tensor(scene.proxies["seg"])) >= 0.9
     assert result.proxy.weight.max() <= 1 and (result.proxy.weight[result.proxy.seg == 0] == 0).all()
     torch.manual_seed(1)
     untrained = ProxyDiffusionModel(**{**model.config}).eval()
     chance = sample_proxies(untrained, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=3, steps=4))
+                            SampleOptions(samples=3, steps=4), evidence)
     assert seg_miou(chance.proxy.seg, torch.as_tensor(scene.proxies["seg"])) < 0.3
 
 
@@ -153,7 +154,7 @@ def test_the_loss_takes_a_distributed_wrapper(one_scene, tmp_path):
         torch.manual_seed(0)
         model = build_model("tiny")
         wrapped = torch.nn.parallel.DistributedDataParallel(model)
-        batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False), 1)[0]
+        batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False, evidence=True), 1)[0]
         loss = diffusion_loss(wrapped, model.codec, make_scheduler(model), batch, torch.Generator().manual_seed(0))
         loss.backward()
         assert torch.isfinite(loss) and model.unet.conv_in.weight.grad is not None
@@ -172,7 +173,7 @@ def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
     torch.manual_seed(0)
     model = build_model("tiny")
     assert model.config.seg_head == "parts" and build_model("tiny", seg_head="palette").config.seg_head == "palette"
-    batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False), 1)[0]
+    batch = TrainBatches(pack_dataset(one_scene), [0], BatchSpec(SIZE, 1, 2, 2, augment=False, evidence=True), 1)[0]
     scheduler = make_scheduler(model)
     loss = diffusion_loss(model, model.codec, scheduler, batch, torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(0)  # the same draws as the loss: noise, then the timestep
@@ -180,7 +181,7 @@ def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
     noise = torch.randn(x0.shape, generator=g)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (1,), generator=g)
     pred, logits = model(scheduler.add_noise(x0, noise, t), t, batch["rgb"], batch_cameras(batch, SIZE),
-                         return_logits=True)
+                         batch["evidence"], return_logits=True)
     ce = torch.nn.functional.cross_entropy(logits[0], batch["seg"][0].long())
     assert torch.allclose(loss, torch.nn.functional.mse_loss(pred, x0) + ce, rtol=1e-5)
     assert ce > 1.0  # about ln(47) at the start: the logits know nothing yet
@@ -197,7 +198,7 @@ def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
 
 def test_evaluate_with_model_proxies(one_scene, overfit):
     out, _ = overfit
-    result = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model", "--checkpoint", str(out),
+    result = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model-only", "--checkpoint", str(out),
                                       "--steps", "4", "--samples", "2", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
@@ -205,7 +206,7 @@ def test_evaluate_with_model_proxies(one_scene, overfit):
                 "surface_error_mm"):
         assert key in summary
     assert summary["seg_miou"] >= 0.9 and summary["surface_error_mm"] < 20 and summary["samples"] == 2
-    bad = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model"])
+    bad = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model-only"])
     assert bad.exit_code == 2 and "--checkpoint" in bad.output
 
 
@@ -290,3 +291,22 @@ def test_cli_train_resume_without_a_run_says_it_starts_a_new_one(one_scene, tmp_
     res = CliRunner().invoke(app, ["train", str(one_scene), "--config", "tiny", "--out", str(tmp_path / "o"),
                                    "--resume", "--lr", "-1"])  # refused after the notice, before any work
     assert "--resume: no run in" in res.output and "starting a new one" in res.output, res.output
+
+
+def test_export_writes_a_float16_model_that_loads_as_float32(overfit, tmp_path):
+    from safetensors import safe_open
+
+    out, _ = overfit
+    result = CliRunner().invoke(app, ["export", str(out), "--out", str(tmp_path / "shipped")])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "shipped"
+    with safe_open(folder / "diffusion_pytorch_model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert (folder / "train_config.json").is_file() and (folder / "log.jsonl").is_file()
+    model, scheduler = load_generator(folder)
+    original, _ = load_generator(out)
+    assert next(model.parameters()).dtype == torch.float32
+    for (name, a), b in zip(model.state_dict().items(), original.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+    bad = CliRunner().invoke(app, ["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "holds no model" in bad.output and not (tmp_path / "x").exists()

@@ -9,40 +9,6 @@ from engine.landmarks import load_landmark_table
 from engine.geometry.triangulation import triangulate
 from engine.landmarks.learn import learn_from_joints, solve_sparse
 
-HELD_OUT = """
-seed = 424242
-[pose.family_weights]
-standing = 1.0
-walking = 1.0
-sitting = 0.0
-crouching = 0.0
-reaching = 0.0
-arms_raised = 0.0
-bending = 0.0
-lying = 0.0
-[occluders]
-count = [0, 0]
-[cameras]
-views = 4
-width = 384
-height = 384
-out_of_frame_share = 0.0
-[render]
-samples = 6
-"""
-
-
-@pytest.fixture(scope="module")
-def held_out(tmp_path_factory):
-    """One rendered scene of a seed never used to learn the table (real Blender)."""
-    from synth.config import load_config
-    from synth.dataset import render_dataset
-
-    root = tmp_path_factory.mktemp("held_out")
-    (root / "held_out.toml").write_text(HELD_OUT)
-    render_dataset(root / "d", 1, load_config(root / "held_out.toml"))
-    return root / "d"
-
 
 @pytest.mark.blender
 @pytest.mark.slow

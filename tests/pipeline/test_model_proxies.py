@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.diffusion.evidence import EVIDENCE_CHANNELS
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pose2sim_balancing"
 
@@ -47,9 +49,16 @@ def test_reconstruct_with_a_checkpoints_proxies(tmp_path, checkpoint):
     sized, _ = rec.check_inputs(images, calib)
     detections = rec.detect(images, sized)
     cams = rec.engine_cameras(sized, rec.find_world([detections], sized))
-    corr, crop_cams = rec.generator(images, sized, cams, detections)
-    assert len(crop_cams) == 4 and crop_cams.width == rec.generator.model.image_size
+    assert rec.generator.model.config.evidence_channels == EVIDENCE_CHANNELS  # MediaPipe's evidence goes in too
+    out = rec.generator(images, sized, cams, detections)
+    corr, crop_cams = out.corr, out.cameras
+    assert len(crop_cams) == 4 and crop_cams.width == rec.generator.model.image_size and out.views == [0, 1, 2, 3]
     assert corr is not None and len(corr) > 0 and ((corr.weight >= 0) & (corr.weight <= 1)).all()
+    # each crop frames the person: the undistorted landmarks of its view fall inside it
+    for v, box in zip(out.views, out.boxes.numpy()):
+        det, cam = detections[v], sized.cameras[v]
+        xy = cam.undistort_points(det.body_xy[det.body_score > 0.5])
+        assert ((xy >= box[:2]) & (xy <= box[2:])).all()
 
 
 def test_model_proxies_need_a_checkpoint(tmp_path):
