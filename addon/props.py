@@ -103,7 +103,7 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                                                                     "(the shipped one, or the preferences' checkpoint)")],
                           default="none")
     samples: IntProperty(name="Samples", default=3, min=1, soft_max=16, description="Proxy samples per view (K)")
-    steps: IntProperty(name="Steps", default=8, min=1, soft_max=50, description="Denoising steps")
+    steps: IntProperty(name="Steps", default=4, min=1, soft_max=50, description="Denoising steps")
     refine_cameras: BoolProperty(name="Refine cameras", default=False,
                                  description="Correct each camera's rotation, position and focal length with the body")
     body: EnumProperty(name="Body", items=[("anny", "Anny", "Anny (no download)"),

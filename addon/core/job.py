@@ -44,7 +44,7 @@ def check_python(python: str | Path) -> Path:
 
 def reconstruct_command(python: str | Path, footage: str | Path, calibration: str | Path, out: str | Path,
                         frames: str = "", views: str = "", proxies: str = "none", checkpoint: str = "",
-                        samples: int = 3, steps: int = 8, refine_cameras: bool = False, body: str = "anny",
+                        samples: int = 3, steps: int = 4, refine_cameras: bool = False, body: str = "anny",
                         smplx_model: str = "", device: str = "auto") -> list[str]:
     """``diffproxy reconstruct`` as an argument list; the settings as its options of the same
     names (``--proxies model`` takes the preferences' checkpoint or the engine's shipped model,

@@ -68,7 +68,7 @@ def demo(
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` "
                                                           "wrote (default: the shipped model)."),
     samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
-    steps: int = typer.Option(8, help="Denoising steps, with --proxies model."),
+    steps: int = typer.Option(4, help="Denoising steps, with --proxies model."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""

@@ -76,7 +76,7 @@ def evaluate(
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model or model-only: a trained model folder "
                                                            "or training folder (its latest checkpoint; default for "
                                                            "model: the shipped model)."),
-    steps: int = typer.Option(8, help="With --proxies model: denoising steps."),
+    steps: int = typer.Option(4, help="With --proxies model: denoising steps."),
     hand_crops: int = typer.Option(0, help="Hand crops added as views (0: none): exact ones with --proxies gt, the "
                                            "refinement pass's with --proxies model."),
     corrupt: float = typer.Option(0.0, help="Share of foreground pixels made wrong in each simulated sample."),

@@ -37,7 +37,7 @@ def parse_frames(text: str | None) -> tuple[int, int | None, int]:
 
 def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = None, frames: str | None = None,
                        views: str | None = None, proxies: str = "none", checkpoint: Path | None = None,
-                       samples: int = 3, steps: int = 8, device: str = "auto", body: str = "anny",
+                       samples: int = 3, steps: int = 4, device: str = "auto", body: str = "anny",
                        smplx_model: Path | None = None, keypoints: Path | None = None,
                        keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
                        quiet: bool = False, reconstructor=None, refine_cameras: bool = False) -> dict:
@@ -217,7 +217,7 @@ def reconstruct(
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote "
                                                           "(default: the shipped model)."),
     samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
-    steps: int = typer.Option(8, help="Denoising steps, with --proxies model."),
+    steps: int = typer.Option(4, help="Denoising steps, with --proxies model."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     body: str = typer.Option("anny", help="Body model: anny or smplx (with --smplx-model)."),
     smplx_model: Optional[Path] = typer.Option(None, help="Your SMPL-X model file (.npz or .pkl)."),

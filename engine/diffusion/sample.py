@@ -31,7 +31,7 @@ from engine.proxy.uncertainty import AggregatedProxy, aggregate_samples
 @dataclass
 class SampleOptions:
     samples: int = 3  # K
-    steps: int = 8
+    steps: int = 4  # the overfit proof: 2-8 steps give the same proxies (docs/experiments.md)
     seed: int = 0
     hand_crops: int = 0  # at most this many hand crops in a second pass; 0: no hand refinement
 

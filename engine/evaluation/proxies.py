@@ -54,7 +54,7 @@ class EvalConfig:
     seed: int = 0
     smplx_model: str | None = None
     checkpoint: str | None = None  # proxies "model": the diffusion checkpoint
-    steps: int = 8  # proxies "model": denoising steps
+    steps: int = 4  # proxies "model": denoising steps
     hand_crops: int = 0  # hand crops added as views (0: none): exact (gt) or the sampler's refinement pass
     options: FitOptions = field(default_factory=FitOptions)
 

@@ -28,6 +28,7 @@ def triangulate(points_xy: np.ndarray, scores: np.ndarray, projections: np.ndarr
     rows /= np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-300)
     A = (rows * w[..., None, None]).transpose(1, 0, 2, 3).reshape(xy.shape[1], -1, 4)  # (L, 2V, 4)
     X = np.linalg.svd(A)[2][:, -1]
-    out = X[:, :3] / X[:, 3:]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a landmark no two views see: NaN below
+        out = X[:, :3] / X[:, 3:]
     out[(w > 0).sum(axis=0) < 2] = np.nan
     return out

@@ -56,7 +56,7 @@ class GeneratedProxies:
 
 
 class ProxyGenerator:
-    def __init__(self, checkpoint, body, samples: int = 3, steps: int = 8, device: str | None = None, seed: int = 0,
+    def __init__(self, checkpoint, body, samples: int = 3, steps: int = 4, device: str | None = None, seed: int = 0,
                  uniform_weights: bool = False):
         self.model, self.scheduler = load_generator(checkpoint, device)
         self.options = SampleOptions(samples=samples, steps=steps, seed=seed)

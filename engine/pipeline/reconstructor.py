@@ -60,7 +60,7 @@ class Reconstructor:
 
     @classmethod
     def from_pretrained(cls, checkpoint=None, body: str = "anny", device: str = "auto", smplx_model=None,
-                        hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 8,
+                        hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 4,
                         uniform_weights: bool = False) -> "Reconstructor":
         from engine.body import load_body_model
         from engine.detect.mediapipe_detector import MediaPipeDetector

@@ -61,13 +61,27 @@ def test_reconstruct_with_a_checkpoints_proxies(tmp_path, checkpoint):
         assert ((xy >= box[:2]) & (xy <= box[2:])).all()
 
 
-def test_model_proxies_need_a_checkpoint(tmp_path):
+def test_the_shipped_model_is_the_default_and_loads_offline(tmp_path):
+    """No --checkpoint: the generator the package ships (float16 safetensors, at most 30 MB,
+    with its card and training record), conditioned on MediaPipe's evidence; a folder
+    without a model is refused naming it, before anything is written."""
+    from safetensors import safe_open
+
     from engine.cli.reconstruct_cmd import run_reconstruction
+    from engine.diffusion.checkpoint import SHIPPED_MODEL, default_checkpoint
+    from engine.diffusion.sample import load_generator
     from engine.errors import InputError
 
-    with pytest.raises(InputError, match="--checkpoint"):
-        run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
-                           proxies="model", quiet=True)
+    assert default_checkpoint(None) == SHIPPED_MODEL
+    weights = SHIPPED_MODEL / "diffusion_pytorch_model.safetensors"
+    assert weights.stat().st_size < 30 * 2**20
+    with safe_open(weights, "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    for name in ("MODEL_CARD.md", "train_config.json", "log.jsonl", "scheduler/scheduler_config.json"):
+        assert (SHIPPED_MODEL / name).is_file(), name
+    model, scheduler = load_generator(default_checkpoint(None), "cpu")
+    assert model.config.evidence_channels == EVIDENCE_CHANNELS and model.image_size == 128
+    assert next(model.parameters()).dtype == torch.float32
     with pytest.raises(InputError, match="holds no model"):
         run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
                            proxies="model", checkpoint=tmp_path, quiet=True)
