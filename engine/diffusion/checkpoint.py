@@ -108,8 +108,8 @@ def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
 def export_model(src: Path, dst: Path) -> Path:
     """A trained model (model or training folder: its latest checkpoint) as the folder the
     package ships: float16 safetensors, config, noise schedule, and the run's
-    ``train_config.json`` and ``log.jsonl`` as its training record. Written beside ``dst``
-    and renamed into place."""
+    ``train_config.json`` and ``log.jsonl`` as its training record (and the card of a model
+    already in ``dst``). Written beside ``dst`` and renamed into place."""
     from engine.diffusion.model import ProxyDiffusionModel
 
     folder = resolve_model_folder(Path(src), "export")
@@ -122,4 +122,6 @@ def export_model(src: Path, dst: Path) -> Path:
             if (run / name).is_file():
                 shutil.copy2(run / name, tmp / name)
         (tmp / "source.json").write_text(json.dumps({"checkpoint": folder.parent.name}, indent=1))
+        if (Path(dst) / "MODEL_CARD.md").is_file():  # a re-export keeps the card written by hand
+            shutil.copy2(Path(dst) / "MODEL_CARD.md", tmp / "MODEL_CARD.md")
     return Path(dst)
