@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, PROXIES_OPTION, SAMPLES_OPTION, STEPS_OPTION,
+                                        generator_checkpoint, run_reconstruction)
 from engine.errors import InputError
 
 console = Console(stderr=True)
@@ -63,16 +65,13 @@ def demo(
                                                "OpenPose reference has every 10th)."),
     heldout: bool = typer.Option(True, help="Also reconstruct without each camera and score it there."),
     example: Optional[Path] = typer.Option(None, help="The capture folder (default: the bundled one)."),
-    proxies: str = typer.Option("none", help="none: landmarks and masks; model: add the proxy generator's dense "
-                                             "proxies (the shipped one, or --checkpoint)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` "
-                                                          "wrote (default: the shipped model)."),
-    samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
-    steps: int = typer.Option(4, help="Denoising steps, with --proxies model."),
+    proxies: str = PROXIES_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    samples: int = SAMPLES_OPTION,
+    steps: int = STEPS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
-    from engine.cli.reconstruct_cmd import run_reconstruction
     from engine.io.calibration import read_calibration
     from engine.pipeline.reconstructor import Reconstructor
 
@@ -82,13 +81,8 @@ def demo(
         if not (root / "videos").is_dir():
             raise InputError(f"{root}: the demo capture is missing (it ships in the repository's examples/ folder)")
         calibration = root / "calibration" / "Calib.toml"
-        if proxies not in ("none", "model"):
-            raise InputError(f"--proxies: expected none or model, got {proxies!r}")
-        if proxies == "model":
-            from engine.diffusion.checkpoint import default_checkpoint
-
-            checkpoint = default_checkpoint(checkpoint)
-        rec = Reconstructor.from_pretrained(checkpoint if proxies == "model" else None, samples=samples, steps=steps)
+        checkpoint = generator_checkpoint(proxies, checkpoint)
+        rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps)
         model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps)
         console.print(f"reconstructing frames {frames} of {root.name} from 4 cameras")
         summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames, quiet=as_json,

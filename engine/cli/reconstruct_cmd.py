@@ -35,6 +35,27 @@ def parse_frames(text: str | None) -> tuple[int, int | None, int]:
     return start, stop, step
 
 
+def generator_checkpoint(proxies: str, checkpoint: Path | None) -> Path | None:
+    """The proxy generator ``--proxies`` asks for: None for "none", ``checkpoint`` or the shipped
+    model for "model"."""
+    if proxies not in ("none", "model"):
+        raise InputError(f"--proxies: expected none or model, got {proxies!r}")
+    if proxies == "none":
+        return None
+    from engine.diffusion.checkpoint import default_checkpoint
+
+    return default_checkpoint(checkpoint)
+
+
+# the generator's options, shared by reconstruct and demo
+PROXIES_OPTION = typer.Option("none", help="none: landmarks and masks only; model: add dense proxies sampled by the "
+                                           "proxy generator (the shipped one, or --checkpoint).")
+CHECKPOINT_OPTION = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote (default: "
+                                            "the shipped model).")
+SAMPLES_OPTION = typer.Option(3, help="Proxy samples per view (K), with --proxies model.")
+STEPS_OPTION = typer.Option(4, help="Denoising steps, with --proxies model.")
+
+
 def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = None, frames: str | None = None,
                        views: str | None = None, proxies: str = "none", checkpoint: Path | None = None,
                        samples: int = 3, steps: int = 4, device: str = "auto", body: str = "anny",
@@ -53,12 +74,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
 
     t_start = time.perf_counter()
     input_dir = Path(input_dir)
-    if proxies not in ("none", "model"):
-        raise InputError(f"--proxies: expected none or model, got {proxies!r}")
-    if proxies == "model":
-        from engine.diffusion.checkpoint import default_checkpoint
-
-        checkpoint = default_checkpoint(checkpoint)
+    checkpoint = generator_checkpoint(proxies, checkpoint)
     _check_out(out)
     calib_path = calibration or (input_dir / "scene.json" if (input_dir / "scene.json").exists() else None)
     if calib_path is None:
@@ -75,7 +91,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
             raise InputError(f"--views: {', '.join(unknown)} not among the cameras with footage ({', '.join(cameras)})")
         cameras = wanted
     frame_list = capture.frame_range(*parse_frames(frames))
-    rec = reconstructor or Reconstructor.from_pretrained(checkpoint if proxies == "model" else None, body=body,
+    rec = reconstructor or Reconstructor.from_pretrained(checkpoint, body=body,
                                                          device=device, smplx_model=smplx_model, samples=samples,
                                                          steps=steps)
     from dataclasses import replace
@@ -212,12 +228,10 @@ def reconstruct(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     frames: Optional[str] = typer.Option(None, help="Frames START:STOP[:STEP] or one frame N (default: all)."),
     views: Optional[str] = typer.Option(None, help="Comma-separated camera names (default: every camera with footage)."),
-    proxies: str = typer.Option("none", help="none: landmarks and masks only; model: add dense proxies sampled "
-                                             "by the proxy generator (the shipped one, or --checkpoint)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote "
-                                                          "(default: the shipped model)."),
-    samples: int = typer.Option(3, help="Proxy samples per view (K), with --proxies model."),
-    steps: int = typer.Option(4, help="Denoising steps, with --proxies model."),
+    proxies: str = PROXIES_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    samples: int = SAMPLES_OPTION,
+    steps: int = STEPS_OPTION,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     body: str = typer.Option("anny", help="Body model: anny or smplx (with --smplx-model)."),
     smplx_model: Optional[Path] = typer.Option(None, help="Your SMPL-X model file (.npz or .pkl)."),

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from engine.cache import atomic_folder, atomic_write_bytes
-from engine.diffusion.evidence import ViewEvidence
+from engine.diffusion.evidence import ViewEvidence, detect_evidence
 from engine.errors import InputError
 from engine.io.files import check_writable_folder, read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
@@ -74,15 +74,12 @@ def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
 def scene_evidence(scene, cache: Path, stamp: list, detector) -> ViewEvidence:
     """MediaPipe's evidence in every view of ``scene`` (the reconstruct pipeline's detection),
     from ``cache/<scene>.npz`` when it was made for this ``scene.json`` ``stamp``."""
-    from engine.diffusion.evidence import detect_evidence
-
     path = cache / f"{scene.folder.name}.npz"
     if path.is_file():
         with np.load(path) as d:
             if d["stamp"].tolist() == stamp[1:]:
                 return ViewEvidence(d["body"], d["hands"], d["mask"])
-    images = [read_rgb(scene.image_path(v)) for v in range(scene.num_views)]
-    evidence = detect_evidence(images, scene_projections(scene), detector)
+    evidence = read_scene_evidence(scene, detector=detector)
     buf = io.BytesIO()
     np.savez_compressed(buf, body=evidence.body, hands=evidence.hands, mask=evidence.mask, stamp=np.array(stamp[1:]))
     atomic_write_bytes(path, buf.getvalue())
@@ -106,6 +103,14 @@ class _LazyDetector:
     def close(self) -> None:
         if self.detector is not None:
             self.detector.close()
+
+
+def read_scene_evidence(scene, views=None, detector=None) -> ViewEvidence:
+    """MediaPipe's evidence in a scene's views (default: all), found as the reconstruct pipeline
+    finds it (``detect_evidence``: the person the views agree on)."""
+    views = list(range(scene.num_views)) if views is None else list(views)
+    images = [read_rgb(scene.image_path(v)) for v in views]
+    return detect_evidence(images, scene_projections(scene, views), detector)
 
 
 def scene_projections(scene, views=None) -> list[np.ndarray]:

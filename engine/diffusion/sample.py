@@ -104,8 +104,8 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
     boxes = square_boxes(V, W, H)
     source = list(range(V))
     cams = crop_cameras(cameras.to(torch.float64), boxes.double(), S)
-    maps = lambda rows, b: None if not model.config.evidence_channels else \
-        evidence_maps(_need(evidence).subset(rows), b, S)  # noqa: E731
+    maps = lambda rows, b: None if not model.config.evidence_channels or evidence is None else \
+        evidence_maps(evidence.subset(rows), b, S)  # noqa: E731  (denoise names missing evidence)
     seg, uv = denoise(model, scheduler, _resample(images, boxes, S), cams, options, maps(source, boxes))
     hands = 0
     if options.hand_crops:
@@ -121,8 +121,3 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
             seg, uv = denoise(model, scheduler, _resample(images[source], boxes, S), cams, options, maps(source, boxes))
     return SampledProxies(aggregate_samples(seg, uv), cams, boxes, source, hands, seg)
 
-
-def _need(evidence: ViewEvidence | None) -> ViewEvidence:
-    if evidence is None:
-        raise InputError("this model is conditioned on MediaPipe's evidence: pass the views' detections")
-    return evidence

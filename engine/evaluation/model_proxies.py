@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.diffusion.evidence import ViewEvidence, detect_evidence
+from engine.diffusion.packed import read_scene_evidence
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
 from engine.proxy.views import ProxyViews
 from engine.geometry.camera import Cameras
@@ -25,15 +25,6 @@ from engine.proxy.quality import seg_miou, surface_error
 def read_images(scene: Scene, index: list[int]) -> torch.Tensor:
     """(V, 3, H, W) in [0, 1] of the scene's views ``index``."""
     return torch.as_tensor(np.stack([read_rgb(scene.image_path(v)) for v in index])).permute(0, 3, 1, 2).float() / 255
-
-
-def read_evidence(scene: Scene, index: list[int], detector=None) -> ViewEvidence:
-    """MediaPipe's evidence in the scene's views ``index``, found as the reconstruct pipeline
-    finds it (for a model conditioned on it)."""
-    from engine.diffusion.packed import scene_projections
-
-    images = [read_rgb(scene.image_path(v)) for v in index]
-    return detect_evidence(images, scene_projections(scene, index) if len(index) > 1 else None, detector)
 
 
 class ModelProxies:
@@ -53,7 +44,7 @@ class ModelProxies:
         n = len(cameras)
         options = self.options if seed is None else replace(self.options, seed=seed)
         t0 = time.perf_counter()
-        evidence = read_evidence(scene, list(range(n))) if self.model.config.evidence_channels else None
+        evidence = read_scene_evidence(scene, range(n)) if self.model.config.evidence_channels else None
         out = sample_proxies(self.model, self.scheduler, read_images(scene, list(range(n))), cameras, options, evidence)
         seconds = time.perf_counter() - t0
         agg = out.proxy

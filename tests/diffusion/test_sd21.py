@@ -14,7 +14,8 @@ from engine.diffusion.train import TrainConfig, train
 from engine.errors import InputError
 from engine.evaluation.proxies import scene_cameras
 from engine.io.scene import read_scene
-from engine.evaluation.model_proxies import read_evidence, read_images
+from engine.diffusion.packed import read_scene_evidence
+from engine.evaluation.model_proxies import read_images
 
 pytestmark = pytest.mark.xdist_group("diffusion_train")
 
@@ -75,5 +76,5 @@ def test_sd21_trains_reloads_and_samples(sd_folder, tmp_path, anny32, anny_proxy
     assert scheduler.config.prediction_type == "v_prediction"
     scene = read_scene(root / "scene_000000")
     result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=2, steps=1), read_evidence(scene, [0, 1]))
+                            SampleOptions(samples=2, steps=1), read_scene_evidence(scene, [0, 1]))
     assert result.proxy.seg.shape == (2, 256, 256) and result.cameras.width == 256

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.diffusion.checkpoint import checkpoints
-from engine.evaluation.model_proxies import read_evidence, read_images
+from engine.diffusion.packed import read_scene_evidence
+from engine.evaluation.model_proxies import read_images
 from engine.proxy.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
@@ -109,7 +110,7 @@ def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     assert summary["loss"] < 0.01
     model, scheduler = load_generator(out)
     scene = read_scene(one_scene / "scene_000000")
-    evidence = read_evidence(scene, [0, 1])
+    evidence = read_scene_evidence(scene, [0, 1])
     result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
                             SampleOptions(samples=3, steps=4), evidence)
     assert seg_miou(result.proxy.seg, torch.as_tensor(scene.proxies["seg"])) >= 0.9
