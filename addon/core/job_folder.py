@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from ..vendor.world import WorldFrame
 CALIBRATION = "cameras.json"
 FOOTAGE = "footage"
 RECORD = "job.json"
+JOB_KIND = "diffproxy.blender_job"  # the mark of a job folder this add-on wrote
 NO_CAMERAS = ("no cameras with footage to reconstruct from: import a capture (Import Capture) or give the scene's "
               "cameras their footage as a movie clip background")
 SAME_INTRINSICS_PX = 0.01  # K this close to the imported one: the imported lens distortion still holds
@@ -89,16 +89,67 @@ def write_job(folder: str | Path, cameras: list[SceneCamera], world: WorldFrame,
         entry, note = opencv_camera(cam, world)
         entries.append(entry)
         notes += [note] if note else []
-    if folder.exists():
-        shutil.rmtree(folder)
+    clear_job_folder(folder)
     (folder / FOOTAGE).mkdir(parents=True)
     calibration = folder / CALIBRATION
     write_calibration_json(Calibration(entries, calibration, "json"), calibration)
     linked = {cam.name: str(_link_footage(folder / FOOTAGE, cam)) for cam in cameras}
-    record = {"kind": "diffproxy.blender_job", "cameras": names, "frames": frames, "footage": linked,
+    record = {"kind": JOB_KIND, "cameras": names, "frames": frames, "footage": linked,
               "world": world.record(), "notes": notes}
     (folder / RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return JobFiles(folder, calibration, folder / FOOTAGE, notes)
+
+
+def clear_job_folder(folder: Path) -> None:
+    """Remove an earlier job folder, only when it is one this add-on wrote: its ``job.json``
+    carries the add-on's mark and it holds nothing but the job's own files (``footage/`` only
+    links). Anything else there is the user's: refused, nothing deleted."""
+    if not folder.exists() and not folder.is_symlink():
+        return
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"{folder}: left as it is ({why}): Reconstruct replaces only a job folder it wrote "
+                          f"itself; move it away or choose another fit folder")
+
+    if folder.is_symlink() or not folder.is_dir():
+        raise refuse("not a folder of its own")
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict) or record.get("kind") != JOB_KIND:
+        raise refuse(f"no {RECORD} with kind {JOB_KIND!r}")
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in (RECORD, CALIBRATION, FOOTAGE))
+    footage = folder / FOOTAGE
+    if footage.is_symlink() or (footage.exists() and not footage.is_dir()):
+        extra.append(FOOTAGE)
+    elif footage.is_dir():
+        linked = record.get("footage") if isinstance(record.get("footage"), dict) else {}
+        extra += [f"{FOOTAGE}/{p.name}" for p in footage.iterdir() if not _is_job_link(p, linked)]
+    if extra:
+        raise refuse(f"it also holds {', '.join(extra[:5])}")
+    if footage.is_dir():
+        for p in footage.iterdir():
+            p.unlink()  # a link: the footage it points to stays
+        footage.rmdir()
+    for name in (CALIBRATION, RECORD):
+        if (folder / name).is_file():
+            (folder / name).unlink()
+    folder.rmdir()
+
+
+def _is_job_link(path: Path, linked: dict) -> bool:
+    """A footage entry the add-on made: a symbolic link, or (where links cannot be made) a
+    hard link to the video that job.json names for that camera."""
+    if path.is_symlink():
+        return True
+    source = linked.get(path.stem)
+    if not isinstance(source, str) or not path.is_file():
+        return False
+    try:
+        return os.path.samefile(path, source)
+    except OSError:
+        return False
 
 
 def _link_footage(footage: Path, cam: SceneCamera) -> Path:

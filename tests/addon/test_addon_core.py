@@ -2,6 +2,7 @@
 Blender: world conversion, fit and footage reading, the reconstruct job."""
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -320,3 +321,51 @@ def test_job_folder_refuses_what_the_engine_could_not_read(staged, tmp_path):
     assert jf.frames_option(" 3:7 ", 1, 100, 1, 100) == "3:7"
     with pytest.raises(errors.InputError, match="frame range 200-300: no footage frame"):
         jf.frames_option("", 200, 300, 1, 100)
+
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_job_folder_of_the_user_is_never_deleted(staged, tmp_path):
+    """Reconstruct writes ``<fit>/job``: a ``job/`` the add-on did not write (the user's videos and
+    notes, a job.json of another kind, or the add-on's job with a user file added) is refused,
+    naming the folder, with every file left; the add-on's own job folder is replaced, and the
+    footage its links point to stays."""
+    jf, errors = staged_module("core.job_folder"), staged_module("vendor.errors")
+    settings = staged_module("vendor.blender_camera").BlenderCamera(lens=50.0)
+    world = staged_module("core.world").world_frame()
+    shoot = tmp_path / "shoot"
+    (shoot / "job").mkdir(parents=True)
+    (shoot / "job/cam1.mp4").write_bytes(b"the only copy of the take")
+    (shoot / "job/IMPORTANT_notes.txt").write_text("do not lose")
+    video = tmp_path / "take.mp4"
+    video.write_bytes(b"video")
+    cams = [jf.SceneCamera("c1", settings, video)]
+    before = _tree(shoot)
+    refused = re.escape(f"{shoot / 'job'}: left as it is (no job.json with kind 'diffproxy.blender_job'): ")
+    with pytest.raises(errors.InputError, match=refused + "Reconstruct replaces only a job folder it wrote itself"):
+        jf.write_job(shoot / "job", cams, world, "0:1")
+    assert _tree(shoot) == before  # the videos and the notes, byte for byte
+    (shoot / "job/job.json").write_text('{"kind": "something else"}')
+    before = _tree(shoot)
+    with pytest.raises(errors.InputError, match=refused):
+        jf.write_job(shoot / "job", cams, world, "0:1")
+    assert _tree(shoot) == before
+
+    ours = tmp_path / "fit/job"
+    jf.write_job(ours, cams, world, "0:1")
+    (ours / "footage/c1.mp4").unlink()
+    (ours / "footage/c1.mp4").write_bytes(b"a user's file under the link's name")
+    (ours / "notes.txt").write_text("mine")
+    before = _tree(ours)
+    with pytest.raises(errors.InputError, match="left as it is .it also holds notes.txt, footage/c1.mp4.: "):
+        jf.write_job(ours, cams, world, "0:2")
+    assert _tree(ours) == before
+    (ours / "notes.txt").unlink()
+    (ours / "footage/c1.mp4").unlink()
+    (ours / "footage/c1.mp4").symlink_to(video)
+    files = jf.write_job(ours, cams, world, "0:2")  # the add-on's own: replaced
+    assert '"frames": "0:2"' in (ours / "job.json").read_text() and files.footage.joinpath("c1.mp4").is_symlink()
+    assert video.read_bytes() == b"video"
