@@ -7,6 +7,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
+from .core.export_path import check_export_path, exporter_message
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
 from .core.job import Job, check_python, reconstruct_command, render_command
@@ -93,6 +94,9 @@ def load_fit(op, context, path: str) -> bpy.types.Object:
     if others:
         op.report({"WARNING"}, f"the fit's world is {world} (up axis, units per metre) but cameras were imported "
                                f"with {', '.join(sorted(others))}: re-import the capture with the fit's world")
+    for note in fit.notes:
+        fps = context.scene.render.fps / context.scene.render.fps_base
+        op.report({"WARNING"}, f"{note} ({fps:g} fps)")
     obj = import_body(context, fit, f"{fit.body_model} {fit.path.parent.name}")
     for other in context.view_layer.objects.selected:
         other.select_set(False)
@@ -109,6 +113,11 @@ class _ExportBody(ExportHelper):
         return is_body(context.active_object)
 
     def execute(self, context):
+        try:
+            path = check_export_path(_abs(self.filepath), self.filename_ext)
+        except InputError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         body = body_objects(context.active_object)  # the mesh and its armature
         selected = list(context.view_layer.objects.selected)
         for other in selected:
@@ -116,16 +125,19 @@ class _ExportBody(ExportHelper):
         for obj in body:
             obj.select_set(True)
         try:
-            self.export(self.filepath)
-        except RuntimeError as e:
-            self.report({"ERROR"}, f"{self.filepath}: export failed: {e}")
+            result = self.export(str(path))
+        except RuntimeError as e:  # the exporter's traceback: its last line is the reason
+            self.report({"ERROR"}, f"{path}: export failed: {exporter_message(e)}")
             return {"CANCELLED"}
         finally:
             for obj in body:
                 obj.select_set(False)
             for other in selected:
                 other.select_set(True)
-        self.report({"INFO"}, f"wrote {self.filepath}")
+        if "FINISHED" not in result:
+            self.report({"ERROR"}, f"{path}: the exporter stopped without writing ({', '.join(sorted(result))})")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"wrote {path}")
         return {"FINISHED"}
 
 
@@ -142,10 +154,10 @@ class DIFFPROXY_OT_export_gltf(_ExportBody, bpy.types.Operator):
                     "glTF viewers read only the first 4. Off: the 4 largest, renormalised (the bundled fit: at most "
                     "5.5 mm off, 0.07 mm on average)")
 
-    def export(self, path: str) -> None:
-        bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True, export_animations=True,
-                                  export_morph=True, export_force_sampling=True, export_yup=True,
-                                  export_all_influences=self.all_influences)
+    def export(self, path: str) -> set:
+        return bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True,
+                                         export_animations=True, export_morph=True, export_force_sampling=True,
+                                         export_yup=True, export_all_influences=self.all_influences)
 
 
 class DIFFPROXY_OT_export_fbx(_ExportBody, bpy.types.Operator):
@@ -156,11 +168,11 @@ class DIFFPROXY_OT_export_fbx(_ExportBody, bpy.types.Operator):
     filename_ext = ".fbx"
     filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
 
-    def export(self, path: str) -> None:
+    def export(self, path: str) -> set:
         # one take of the scene's animation: "all actions" would try the shape keys' action on the object
-        bpy.ops.export_scene.fbx(filepath=path, use_selection=True, bake_anim=True, bake_anim_use_all_actions=False,
-                                 bake_anim_use_nla_strips=False, add_leaf_bones=False,
-                                 object_types={"MESH", "ARMATURE"})
+        return bpy.ops.export_scene.fbx(filepath=path, use_selection=True, bake_anim=True,
+                                        bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+                                        add_leaf_bones=False, object_types={"MESH", "ARMATURE"})
 
 
 class DIFFPROXY_OT_set_camera(bpy.types.Operator):

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..vendor.errors import InputError
+from .fitcheck import numbers
 
 KEYS = ("rig_bone_names", "rig_parents", "rig_rest", "rig_length", "rig_pose", "rest_vertices", "skin_index",
         "skin_weight")
+FINITE = ("rig_rest", "rig_length", "rig_pose", "rest_vertices", "skin_weight")  # as float64
 
 
 @dataclass
@@ -40,11 +42,15 @@ def matrices_to_blender(world, M: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_rig(arrays: dict, world, T: int, V: int, where: str) -> Rig | None:
+def read_rig(arrays: dict, world, T: int, V: int, where) -> Rig | None:
     """The rig in ``arrays`` (fit.npz), None when the fit has none (older fits, other models)."""
     if not all(k in arrays for k in KEYS):
         return None
-    names, parents = tuple(str(n) for n in arrays["rig_bone_names"]), np.asarray(arrays["rig_parents"], np.int64)
+    arrays = {**arrays, **{k: numbers(arrays, k, where) for k in FINITE}}  # NaN bones or poses: refused
+    if arrays["rig_bone_names"].ndim != 1 or arrays["rig_bone_names"].dtype.kind not in "US":
+        raise InputError(f"{where}: 'rig_bone_names': expected a list of names, got {arrays['rig_bone_names'].dtype}")
+    names = tuple(str(n) for n in arrays["rig_bone_names"])
+    parents = numbers(arrays, "rig_parents", where, np.int64)
     J = len(names)
     pose = arrays["rig_pose"][None] if arrays["rig_pose"].ndim == 3 else arrays["rig_pose"]
     expected = {"rig_parents": (J,), "rig_rest": (J, 4, 4), "rig_length": (J,), "rest_vertices": (V, 3),
@@ -56,7 +62,10 @@ def read_rig(arrays: dict, world, T: int, V: int, where: str) -> Rig | None:
         raise InputError(f"{where}: 'rig_pose': expected shape ({T}, {J}, 4, 4), got {arrays['rig_pose'].shape}")
     if J == 0 or parents[0] != -1 or any(not 0 <= parents[j] < j for j in range(1, J)):
         raise InputError(f"{where}: 'rig_parents': expected -1 for the first bone, then earlier bones")
-    index = arrays["skin_index"]
+    for key, matrices in (("rig_rest", arrays["rig_rest"]), ("rig_pose", pose)):
+        if J and not (np.abs(np.linalg.det(matrices[..., :3, :3])) > 1e-9).all():
+            raise InputError(f"{where}: '{key}': bone matrices that cannot be inverted (a zero scale)")
+    index = numbers(arrays, "skin_index", where, np.int64)
     if index.ndim != 2 or index.shape[0] != V or (index.size and (index.min() < 0 or index.max() >= J)):
         raise InputError(f"{where}: 'skin_index': expected ({V}, S) bone ids below {J}, got shape {index.shape}")
     return Rig(names, parents, matrices_to_blender(world, arrays["rig_rest"]),

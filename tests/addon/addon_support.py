@@ -88,6 +88,23 @@ def write_fit(folder: Path, vertices, faces, vertex_part, frames, fps=30.0, worl
     return folder
 
 
+def rig_cube_fit(folder: Path, frames=(0, 1)) -> Path:
+    """The box of ``cube_fit`` (Z up, metres) with a two-bone rig (fit.npz ``rig_*``): the root
+    moves it up 10 cm a frame, its child bone rests."""
+    folder, verts = cube_fit(folder, frames=frames, world={"up_axis": "+Z", "world_units_per_metre": 1.0})
+    rest = np.tile(np.eye(4), (2, 1, 1))
+    rest[1, :3, 3] = [0.0, 0.0, 1.0]
+    pose = np.tile(rest, (len(frames), 1, 1, 1))
+    pose[:, :, 2, 3] += 0.1 * np.arange(len(frames))[:, None]
+    arrays = dict(np.load(folder / "fit.npz"))
+    arrays["vertices"] = np.stack([verts[0] + [0.0, 0.0, 0.1 * i] for i in range(len(frames))])
+    arrays.update(rig_bone_names=np.array(["root", "top"]), rig_parents=np.array([-1, 0]), rig_rest=rest,
+                  rig_length=np.array([1.0, 0.5]), rig_pose=pose, rest_vertices=verts[0],
+                  skin_index=np.zeros((8, 1), np.int64), skin_weight=np.ones((8, 1)))
+    np.savez(folder / "fit.npz", **arrays)
+    return folder
+
+
 CUBE_FACES = [[0, 1, 2], [0, 2, 3], [4, 6, 5], [4, 7, 6], [0, 4, 5], [0, 5, 1], [1, 5, 6], [1, 6, 2], [2, 6, 7],
               [2, 7, 3], [3, 7, 4], [3, 4, 0]]
 

@@ -263,3 +263,63 @@ def test_reconstruct_job_is_the_scene_cameras(blender_home, tmp_path):
     assert (written["cam05"].width, written["cam05"].height) == (1088, 1920)
     assert "no camera object named 'nothere'" in report["unknown_camera"]["error"]
     assert "frame range 200-300: no footage frame in it" in report["outside_footage"]["error"]
+
+
+def _one_line(error: str) -> str:
+    """An operator's ERROR as a script gets it: ``Error: <report>\\n``; the report, one line."""
+    text = error.removeprefix("Error: ").rstrip("\n")
+    assert "\n" not in text and "Traceback" not in text, error
+    return text
+
+
+def test_damaged_fit_and_failed_export_are_one_line_errors(blender_home, tmp_path):
+    """Import Fit of a damaged fit and an export that cannot be written: one line naming the
+    file (and the field), no traceback. A fit with fps 0 (image folders) imports at the scene's
+    rate with a note."""
+    import json
+
+    from addon_support import rig_cube_fit
+
+    home, _ = blender_home
+    damaged = tmp_path / "damaged"
+    data = (rig_cube_fit(damaged / "truncated") / "fit.npz").read_bytes()
+    (damaged / "truncated/fit.npz").write_bytes(data[:len(data) // 2])
+    for name, change in (("fast", {"fps": "fast"}), ("escape", {"files": {"npz": "../../good/fit.npz"}})):
+        record = json.loads((rig_cube_fit(damaged / name) / "fit.json").read_text())
+        (damaged / name / "fit.json").write_text(json.dumps({**record, **change}))
+    for name, key in (("nan_rest", "rig_rest"), ("nan_pose", "rig_pose")):
+        arrays = dict(np.load(rig_cube_fit(damaged / name) / "fit.npz"))
+        arrays[key][..., 0, 3] = np.nan
+        np.savez(damaged / name / "fit.npz", **arrays)
+    (rig_cube_fit(damaged / "nested") / "fit.json").write_text("{\"a\": " * 50_000 + "1" + "}" * 50_000)
+    no_rate = rig_cube_fit(tmp_path / "no_rate")
+    record = json.loads((no_rate / "fit.json").read_text())
+    (no_rate / "fit.json").write_text(json.dumps({**record, "fps": 0.0}))
+    np.savez(no_rate / "fit.npz", **{**np.load(no_rate / "fit.npz"), "fps": np.asarray(0.0)})
+    good = rig_cube_fit(tmp_path / "good")
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run_blender("fit_errors.py", damaged, no_rate, good, out, home=home)
+
+    expected = {"truncated": "truncated/fit.npz: not a readable fit.npz (BadZipFile",
+                "fast": "fast/fit.json: field 'fps': expected int or float, got fast",
+                "escape": "escape/fit.json: field 'files.npz': expected a file inside the fit's folder",
+                "nan_rest": "nan_rest/fit.npz: 'rig_rest': 2 non-finite value(s)",
+                "nan_pose": "nan_pose/fit.npz: 'rig_pose': 4 non-finite value(s)",
+                "nested": "nested/fit.json: not a fit record: nested too deeply"}
+    for name, message in expected.items():
+        result, error = report["imports"][name]
+        assert result is None and _one_line(error).startswith(f"{damaged}/{message}"), (name, error)
+
+    no_rate_run = report["no_rate"]
+    assert no_rate_run["op"] == [["FINISHED"], None] and no_rate_run["fps"] == 24.0  # the scene's rate kept
+    assert [["WARNING"], f"{no_rate / 'fit.json'}: no frame rate recorded (0 or absent, as from image folders): "
+                         f"the body is keyed at the scene's rate (24 fps)"] in no_rate_run["reports"]
+
+    exports = report["exports"]
+    for kind in ("glb", "fbx"):
+        assert _one_line(exports[f"missing_folder.{kind}"][1]) == (
+            f"{out}/missing/body.{kind}: its folder {out}/missing does not exist")
+        assert _one_line(exports[f"folder.{kind}"][1]) == f"{out}/a_folder.{kind}: a folder, not a file to export to"
+        assert _one_line(exports[f"proc.{kind}"][1]).startswith(f"/proc/diffproxy_export_test.{kind}: ")
+    assert exports["works.glb"] == [["FINISHED"], None] and not (out / "missing").exists()

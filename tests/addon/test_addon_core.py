@@ -369,3 +369,79 @@ def test_job_folder_of_the_user_is_never_deleted(staged, tmp_path):
     files = jf.write_job(ours, cams, world, "0:2")  # the add-on's own: replaced
     assert '"frames": "0:2"' in (ours / "job.json").read_text() and files.footage.joinpath("c1.mp4").is_symlink()
     assert video.read_bytes() == b"video"
+
+
+def _edit_json(folder: Path, **changes) -> None:
+    import json
+
+    record = json.loads((folder / "fit.json").read_text())
+    record.update(changes)
+    (folder / "fit.json").write_text(json.dumps(record))
+
+
+def _edit_npz(folder: Path, **changes) -> None:
+    arrays = dict(np.load(folder / "fit.npz"))
+    arrays.update(changes)
+    np.savez(folder / "fit.npz", **arrays)
+
+
+def test_damaged_fit_is_one_input_error_naming_file_and_field(core, tmp_path):
+    """Each damage a user or a crash can leave is an InputError naming the file and the field:
+    a truncated fit.npz, fps "fast", NaN rest bones or bone poses, a fit.json nested too deeply,
+    a ``files.npz`` leading out of the fit folder."""
+    from addon_support import rig_cube_fit
+
+    read, err = core["fitfile"].read_fit, core["errors"].InputError
+    fit = rig_cube_fit(tmp_path / "rig")
+    assert read(fit).rig is not None  # undamaged, it reads
+    cases = {}
+
+    def case(name):
+        return rig_cube_fit(tmp_path / name)
+
+    data = (case("truncated") / "fit.npz").read_bytes()
+    (tmp_path / "truncated/fit.npz").write_bytes(data[:len(data) // 2])
+    cases["truncated"] = f"{tmp_path / 'truncated/fit.npz'}: not a readable fit.npz"
+    _edit_json(case("fast"), fps="fast")
+    cases["fast"] = f"{tmp_path / 'fast/fit.json'}: field 'fps': expected int or float, got fast"
+    _edit_npz(case("fps_text"), fps=np.array("fast"))
+    cases["fps_text"] = f"{tmp_path / 'fps_text/fit.npz'}: 'fps': expected numbers, got <U4"
+    rest = np.tile(np.eye(4), (2, 1, 1))
+    rest[1, 0, 3] = np.nan
+    _edit_npz(case("nan_rest"), rig_rest=rest)
+    cases["nan_rest"] = f"{tmp_path / 'nan_rest/fit.npz'}: 'rig_rest': 1 non-finite value(s)"
+    pose = np.load(fit / "fit.npz")["rig_pose"].copy()
+    pose[1, 1, :3, :3] = np.nan
+    _edit_npz(case("nan_pose"), rig_pose=pose)
+    cases["nan_pose"] = f"{tmp_path / 'nan_pose/fit.npz'}: 'rig_pose': 9 non-finite value(s)"
+    _edit_npz(case("zero_pose"), rig_pose=np.zeros_like(pose))
+    cases["zero_pose"] = f"{tmp_path / 'zero_pose/fit.npz'}: 'rig_pose': bone matrices that cannot be inverted"
+    (case("nested") / "fit.json").write_text("[" * 100_000 + "]" * 100_000)
+    cases["nested"] = f"{tmp_path / 'nested/fit.json'}: not a fit record: nested too deeply"
+    _edit_json(case("body"), body=["anny"])
+    cases["body"] = f"{tmp_path / 'body/fit.json'}: field 'body': expected dict, got ['anny']"
+    for name, npz in (("outside", "../rig/fit.npz"), ("absolute", str(fit / "fit.npz"))):
+        _edit_json(case(name), files={"npz": npz})
+        cases[name] = f"{tmp_path / name / 'fit.json'}: field 'files.npz': expected a file inside the fit's folder"
+    for name, message in cases.items():
+        with pytest.raises(err) as caught:
+            read(tmp_path / name)
+        assert str(caught.value).startswith(message), (name, str(caught.value))
+        assert "\n" not in str(caught.value)
+
+
+def test_fit_without_frame_rate_takes_the_scene_rate(core, tmp_path):
+    """fps 0.0 (a fit from image folders) or none at all: an unknown rate, with a note."""
+    folder, _ = cube_fit(tmp_path / "zero")
+    _edit_json(folder, fps=0.0)
+    _edit_npz(folder, fps=np.asarray(0.0))
+    fit = core["fitfile"].read_fit(folder)
+    assert fit.fps is None and len(fit.notes) == 1 and "keyed at the scene's rate" in fit.notes[0]
+    arrays = dict(np.load(folder / "fit.npz"))
+    del arrays["fps"]
+    np.savez(folder / "fit.npz", **arrays)
+    _edit_json(folder, fps=None)
+    assert core["fitfile"].read_fit(folder).fps is None
+    _edit_json(folder, fps=-1)
+    with pytest.raises(core["errors"].InputError, match="field 'fps': expected a positive number .0: unknown., got -1"):
+        core["fitfile"].read_fit(folder)
