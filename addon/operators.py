@@ -10,7 +10,7 @@ from bpy_extras.io_utils import ExportHelper
 from .core.export_path import check_export_path, exporter_message
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
-from .core.job import Job, check_python, reconstruct_command, render_command
+from .core.job import Job, check_device, check_python, reconstruct_command, render_command
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body
@@ -286,6 +286,7 @@ class DIFFPROXY_OT_reconstruct(_EngineCommand, bpy.types.Operator):
         prefs = context.preferences.addons[__package__].preferences
         python = engine_python(context)
         check_python(python)  # before anything is written
+        check_device(python, prefs.device)
         if not s.fit.strip():
             raise InputError("fit folder: not set (where the reconstruction is written)")
         job, frames = write_scene_job(context, Path(_abs(s.fit)) / JOB_FOLDER)

@@ -42,6 +42,37 @@ def check_python(python: str | Path) -> Path:
     return path
 
 
+DEVICES = ("auto", "cpu", "cuda")
+GPU_PROBE = "import torch; print('cuda', torch.cuda.is_available(), torch.cuda.device_count())"
+
+
+def device_name(device: str) -> str:
+    if device not in DEVICES:
+        raise InputError(f"device {device!r}: expected one of {', '.join(DEVICES)} (add-on preferences)")
+    return device
+
+
+def check_device(python: str | Path, device: str, timeout_s: float = 120.0) -> str:
+    """The engine's ``--device``: one of ``DEVICES``; ``cuda`` only when the engine interpreter's
+    torch sees a GPU (asked in a child process: Blender has no torch), before anything runs."""
+    if device_name(device) != "cuda":
+        return device
+    try:
+        res = subprocess.run([str(python), "-c", GPU_PROBE], capture_output=True, text=True, timeout=timeout_s,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise InputError(f"device cuda: could not ask the engine interpreter {python} for a GPU: {e}") from None
+    answer = res.stdout.split()
+    if res.returncode != 0 or len(answer) != 3 or answer[0] != "cuda":
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InputError(f"device cuda: could not ask the engine interpreter {python} for a GPU (exit "
+                         f"{res.returncode}): {last}")
+    if answer[1] != "True":
+        raise InputError(f"device cuda: the engine interpreter {python} sees no CUDA GPU (torch.cuda.is_available() "
+                         f"is False): choose Auto or CPU in the add-on preferences")
+    return device
+
+
 def reconstruct_command(python: str | Path, footage: str | Path, calibration: str | Path, out: str | Path,
                         frames: str = "", views: str = "", proxies: str = "none", checkpoint: str = "",
                         samples: int = 3, steps: int = 4, refine_cameras: bool = False, body: str = "anny",
@@ -75,7 +106,7 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
         cmd += ["--body", "smplx", "--smplx-model", str(smplx_model)]
     if refine_cameras:
         cmd.append("--refine-cameras")
-    if device != "auto":
+    if device_name(device) != "auto":  # whether cuda has a GPU: check_device, before the job is written
         cmd += ["--device", device]
     return cmd
 

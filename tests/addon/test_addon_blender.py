@@ -160,6 +160,13 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     assert runs["fails"][0] is None and "exit 2" in runs["fails"][1] and "no camera named cam09" in runs["fails"][1]
     assert runs["works"] == [["FINISHED"], None, 1]  # the fit imported as one new object
     assert (tmp_path / "out/fit.json").is_file() and not report["running"]
+    import torch
+
+    if not torch.cuda.is_available():  # the device setting: cuda without a GPU refused before anything is written
+        assert runs["cuda"][0] is None and not (tmp_path / "out_cuda").exists()
+        assert _one_line(runs["cuda"][1]) == (f"device cuda: the engine interpreter {sys.executable} sees no CUDA GPU "
+                                             f"(torch.cuda.is_available() is False): choose Auto or CPU in the add-on "
+                                             f"preferences")
 
     done = report["modal_done"]  # the UI path, its events fed by hand
     assert done["results"] == [["PASS_THROUGH"], ["FINISHED"]]

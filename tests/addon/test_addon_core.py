@@ -445,3 +445,24 @@ def test_fit_without_frame_rate_takes_the_scene_rate(core, tmp_path):
     _edit_json(folder, fps=-1)
     with pytest.raises(core["errors"].InputError, match="field 'fps': expected a positive number .0: unknown., got -1"):
         core["fitfile"].read_fit(folder)
+
+
+def test_device_setting_is_checked_before_a_run(core, tmp_path):
+    """The device setting: a name the engine does not know, and cuda where the engine
+    interpreter's torch sees no GPU, are refused in one line before any run."""
+    import torch
+
+    job, err = core["job"], core["errors"].InputError
+    with pytest.raises(err, match=r"^device 'bogus': expected one of auto, cpu, cuda \(add-on preferences\)$"):
+        job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", device="bogus")
+    with pytest.raises(err, match="^device 'bogus'"):
+        job.check_device(sys.executable, "bogus")
+    assert job.check_device(sys.executable, "cpu") == "cpu"
+    if torch.cuda.is_available():
+        assert job.check_device(sys.executable, "cuda") == "cuda"
+    else:
+        with pytest.raises(err, match=f"^device cuda: the engine interpreter {re.escape(sys.executable)} sees no CUDA "
+                                      f"GPU"):
+            job.check_device(sys.executable, "cuda")
+    with pytest.raises(err, match="^device cuda: could not ask the engine interpreter /bin/false for a GPU .exit 1"):
+        job.check_device("/bin/false", "cuda")

@@ -42,6 +42,10 @@ for label, python, frames in (("missing", "/nonexistent/bin/python", ""), ("not_
     objects = len(bpy.data.objects)
     runs[label] = [*run_op(bpy.ops.diffproxy.reconstruct), len(bpy.data.objects) - objects]
 
+prefs.engine_python, prefs.device, s.fit = sys.executable, "cuda", fit_out + "_cuda"  # the real engine's Python
+runs["cuda"] = list(run_op(bpy.ops.diffproxy.reconstruct))
+prefs.device, s.fit = "auto", fit_out
+
 
 class FakeLayout:
     """Stands in for UILayout (none exists without a window): checks that every property and
