@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import InputError
+from engine.io.calibration.safe_json import load_json
 
 
 def read_json(path: Path, missing: str | None = None) -> dict:
-    """The JSON object in ``path``; ``missing`` replaces the message for an absent file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(missing or f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON: {e}") from None
-    except OSError as e:  # a folder, no permission
-        raise InputError(f"{path}: cannot be read ({e.strerror or e})") from None
+    """The JSON object in ``path``; ``missing`` replaces the message for an absent file. Errors
+    are one line naming the file, a file nested too deeply included (see ``safe_json``)."""
+    data = load_json(path, missing)  # one line for a bad or hostile (deeply nested) file
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object ({{...}}), got a {type(data).__name__}")
     return data

@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.errors import InputError
 from engine.io.calibration import checks
 from engine.io.calibration.camera import Calibration, CameraCalibration
+from engine.io.calibration.safe_json import load_json
 
 SCHEMA_VERSION = 1
 KIND = "diffproxy.cameras"
@@ -25,7 +26,7 @@ KIND = "diffproxy.cameras"
 
 def read_json_calibration(path: Path) -> Calibration:
     path = Path(path)
-    data = _load(path)
+    data = load_json(path)
     where = checks.Where(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with a 'cameras' list")
@@ -37,15 +38,6 @@ def read_json_calibration(path: Path) -> Calibration:
     if not isinstance(entries, list):
         raise where.error("cameras", "expected a list")
     return checks.calibration(path, "json", [_camera(path, i, c) for i, c in enumerate(entries)])
-
-
-def _load(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON: {e}") from None
 
 
 def _camera(path: Path, index: int, entry) -> CameraCalibration:

@@ -31,6 +31,8 @@ def parse_toml(path: Path) -> dict:
         raise InputError(f"{path}: missing") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib parses nested arrays recursively
+        raise InputError(f"{path}: not valid TOML for this program: arrays or tables nested too deeply") from None
 
 
 def camera_tables(data: dict) -> dict[str, dict]:
