@@ -16,6 +16,7 @@ def register():
 
 
 def unregister():
+    operators.stop_jobs(bpy.context)  # no engine process outlives the add-on
     props.remove_pointers()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

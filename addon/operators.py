@@ -10,7 +10,7 @@ from bpy_extras.io_utils import ExportHelper
 from .core.export_path import check_export_path, exporter_message
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
-from .core.job import Job, check_device, check_python, reconstruct_command, render_command
+from .core.job import Job, check_device, check_python, reconstruct_command, render_command, stop_all
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body
@@ -201,6 +201,7 @@ class _EngineCommand:
     ``_command`` and ``_done``."""
 
     kind = noun = unit = ""
+    active: list = []  # the modal instances running now (shared): stop_jobs() ends them
 
     @classmethod
     def poll(cls, context):
@@ -228,9 +229,12 @@ class _EngineCommand:
         wm.diffproxy.kind = self.kind
         self._timer = wm.event_timer_add(0.5, window=context.window)
         wm.modal_handler_add(self)
+        _EngineCommand.active.append(self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
+        if getattr(self, "_stopped", False):  # stopped from outside (stop_jobs: the add-on was disabled)
+            return {"CANCELLED"}
         if event.type == "ESC":
             self.cancel(context)
             self.report({"WARNING"}, f"{self.noun} cancelled")
@@ -260,6 +264,8 @@ class _EngineCommand:
         self._stop(context)
 
     def _stop(self, context):
+        if self in _EngineCommand.active:
+            _EngineCommand.active.remove(self)
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
         wm.diffproxy.running, wm.diffproxy.status, wm.diffproxy.kind = False, "", ""
@@ -359,6 +365,21 @@ class DIFFPROXY_OT_install_engine(_EngineCommand, bpy.types.Operator):
         context.preferences.addons[__package__].preferences.engine_python = str(self._python)
         self.report({"INFO"}, f"engine installed: interpreter {self._python}")
         return {"FINISHED"}
+
+
+def stop_jobs(context) -> int:
+    """End every engine command still running (unregister: disabling the add-on must not leave the
+    engine running until Blender exits): the modal operators' timers and state, then every
+    process the add-on started; -> how many processes were ended."""
+    for op in list(_EngineCommand.active):
+        op._stopped = True
+        try:
+            op.cancel(context)
+        except (AttributeError, ReferenceError, RuntimeError):  # its window is gone: the process still ends below
+            pass
+        if op in _EngineCommand.active:
+            _EngineCommand.active.remove(op)
+    return stop_all()
 
 
 def _redraw(context) -> None:

@@ -137,6 +137,17 @@ def parse_progress(line: str) -> tuple[int, int] | None:
     return (done, total) if total > 0 and done <= total else None
 
 
+RUNNING: set["Job"] = set()  # every Job whose process has not been seen to end: stop_all() ends them
+
+
+def stop_all(grace_s: float = 3.0) -> int:
+    """End every running Job's process group (the add-on being disabled); -> how many."""
+    jobs = list(RUNNING)
+    for job in jobs:
+        job.cancel(grace_s)
+    return len(jobs)
+
+
 class Job:
     """A running command: output lines (split at ``\\n`` and tqdm's ``\\r``) gathered by a
     thread; ``poll()`` drains them and returns the exit code or None."""
@@ -154,6 +165,7 @@ class Job:
                                             stdin=subprocess.DEVNULL, **group)
         except OSError as e:
             raise InputError(f"could not start {cmd[0]}: {e.strerror or e}") from None
+        RUNNING.add(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -174,6 +186,7 @@ class Job:
     def poll(self) -> int | None:
         rc = self.process.poll()
         if rc is not None:
+            RUNNING.discard(self)
             self._reader.join(timeout=2)
         while True:
             try:
@@ -193,6 +206,7 @@ class Job:
     def cancel(self, grace_s: float = 3.0) -> None:
         """Terminate the process and its children (its process group), then kill if it lingers."""
         if self.process.poll() is not None:
+            RUNNING.discard(self)
             return
         self._end(kill=False)
         try:

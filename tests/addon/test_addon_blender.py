@@ -330,3 +330,19 @@ def test_damaged_fit_and_failed_export_are_one_line_errors(blender_home, tmp_pat
         assert _one_line(exports[f"folder.{kind}"][1]) == f"{out}/a_folder.{kind}: a folder, not a file to export to"
         assert _one_line(exports[f"proc.{kind}"][1]).startswith(f"/proc/diffproxy_export_test.{kind}: ")
     assert exports["works.glb"] == [["FINISHED"], None] and not (out / "missing").exists()
+
+
+def test_disabling_the_extension_ends_a_running_job(blender_home, tmp_path):
+    """A Reconstruct running from the UI when the extension is disabled: its engine process
+    group is ended by unregister, not left running until Blender exits."""
+    home, _ = blender_home
+    fit_source, _ = cube_fit(tmp_path / "fit_source")
+    fake = tmp_path / "fake_python"
+    fake.write_text(f'#!/bin/sh\nFAKE_FIT_SOURCE="{fit_source}" exec "{sys.executable}" '
+                    f'"{SCRIPTS / "fake_engine.py"}" "$@"\n')
+    fake.chmod(0o755)
+    report = run_blender("disable_running.py", fake, EXAMPLE / "videos", EXAMPLE / "calibration/Calib.toml",
+                         tmp_path / "out", home=home)
+    assert report["progress"] == [1, 3] and report["alive_before"]  # the stand-in engine, mid-run
+    assert report["alive_after"] == [] and report["returncode"] == -15  # SIGTERM to its process group
+    assert report["disable_s"] < 3.0
