@@ -1,6 +1,6 @@
 """COLMAP text model: ``cameras.txt`` (``CAMERA_ID MODEL WIDTH HEIGHT PARAMS[]``) and
 ``images.txt`` (per image ``IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME``, then a line of 2D
-points, possibly empty); ``#`` starts a comment line. Found in the folder or its ``sparse/0``.
+points, possibly empty, or left out by some tools); ``#`` starts a comment line. Found in the folder or its ``sparse/0``.
 
 Every image is one camera of the result (its pose, and the intrinsics of its CAMERA_ID). The
 pose is world to camera, OpenCV axes: ``x_cam = R(q) x_world + t``. COLMAP puts the centre of
@@ -113,19 +113,58 @@ def _read_cameras(path: Path) -> dict[str, tuple]:
 
 
 def _read_images(path: Path) -> list[tuple[int, str, list[str], list[str], str]]:
-    """(line, NAME, [QW..QZ], [TX..TZ], CAMERA_ID) per image; the line after each is its points."""
+    """(line, NAME, [QW..QZ], [TX..TZ], CAMERA_ID) per image. COLMAP writes two lines per image,
+    the header and its POINTS2D (``X Y POINT3D_ID`` triples, empty when it has none); some tools
+    leave the second line out: a line after a header that reads as a header and not as points
+    is the next image. A line that is neither is an error naming the file and line."""
     lines, images, i = _lines(path), [], 0
     while i < len(lines):
         number, line = lines[i]
-        tokens = line.split(None, 9)
-        if not tokens:  # blank lines between entries or at the end
+        if not line.strip():  # blank lines between entries or at the end
             i += 1
             continue
-        if len(tokens) < 10:
-            raise InputError(f"{path}: line {number}: expected 'IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME'")
+        tokens = _header(line)
+        if tokens is None:
+            raise InputError(f"{path}: line {number}: expected 'IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME' "
+                             f"(numbers, then the image name), got {line.strip()[:80]!r}")
         images.append((number, tokens[9].strip(), tokens[1:5], tokens[5:8], tokens[8]))
-        i += 2
+        i += 1
+        if i < len(lines):
+            follower, text = lines[i]
+            if not text.strip() or _is_points(text):
+                i += 1  # this image's POINTS2D
+            elif _header(text) is None:
+                raise InputError(f"{path}: line {follower}: expected the POINTS2D of the image on line {number} "
+                                 f"('X Y POINT3D_ID' triples, or an empty line) or the next image's "
+                                 f"'IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME', got {text.strip()[:80]!r}")
     return images
+
+
+def _header(line: str) -> list[str] | None:
+    """The 10 fields of an image line (NAME may hold spaces), or None when it is not one."""
+    tokens = line.split(None, 9)
+    if len(tokens) < 10 or not _is_int(tokens[0]) or not _is_int(tokens[8]):
+        return None
+    return tokens if all(_is_float(t) for t in tokens[1:8]) else None
+
+
+def _is_points(line: str) -> bool:
+    """``X Y POINT3D_ID`` triples (POINT3D_ID -1 where the point has no 3D point)."""
+    tokens = line.split()
+    return (len(tokens) % 3 == 0 and all(_is_float(t) for t in tokens)
+            and all(_is_int(t) for t in tokens[2::3]))
+
+
+def _is_int(token: str) -> bool:
+    return token.lstrip("+-").isdigit()
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _camera(path: Path, view: str, intrinsics: dict, line: int, name: str, q, t, camera_id: str) -> CameraCalibration:

@@ -1,0 +1,49 @@
+"""Calibrations a user brings that the readers once got wrong (issue 23): cameras sharing one
+centre, COLMAP images.txt without its POINTS2D lines, a folder with a foreign cameras.json
+beside a readable calibration. Real files, written in each
+format's own layout (the writers of test_calibration)."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from test_calibration import (assert_same_cameras, known_cameras, look_at, real_calib, write_colmap, write_easymocap,
+                              write_json, write_toml)
+
+from engine.errors import InputError
+from engine.io.calibration import read_calibration
+from engine.io.calibration.rotations import matrix_to_quaternion
+
+# ---- COLMAP images.txt: two lines per image, the second (POINTS2D) possibly empty or missing
+
+def _colmap_images(cams, points: list[str | None]) -> str:
+    """images.txt for ``cams``; ``points[i]`` the POINTS2D line after image i, None: no line."""
+    text = "# Image list with two lines of data per image:\n"
+    for i, (c, p) in enumerate(zip(cams, points), start=1):
+        pose = [*matrix_to_quaternion(c.R_cam_world), *c.t_cam_world]
+        text += f"{i} {' '.join(repr(float(v)) for v in pose)} {i} {c.name}/frame_000.png\n"
+        text += "" if p is None else p + "\n"
+    return text
+
+
+@pytest.mark.parametrize("points", [[None, None, None], ["", None, "1.5 2.5 -1"], [None, "", None],
+                                    ["10.0 20.0 3 30.0 40.0 -1 50.0 60.0 4 70.0 80.0 -1", None, None]],
+                         ids=["no points lines", "mixed", "empty middle", "long points line"])
+def test_colmap_images_without_points_lines_keep_every_camera(tmp_path, points):
+    write_colmap(tmp_path)
+    (tmp_path / "sparse/0/images.txt").write_text(_colmap_images(known_cameras(), points))
+    calib = read_calibration(tmp_path)
+    assert_same_cameras(calib.cameras, known_cameras())
+
+
+@pytest.mark.parametrize("bad,line", [("1.5 2.5", 3), ("x y z", 3), ("1 0.5 0.5 0.5 oops 0 0 0 1 a.png", 3)])
+def test_colmap_images_line_that_does_not_parse_is_named(tmp_path, bad, line):
+    write_colmap(tmp_path)
+    cams = known_cameras()
+    text = _colmap_images(cams, [bad, "", ""])
+    (tmp_path / "sparse/0/images.txt").write_text(text)
+    with pytest.raises(InputError) as info:
+        read_calibration(tmp_path)
+    message = str(info.value)
+    assert "images.txt" in message and f"line {line}" in message, message
