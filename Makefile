@@ -1,8 +1,11 @@
 # One virtual environment holds everything. torch goes in first so that pip takes the
 # CPU build on these machines instead of resolving a CUDA build from the registry.
+# `install` runs pip only when pyproject.toml or this Makefile changed since the last install
+# that finished (the stamp $(VENV)/.installed); deleting the stamp forces it.
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
 
 .PHONY: install test doctor demo clean
 
@@ -10,9 +13,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[all]"
+	touch $@
 
 # The README's test command. pytest exits 5 when it collects nothing: that is a failure here.
 test: install
