@@ -52,12 +52,16 @@ class DIFFPROXY_OT_import_capture(_PathFirst, bpy.types.Operator):
     fit_path: StringProperty(name="World from fit", subtype="FILE_PATH",
                              description="A fit.json (or its folder) whose world record sets the up axis and units "
                                          "(overrides the two above)")
+    clean_scene: BoolProperty(name="Clean scene", default=True,
+                              description="Remove Blender's default cube if it is untouched (named Cube, at the "
+                                          "origin, unmoved, unedited): it stands where the body will and hides it")
 
     def execute(self, context):
         try:
             world = (read_fit_world(_abs(self.fit_path)) if self.fit_path
                      else world_frame(self.up_axis, self.units_per_metre))
-            cameras, notes = import_capture(context, self.filepath, _abs(self.footage_dir), world)
+            cameras, notes = import_capture(context, self.filepath, _abs(self.footage_dir), world,
+                                            self.clean_scene)
         except USER_ERRORS as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

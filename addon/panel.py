@@ -25,8 +25,9 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.prop(s, "up_axis", text="Up")
         row.prop(s, "units_per_metre", text="Units/m")
+        box.prop(s, "clean_scene")
         op = box.operator("diffproxy.import_capture", icon="IMPORT")
-        op.filepath, op.footage_dir = s.calibration, s.footage
+        op.filepath, op.footage_dir, op.clean_scene = s.calibration, s.footage, s.clean_scene
         op.up_axis, op.units_per_metre = s.up_axis, s.units_per_metre
         fit_json = Path(bpy.path.abspath(s.fit)) / "fit.json" if s.fit else None
         op.fit_path = str(fit_json) if fit_json and fit_json.is_file() else ""
@@ -40,7 +41,7 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Body", icon="ARMATURE_DATA")
         box.prop(s, "fit")
-        box.prop(s, "frames")
+        box.prop(s, "frames", text="Footage frames (from 0)")
         box.prop(s, "views")
         row = box.row(align=True)
         row.prop(s, "body")

@@ -94,13 +94,16 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                             description="Folder of <camera>.mp4 videos or <camera>/ frame folders")
     fit: StringProperty(name="Fit", subtype="DIR_PATH",
                         description="Reconstruction folder (fit.json + fit.npz); Reconstruct writes here")
-    frames: StringProperty(name="Frames", description="Footage frames to reconstruct: START:STOP[:STEP] or N (empty: "
-                                                      "the scene's frame range)")
+    frames: StringProperty(name="Footage frames",
+                           description="Footage frames to reconstruct, counted from 0 (footage frame 0 shows at scene "
+                                       "frame 1: scene frame = footage frame + 1): START:STOP[:STEP] or N (empty: the "
+                                       "scene's frame range)")
     views: StringProperty(name="Cameras", description="Comma-separated camera objects to reconstruct from, as they "
                                                        "are in the scene (empty: every visible camera with footage)")
     proxies: EnumProperty(name="Proxies", items=[("none", "None", "Landmarks and masks only"),
                                                  ("model", "Model", "Add a trained generator's dense proxies "
-                                                                    "(the shipped one, or the preferences' checkpoint)")],
+                                                                    "(the shipped one, or the preferences' checkpoint). "
+                                                                    "Slow: about 48 s per frame on a CPU")],
                           default="none")
     samples: IntProperty(name="Samples", default=3, min=1, soft_max=16, description="Proxy samples per view (K)")
     steps: IntProperty(name="Steps", default=4, min=1, soft_max=50, description="Denoising steps")
@@ -109,6 +112,9 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
     body: EnumProperty(name="Body", items=[("anny", "Anny", "Anny (no download)"),
                                            ("smplx", "SMPL-X", "SMPL-X from your model file (preferences)")],
                        default="anny")
+    clean_scene: BoolProperty(name="Clean scene", default=True,
+                              description="Import Capture removes Blender's default cube if it is untouched (named "
+                                          "Cube, at the origin, unedited): it stands where the body will and hides it")
     up_axis: EnumProperty(name="Up axis", items=UP_AXIS_ITEMS, default="+Z",
                           description="The calibration world's up axis, turned into Blender's +Z (a fit.json "
                                       "records its own)")

@@ -12,14 +12,17 @@ from mathutils import Matrix
 from .core.fitfile import CLIP_START
 from .core.footage import find_footage
 from .core.world import camera_to_blender
+from .scene_clean import imported_cameras, remove_default_cube, remove_earlier_import
 from .vendor.blender_camera import blender_to_opencv
 from .vendor.calibration import read_calibration
 from .vendor.errors import InputError
 
 
-def import_capture(context, calibration: str, footage: str, world) -> tuple[list[bpy.types.Object], list[str]]:
+def import_capture(context, calibration: str, footage: str, world,
+                   clean_scene: bool = False) -> tuple[list[bpy.types.Object], list[str]]:
     """-> (camera objects, notes for the user). Everything is read and checked before the
-    scene changes."""
+    scene changes. An earlier import of cameras of the same names is replaced (noted); with
+    ``clean_scene``, Blender's untouched default cube is removed."""
     calib = read_calibration(Path(bpy.path.abspath(calibration)))
     notes = []
     sources, missing = find_footage(Path(bpy.path.abspath(footage)), calib.names()) if footage else ({}, [])
@@ -34,6 +37,15 @@ def import_capture(context, calibration: str, footage: str, world) -> tuple[list
             notes.append(f"{cam.name}: footage {size[0]}x{size[1]}, calibrated at {cam.width}x{cam.height}: rescaled")
         cameras.append((cam, clip, camera_to_blender(world, cam, size)))
 
+    replaced = remove_earlier_import(context.scene, calib.names())
+    if replaced:
+        notes.append(f"replaced the cameras of an earlier import: {', '.join(replaced)}")
+    others = sorted(o.name for o in imported_cameras(context.scene))
+    if others:
+        notes.append(f"the scene also holds cameras of another capture ({', '.join(others)}): Reconstruct uses "
+                     f"every visible camera with footage unless the panel's Cameras names some")
+    if clean_scene and remove_default_cube(context.scene):
+        notes.append("removed Blender's default cube (it hid the body)")
     collection = bpy.data.collections.new(f"DiffProxy {Path(calibration).stem or 'capture'}")
     context.scene.collection.children.link(collection)
     objects = [_camera_object(collection, cam, clip, settings, world) for cam, clip, settings in cameras]

@@ -41,6 +41,24 @@ def test_import_capture_cameras_project_like_the_calibration(blender_home, tmp_p
     assert report["clips"] == 4  # later imports reuse the clips
 
 
+def test_import_capture_again_replaces_its_cameras_and_clears_the_default_cube(blender_home, tmp_path):
+    """Importing the capture again (another world, from a fit) replaces the cameras of the
+    earlier import, with a note, so that Reconstruct never sees 8 cameras; "Clean scene" (on by
+    default) removes Blender's untouched startup cube, never a cube of the user's."""
+    home, _ = blender_home
+    fit, _ = cube_fit(tmp_path / "fit", world={"up_axis": "+Y", "world_units_per_metre": 1000.0})
+    report = run_blender("capture.py", EXAMPLE / "calibration/Calib.toml", EXAMPLE / "videos", fit / "fit.json",
+                         home=home)
+    names = ["cam01", "cam02", "cam03", "cam04"]
+    three = report["after_three"]
+    assert three["cube_at_start"] and not three["cube"]
+    assert three["cameras"] == names and three["collections"] == ["DiffProxy Calib"]
+    fourth = report["fourth"]
+    assert fourth["cameras"] == names and fourth["kept"] and fourth["moved_cube"] == "Cube"
+    assert fourth["notes"][-1] == f"replaced the cameras of an earlier import: {', '.join(names)}"
+    assert not any("default cube" in note for note in fourth["notes"])
+
+
 def test_import_capture_with_image_sequences(blender_home, tmp_path):
     """A camera JSON calibration with no footage size issue, frames as numbered PNGs."""
     home, _ = blender_home
@@ -179,6 +197,11 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     assert cancel["returncode"] == -15  # SIGTERM to its process group
     assert [["WARNING"], "reconstruction cancelled"] in cancel["reports"]
 
+    labels = report["labels"]  # what the panel tells: frames counted from 0, the slow option, the cube
+    assert labels["frames"][0] == "Footage frames"
+    assert "counted from 0 (footage frame 0 shows at scene frame 1" in labels["frames"][1]
+    assert "about 48 s per frame on a CPU" in labels["proxies_model"]
+    assert labels["clean_scene"][0] is True and "default cube" in labels["clean_scene"][1]
     drawn = report["panel"]  # drawn before and after a body was imported
     assert [name for _, name, exists in drawn if not exists] == []
     assert {name for kind, name, _ in drawn if kind == "operator" and name.count(".") == 1} == {

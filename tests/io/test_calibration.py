@@ -308,10 +308,12 @@ def test_calibration_lookup_and_subset(tmp_path):
 
 # ---- folders
 
-def test_folder_with_two_calibrations_is_refused(tmp_path):
+def test_folder_with_two_calibrations_that_disagree_is_refused(tmp_path):
     write_toml(tmp_path)
-    write_json(tmp_path)
-    with pytest.raises(InputError, match=r"2 calibrations.*calibration\.toml.*cameras\.json"):
+    cams = known_cameras()
+    cams[0].t_cam_world = cams[0].t_cam_world + 0.01
+    write_json(tmp_path, cams)
+    with pytest.raises(InputError, match=r"disagree.*calibration\.toml.*cameras\.json.*'cam01'.*translation"):
         read_calibration(tmp_path)
 
 

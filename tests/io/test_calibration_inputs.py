@@ -12,7 +12,7 @@ from test_calibration import (assert_same_cameras, known_cameras, look_at, real_
                               write_json, write_toml)
 
 from engine.errors import InputError
-from engine.io.calibration import read_calibration
+from engine.io.calibration import check_baselines, read_calibration
 from engine.io.calibration.rotations import matrix_to_quaternion
 
 # ---- COLMAP images.txt: two lines per image, the second (POINTS2D) possibly empty or missing
@@ -47,3 +47,44 @@ def test_colmap_images_line_that_does_not_parse_is_named(tmp_path, bad, line):
         read_calibration(tmp_path)
     message = str(info.value)
     assert "images.txt" in message and f"line {line}" in message, message
+
+
+# ---- a folder with more than one candidate calibration
+
+FOREIGN = {"kind": "blender.cameras", "cameras": [{"name": "Camera", "lens": 50}]}
+
+
+def test_foreign_cameras_json_beside_easymocap_is_ignored_with_a_note(tmp_path):
+    write_easymocap(tmp_path)
+    (tmp_path / "cameras.json").write_text(json.dumps(FOREIGN))
+    calib = read_calibration(tmp_path)
+    assert calib.format == "easymocap"
+    assert_same_cameras(calib.cameras, known_cameras())
+    assert len(calib.notes) == 1 and "cameras.json" in calib.notes[0] and "ignored" in calib.notes[0], calib.notes
+    assert calib.subset(["cam02"]).notes == calib.notes
+
+
+def test_two_readable_calibrations_that_agree_are_used_with_a_note(tmp_path):
+    write_toml(tmp_path)
+    write_json(tmp_path)
+    calib = read_calibration(tmp_path)
+    assert_same_cameras(calib.cameras, known_cameras())
+    assert any("calibration.toml" in n and "cameras.json" in n for n in calib.notes), calib.notes
+
+
+def test_two_readable_calibrations_that_disagree_are_refused_naming_both(tmp_path):
+    write_easymocap(tmp_path)
+    cams = known_cameras()
+    cams[1] = _at(cams[1], cams[1].center_world + [0.5, 0.0, 0.0])
+    write_json(tmp_path, cams)
+    with pytest.raises(InputError) as info:
+        read_calibration(tmp_path)
+    message = str(info.value)
+    for word in ("intri.yml", "cameras.json", "cam02", "disagree"):
+        assert word in message, (word, message)
+
+
+def test_folder_whose_only_calibrations_are_unreadable_says_why(tmp_path):
+    (tmp_path / "cameras.json").write_text(json.dumps(FOREIGN))
+    with pytest.raises(InputError, match=r"cameras\.json.*kind.*blender\.cameras"):
+        read_calibration(tmp_path)

@@ -15,6 +15,7 @@ from engine.errors import InputError
 from engine.io.calibration.camera import Calibration, CameraCalibration
 from engine.io.calibration.colmap import binary_model, binary_model_error, colmap_folder, read_colmap
 from engine.io.calibration.easymocap import EXTRI, INTRI, easymocap_files, read_easymocap
+from engine.io.calibration.folder import read_candidates
 from engine.io.calibration.json_format import read_json_calibration, write_calibration_json
 from engine.io.calibration.toml_format import camera_tables, parse_toml, read_toml
 
@@ -26,17 +27,14 @@ LOOKED_FOR = ("Calib*.toml / calibration*.toml / a .toml with camera tables, int
 
 
 def read_calibration(path: str | Path) -> Calibration:
-    """The calibration in ``path``: a file, or a folder holding exactly one calibration."""
+    """The calibration in ``path``: a file, or a folder holding one (several readable ones must
+    agree; files that are not calibrations this program reads are ignored, said in ``notes``)."""
     path = Path(path)
     if path.is_dir():
         found = find_calibrations(path)
         if not found:
             raise InputError(f"{path}: no camera calibration found (looked for {LOOKED_FOR})")
-        if len(found) > 1:
-            listed = "; ".join(label for label, _, _ in found)
-            raise InputError(f"{path}: {len(found)} calibrations found, pass the one to use: {listed}")
-        _, target, reader = found[0]
-        return reader(target)
+        return read_candidates(path, found)
     if not path.exists():
         raise InputError(f"{path}: missing")
     return _file_reader(path)(path)

@@ -8,7 +8,7 @@ Translations keep the units of the file they came from (Pose2Sim: metres).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +96,13 @@ def _distort(xy: np.ndarray, dist: np.ndarray) -> np.ndarray:
 @dataclass
 class Calibration:
     """The cameras of one calibration file; ``format`` is "toml", "easymocap", "colmap" or
-    "json"; ``source`` the file read (intri.yml for EasyMocap, images.txt for COLMAP)."""
+    "json"; ``source`` the file read (intri.yml for EasyMocap, images.txt for COLMAP);
+    ``notes``: what a user should know about how it was read (a file beside it ignored)."""
 
     cameras: list[CameraCalibration]
     source: Path
     format: str
+    notes: list[str] = field(default_factory=list)
 
     def names(self) -> list[str]:
         return [c.name for c in self.cameras]
@@ -119,4 +121,4 @@ class Calibration:
         names = [names] if isinstance(names, str) else list(names)
         if len(set(names)) != len(names):
             raise InputError(f"{self.source}: camera names repeated in {names}")
-        return Calibration([self[n] for n in names], self.source, self.format)
+        return Calibration([self[n] for n in names], self.source, self.format, list(self.notes))

@@ -26,12 +26,12 @@ def blender_pixels(obj, points_blender):
 
 
 y_up_mm = lambda p: np.stack([p[:, 0], -p[:, 2], p[:, 1]], axis=1) / 1000.0  # noqa: E731
+cube_at_start = "Cube" in bpy.data.objects  # Blender's startup cube, untouched
 for label, kwargs, to_blender in (("z_up_m", {}, lambda p: p),
                                   ("y_up_mm", {"up_axis": "+Y", "units_per_metre": 1000.0}, y_up_mm),
                                   ("from_fit", {"fit_path": fit_json}, y_up_mm)):
-    before = set(bpy.data.collections)
     result, error = run_op(bpy.ops.diffproxy.import_capture, filepath=calib_path, footage_dir=footage, **kwargs)
-    (collection,) = set(bpy.data.collections) - before
+    (collection,) = [c for c in bpy.data.collections if c.name.startswith("DiffProxy")]  # the earlier: replaced
     report = {"result": result, "error": error, "cameras": {}}
     user_points = points  # in the calibration's units, whatever they are named
     for cam in calib.cameras:
@@ -45,6 +45,16 @@ for label, kwargs, to_blender in (("z_up_m", {}, lambda p: p),
             "background": [b.source for b in bg], "clip_size": list(bg[0].clip.size) if len(bg) else None,
             "active_clip": scene.active_clip.name if scene.active_clip else None}
     out[label] = report
+out["after_three"] = {"cube_at_start": cube_at_start, "cube": "Cube" in bpy.data.objects,
+                      "cameras": sorted(o.name for o in scene.objects if o.type == "CAMERA" and o.data.diffproxy.imported),
+                      "collections": sorted(c.name for c in bpy.data.collections if c.name.startswith("DiffProxy"))}
+bpy.ops.mesh.primitive_cube_add(location=(0.0, 0.0, 0.5))  # a cube of the user's: moved
+moved = bpy.context.active_object.name
+import_capture = sys.modules[pkg.__name__ + ".scene_capture"].import_capture
+world = sys.modules[pkg.__name__ + ".core.world"].world_frame()
+cameras, notes = import_capture(bpy.context, calib_path, footage, world, clean_scene=True)
+out["fourth"] = {"notes": notes, "moved_cube": moved, "kept": moved in bpy.data.objects,
+                 "cameras": sorted(o.name for o in scene.objects if o.type == "CAMERA" and o.data.diffproxy.imported)}
 out.update(frame_start=scene.frame_start, frame_end=scene.frame_end, fps=scene.render.fps / scene.render.fps_base,
            clips=len(bpy.data.movieclips))
 emit(out)

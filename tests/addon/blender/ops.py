@@ -104,6 +104,10 @@ def drive_modal(frames, events):
 
 prefs.engine_python = fake
 panel_before = draw_panel()
+settings = bpy.types.Scene.bl_rna.properties["diffproxy"].fixed_type.properties
+labels = {"frames": [settings["frames"].name, settings["frames"].description],
+          "proxies_model": settings["proxies"].enum_items["model"].description,
+          "clean_scene": [settings["clean_scene"].default, settings["clean_scene"].description]}
 objects = len(bpy.data.objects)
 done = drive_modal("0:3", ["MOUSEMOVE", "TIMER"])
 modal_done = {"results": done[0], "statuses": done[1], "reports": done[2], "running": done[3].running,
@@ -113,4 +117,4 @@ modal_cancel = {"results": cancelled[0], "statuses": cancelled[1], "reports": ca
                 "running": cancelled[3].running, "returncode": cancelled[4].process.returncode}
 emit({"before": before, "enabled": enabled, "after": after, "again": again, "runs": runs,
       "running": bpy.context.window_manager.diffproxy.running, "modal_done": modal_done,
-      "modal_cancel": modal_cancel, "panel": panel_before + draw_panel()})
+      "modal_cancel": modal_cancel, "panel": panel_before + draw_panel(), "labels": labels})
