@@ -13,13 +13,15 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.io.calibration.camera import Calibration, CameraCalibration
+from engine.io.calibration.checks import check_baselines
 from engine.io.calibration.colmap import binary_model, binary_model_error, colmap_folder, read_colmap
 from engine.io.calibration.easymocap import EXTRI, INTRI, easymocap_files, read_easymocap
 from engine.io.calibration.folder import read_candidates
 from engine.io.calibration.json_format import read_json_calibration, write_calibration_json
 from engine.io.calibration.toml_format import camera_tables, parse_toml, read_toml
 
-__all__ = ["Calibration", "CameraCalibration", "find_calibrations", "read_calibration", "write_calibration_json"]
+__all__ = ["Calibration", "CameraCalibration", "check_baselines", "find_calibrations", "read_calibration",
+           "write_calibration_json"]
 
 JSON_NAMES = ("cameras.json", "calibration.json")
 LOOKED_FOR = ("Calib*.toml / calibration*.toml / a .toml with camera tables, intri.yml + extri.yml, "

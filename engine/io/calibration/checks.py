@@ -14,6 +14,10 @@ from engine.io.calibration.rotations import rodrigues_to_matrix
 
 VECTOR3 = ((3,), (3, 1), (1, 3))
 DIST_SIZES = (4, 5, 8)
+POSE_FIELDS = {"toml": "rotation, translation", "easymocap": "R_/Rot_, T_", "colmap": "QW QX QY QZ, TX TY TZ",
+               "json": "R_cam_world, t_cam_world"}
+SAME_PLACE = 1e-7  # centres this close, relative to the largest coordinate, are one place (rounding)
+COINCIDENT = 1e-3  # two centres closer than this fraction of the cameras' spread share one place
 
 
 @dataclass(frozen=True)
@@ -97,3 +101,34 @@ def calibration(file: Path, fmt: str, cameras: list[CameraCalibration]) -> Calib
         if count > 1:
             raise Where(file, name).error("name", f"{count} cameras share this name; names must be unique")
     return Calibration(cameras, Path(file), fmt)
+
+
+def check_baselines(calibration: Calibration) -> None:
+    """Refuse cameras that share one centre, for the cameras a reconstruction uses (pass
+    ``calibration.subset(used)``): two views from one place give no baseline to triangulate
+    from, and a calibration whose cameras all sat at one pose crashed the fitter. All centres
+    within rounding of each other (``SAME_PLACE``), or, with 3 or more cameras, two closer than
+    ``COINCIDENT`` of the cameras' spread. One camera alone is fine. Not done when a file is
+    read: the add-on shows such cameras, and a user may leave the duplicate out."""
+    file, fmt, cameras = calibration.source, calibration.format, calibration.cameras
+    if len(cameras) < 2:
+        return
+    centres = np.stack([c.center_world for c in cameras])
+    apart = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    spread = float(apart.max())
+    fields = POSE_FIELDS.get(fmt, "rotation, translation")
+    if spread <= SAME_PLACE * float(np.abs(centres).max()):
+        names = ", ".join(f"'{c.name}'" for c in cameras)
+        centre = (np.round(centres[0], 6) + 0.0).tolist()
+        raise InputError(f"{file}: cameras {names}, fields '{fields}': all share one centre {centre}: cameras at "
+                         f"one place give no baseline to triangulate from; check the calibration (one camera's pose "
+                         f"copied to all?)")
+    if len(cameras) < 3:
+        return
+    close = [(i, j) for i in range(len(cameras)) for j in range(i + 1, len(cameras))
+             if apart[i, j] < COINCIDENT * spread]
+    if close:
+        pairs = "; ".join(f"'{cameras[i].name}' and '{cameras[j].name}' {apart[i, j]:.3g} apart" for i, j in close)
+        raise InputError(f"{file}: cameras {pairs}, fields '{fields}': these share one centre (the cameras span "
+                         f"{spread:.3g}): cameras at one place give no baseline to triangulate from; check the "
+                         f"calibration (one camera's pose copied onto another?)")

@@ -1,6 +1,7 @@
 """COLMAP text model: ``cameras.txt`` (``CAMERA_ID MODEL WIDTH HEIGHT PARAMS[]``) and
 ``images.txt`` (per image ``IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME``, then a line of 2D
-points, possibly empty, or left out by some tools); ``#`` starts a comment line. Found in the folder or its ``sparse/0``.
+points, possibly empty, or left out by some tools); ``#`` starts a comment line. Found in the
+folder or its ``sparse/0``.
 
 Every image is one camera of the result (its pose, and the intrinsics of its CAMERA_ID). The
 pose is world to camera, OpenCV axes: ``x_cam = R(q) x_world + t``. COLMAP puts the centre of
