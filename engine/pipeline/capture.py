@@ -4,27 +4,35 @@ layout (``scene.json`` + ``images/view_XX.png``: one frame). Camera names are th
 folder names and must match the calibration's; calibrated cameras without footage are
 ignored (``ignored``), footage without a calibration entry is an error naming it.
 
-Opening a capture checks the footage before anything is detected or written: every video
-opens and decodes its first frame, every frame file is an image of its camera's size (PNG
-files are checked whole, so a truncated one is refused here), frame numbers in file names
-have no gaps. Errors name the file or the camera. Frame i of every camera is the same
-instant: frame folders are matched by position in name order.
+Opening a capture checks the footage of the cameras used (all, or the user's choice: ``views``)
+before anything is detected or written: no symbolic link loops, every video opens and decodes
+its first frame, the videos share one frame rate (nothing is resampled), every frame file is
+an image of its camera's size (PNG files are checked whole and JPEG files to their end, so a
+truncated one is refused here), frame numbers in file names have no gaps; given the
+calibration, the cameras used do not share a centre. Errors name the file or the camera.
+Frame i of every camera is the same instant: frame folders are matched by position in name
+order.
 
 Frames are read in order and one at a time (a 100-frame, 4-camera capture never sits in
 memory whole)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import InputError
+from engine.io.calibration import Calibration, check_baselines
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+RATE_TOLERANCE = 0.01  # frame rates this close are one rate (29.97 and 30)
 
 
 @dataclass
@@ -88,17 +96,58 @@ def _read_image(path: Path) -> np.ndarray:
     return read_rgb(path)
 
 
-def open_capture(folder: Path, calibrated: list[str], strict: bool = False, skip: Path | None = None) -> Capture:
-    """The capture in ``folder`` for the calibration's camera names ``calibrated``; every
-    camera's footage checked (see the module's docstring). ``skip``: a folder inside it that
-    is not footage (the output folder)."""
+def open_capture(folder: Path, calibrated: Calibration | Sequence[str], strict: bool = False, skip: Path | None = None,
+                 views: Sequence[str] | None = None) -> Capture:
+    """The capture in ``folder``; every used camera's footage checked (see the module's docstring).
+
+    ``calibrated``: the calibration, or just its cameras' names. Given the calibration, the
+    cameras used are checked for coincident centres (``check_baselines``) before the footage,
+    and the calibration's notes (a file it ignored) lead the capture's notes.
+    ``skip``: a folder inside ``folder`` that is not footage (the output folder).
+    ``views``: the cameras to use (the CLI's ``--views``), in that order; the others' footage
+    is neither checked nor counted in the common frame range. Each must have footage and a
+    calibration, else an error listing the cameras that have both."""
+    calibration = calibrated if isinstance(calibrated, Calibration) else None
+    names = calibration.names() if calibration is not None else list(calibrated)
     folder = Path(folder)
+    _check_link(folder, "the footage folder")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder (expected one video or one folder of frames per camera)")
+    if views is not None:
+        views = _check_views(views)
     if (folder / "scene.json").exists():
-        return _scene_capture(folder, calibrated)
-    skip = Path(skip).resolve() if skip is not None else None
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.resolve() != skip)
+        capture = _scene_capture(folder, names, views, calibration)
+    else:
+        capture = _footage_capture(folder, names, strict, skip, views, calibration)
+    if calibration is not None:
+        capture.notes[:0] = [n for n in calibration.notes if n not in capture.notes]
+    return capture
+
+
+def _check_views(views: Sequence[str]) -> list[str]:
+    views = [views] if isinstance(views, str) else list(views)
+    if not views:
+        raise InputError("--views: no camera chosen; name one or more cameras, separated by commas")
+    twice = sorted({v for v in views if views.count(v) > 1})
+    if twice:
+        raise InputError(f"--views: {', '.join(twice)} named twice; name each camera once")
+    return views
+
+
+def _chosen(views: list[str], folder: Path, footage: Sequence[str], calibrated: list[str]) -> None:
+    """Every chosen camera has footage and a calibration; else an error listing those that do."""
+    usable = [c for c in calibrated if c in footage]
+    for v in views:
+        if v not in footage or v not in calibrated:
+            why = ("is not a camera of this capture" if v not in footage and v not in calibrated else
+                   f"has no footage in {folder}" if v not in footage else "has footage but no calibration")
+            raise InputError(f"--views: {v} {why} (cameras with footage and a calibration: "
+                             f"{', '.join(usable) or 'none'})")
+
+
+def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Path | None,
+                     views: list[str] | None, calibration: Calibration | None) -> Capture:
+    entries = _entries(folder, skip, views)
     video_files = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
     videos = {p.stem: p for p in video_files}
     if len(videos) < len(video_files):
@@ -106,6 +155,11 @@ def open_capture(folder: Path, calibrated: list[str], strict: bool = False, skip
         raise InputError(f"{folder}: more than one video for camera(s) {', '.join(twice)} "
                          f"({', '.join(p.name for p in video_files if p.stem in twice)}); keep one per camera")
     dirs = {p.name: p for p in entries if p.is_dir() and _frame_files(p)}
+    with_footage = None if views is None else _footage_names(folder, skip)
+    if views is not None:
+        _chosen(views, folder, with_footage, calibrated)
+        videos = {v: videos[v] for v in views if v in videos}
+        dirs = {v: dirs[v] for v in views if v in dirs}
     if videos and dirs:
         raise InputError(f"{folder}: holds both videos ({', '.join(videos)}) and frame folders ({', '.join(dirs)}); "
                          f"keep one kind")
@@ -117,11 +171,13 @@ def open_capture(folder: Path, calibrated: list[str], strict: bool = False, skip
     if unknown:
         raise InputError(f"{folder}: footage {', '.join(unknown)} has no camera in the calibration "
                          f"(its cameras: {', '.join(calibrated)})")
-    ignored = [c for c in calibrated if c not in found]
+    ignored = [c for c in calibrated if c not in (found if views is None else with_footage)]
     notes = [f"camera {c} is calibrated but has no footage: ignored" for c in ignored]
-    order = [c for c in calibrated if c in found]
+    order = views if views is not None else [c for c in calibrated if c in found]
+    if calibration is not None:
+        check_baselines(calibration.subset(order))
     if videos:
-        counts, sizes, fps = _check_videos({c: videos[c] for c in order})
+        counts, sizes, fps = _check_videos(folder, {c: videos[c] for c in order})
         sources = {c: videos[c] for c in order}
     else:
         sources = {c: _frame_files(dirs[c]) for c in order}
@@ -137,12 +193,55 @@ def open_capture(folder: Path, calibrated: list[str], strict: bool = False, skip
                    ignored)
 
 
+def _entries(folder: Path, skip: Path | None, views: list[str] | None) -> list[Path]:
+    """The folder's entries that may be footage, in name order: hidden ones, ``skip`` and, with
+    ``views``, other cameras' left out; a symbolic link loop is an error naming it."""
+    skip = Path(skip).resolve() if skip is not None else None
+    entries = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or (views is not None and p.name not in views and p.stem not in views):
+            continue
+        _check_link(p, "footage")
+        if p.resolve() != skip:
+            entries.append(p)
+    return entries
+
+
+def _footage_names(folder: Path, skip: Path | None) -> list[str]:
+    """The cameras with footage in ``folder`` (videos and folders of frames), nothing checked."""
+    skip = Path(skip).resolve() if skip is not None else None
+    names = []
+    for p in sorted(folder.iterdir()):
+        try:
+            if p.name.startswith(".") or p.resolve() == skip:
+                continue
+            if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
+                names.append(p.stem)
+            elif p.is_dir() and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir()):
+                names.append(p.name)
+        except (OSError, RuntimeError):  # a link loop or an unreadable folder: not usable footage
+            continue
+    return names
+
+
+def _check_link(path: Path, what: str) -> None:
+    """An error naming ``path`` when it is a symbolic link that loops (or leads through one)."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            how = f"it points to {os.readlink(path)!r}" if os.path.islink(path) else "a link on the way to it"
+            raise InputError(f"{path}: a symbolic link loop ({what}: {how}, and following the links never ends): "
+                             f"remove or fix the link") from None
+
+
 def _frame_files(folder: Path) -> list[Path]:
     """The image files in ``folder`` in name order, numbers compared as numbers (hidden files, e.g.
-    macOS ``._*``, left out)."""
-    return sorted((q for q in folder.iterdir()
-                   if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".") and q.is_file()),
-                  key=_natural)
+    macOS ``._*``, left out); an image name that is a symbolic link loop is an error naming it."""
+    images = [q for q in folder.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".")]
+    for q in images:
+        _check_link(q, f"a frame of camera {folder.name}")
+    return sorted((q for q in images if q.is_file()), key=_natural)
 
 
 def _natural(path: Path) -> list:
@@ -151,7 +250,9 @@ def _natural(path: Path) -> list:
 
 
 def _image_size(path: Path, camera: str) -> tuple[int, int]:
-    """(width, height) from the file's header; a PNG is checked whole (chunk CRCs, no decoding)."""
+    """(width, height) from the file's header; a PNG is checked whole (chunk CRCs, no decoding),
+    a JPEG that does not end in its end-of-image marker is decoded at 1/8 scale (a truncated one
+    fails as it would when read)."""
     from PIL import Image
 
     try:
@@ -159,9 +260,19 @@ def _image_size(path: Path, camera: str) -> tuple[int, int]:
             size = im.size
             if im.format == "PNG":
                 im.verify()
+            elif im.format == "JPEG" and not _ends_like_jpeg(path):
+                im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
+                im.load()
     except (OSError, ValueError, SyntaxError) as e:  # PIL raises SyntaxError for some broken headers
         raise InputError(f"{path}: unreadable image (camera {camera}): {e}") from None
     return size
+
+
+def _ends_like_jpeg(path: Path) -> bool:
+    """The file ends with JPEG's end-of-image marker (FF D9), padding after it allowed."""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - 64))
+        return f.read().rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
 
 
 def _check_frames(camera: str, files: list[Path]) -> tuple[int, int]:
@@ -210,11 +321,12 @@ def _numbering_notes(sources: dict[str, list[Path]]) -> list[str]:
     return []
 
 
-def _check_videos(videos: dict[str, Path]) -> tuple[dict[str, int], dict[str, tuple[int, int]], float]:
-    """Frame counts, sizes and frame rate; each video opens and decodes its first frame."""
+def _check_videos(folder: Path, videos: dict[str, Path]) -> tuple[dict[str, int], dict[str, tuple[int, int]], float]:
+    """Frame counts, sizes and the frame rate; each video opens and decodes its first frame, and
+    the rates agree (within ``RATE_TOLERANCE``): frames are combined by position, nothing is resampled."""
     import cv2
 
-    counts, sizes, rates = {}, {}, []
+    counts, sizes, rates = {}, {}, {}
     for c, path in videos.items():
         if path.stat().st_size == 0:
             raise InputError(f"{path}: empty file (camera {c})")
@@ -234,20 +346,31 @@ def _check_videos(videos: dict[str, Path]) -> tuple[dict[str, int], dict[str, tu
             sizes[c] = (int(first.shape[1]), int(first.shape[0]))
             rate = float(cap.get(cv2.CAP_PROP_FPS))
             if np.isfinite(rate) and rate > 0:
-                rates.append(rate)
+                rates[c] = rate
         finally:
             cap.release()
-    return counts, sizes, float(np.median(rates)) if rates else 0.0
+    if rates and max(rates.values()) > min(rates.values()) * (1 + RATE_TOLERANCE):
+        listing = ", ".join(f"{c}: {r:.4g} fps" for c, r in rates.items())
+        raise InputError(f"{folder}: the cameras have different frame rates ({listing}): frame i of every camera "
+                         f"must be the same instant, and reconstruct does not resample; convert the videos to one "
+                         f"rate first, or leave cameras out (--views)")
+    return counts, sizes, float(np.median(list(rates.values()))) if rates else 0.0
 
 
-def _scene_capture(folder: Path, calibrated: list[str]) -> Capture:
+def _scene_capture(folder: Path, calibrated: list[str], views: list[str] | None,
+                   calibration: Calibration | None) -> Capture:
     from engine.io.scene import read_scene
 
     scene = read_scene(folder, load_arrays=False)
     names = [f"view_{i:02d}" for i in range(scene.num_views)]
-    sources = {n: [scene.image_path(i)] for i, n in enumerate(names) if n in calibrated}
+    if views is not None:
+        _chosen(views, folder, names, calibrated)
+    order = views if views is not None else [n for n in names if n in calibrated]
+    sources = {n: [scene.image_path(names.index(n))] for n in order}
     if not sources:
         raise InputError(f"{folder}: none of its views {', '.join(names)} is in the calibration")
+    if calibration is not None:
+        check_baselines(calibration.subset(order))
     sizes = {}
     for n, (path,) in sources.items():
         if not Path(path).is_file():
