@@ -13,7 +13,7 @@ from .core.install import StepJob, engine_source, find_base_python, install_step
 from .core.job import Job, check_device, check_python, reconstruct_command, render_command, stop_all
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
-from .scene_body import body_objects, import_body, is_body
+from .scene_body import body_objects, import_body, is_body, remove_bodies_of
 from .scene_capture import import_capture, set_active_camera
 from .scene_job import write_scene_job
 from .vendor.errors import InputError
@@ -101,9 +101,13 @@ def load_fit(op, context, path: str) -> bpy.types.Object:
     for note in fit.notes:
         fps = context.scene.render.fps / context.scene.render.fps_base
         op.report({"WARNING"}, f"{note} ({fps:g} fps)")
+    replaced = remove_bodies_of(fit.path)
+    if replaced:
+        op.report({"INFO"}, f"replaced the body imported earlier from {fit.path} ({', '.join(replaced)})")
     obj = import_body(context, fit, f"{fit.body_model} {fit.path.parent.name}")
     for other in context.view_layer.objects.selected:
-        other.select_set(False)
+        if other is not None:  # an entry of a body just replaced, until the view layer updates
+            other.select_set(False)
     obj.select_set(True)
     context.view_layer.objects.active = obj
     return obj

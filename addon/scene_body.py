@@ -12,6 +12,8 @@ part (``part_<name>``), and its motion:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 import numpy as np
 from mathutils import Matrix
@@ -145,6 +147,35 @@ def _fcurve(action, owner, data_path: str, index: int = 0, group: str = ""):
 
 
 LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+
+
+def remove_bodies_of(fit_path) -> list[str]:
+    """Remove the bodies imported earlier from the fit.json at ``fit_path`` (their mesh, armature,
+    data and actions), so that importing a fit again (after Reconstruct imported it) replaces
+    it; -> the objects' names."""
+    target = Path(fit_path).resolve()
+    gone = [o for o in bpy.data.objects if BODY_TAG in o and _same(o[BODY_TAG], target)]
+    names = sorted(o.name for o in gone)
+    for obj in gone:
+        data, anim = obj.data, obj.animation_data
+        actions = [anim.action] if anim and anim.action else []
+        keys = getattr(data, "shape_keys", None)
+        if keys is not None and keys.animation_data and keys.animation_data.action:
+            actions.append(keys.animation_data.action)
+        bpy.data.objects.remove(obj)
+        if data is not None and data.users == 0:
+            (bpy.data.meshes if isinstance(data, bpy.types.Mesh) else bpy.data.armatures).remove(data)
+        for action in actions:
+            if action.users == 0:
+                bpy.data.actions.remove(action)
+    return names
+
+
+def _same(recorded, target: Path) -> bool:
+    try:
+        return Path(str(recorded)).resolve() == target
+    except (OSError, ValueError):
+        return False
 
 
 def is_body(obj) -> bool:

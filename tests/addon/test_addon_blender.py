@@ -189,7 +189,10 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     done = report["modal_done"]  # the UI path, its events fed by hand
     assert done["results"] == [["PASS_THROUGH"], ["FINISHED"]]
     assert done["statuses"] and all(s.endswith("/3 frames") for s in done["statuses"])
-    assert not done["running"] and done["new_objects"] == 1
+    assert not done["running"] and done["new_objects"] == 0  # the same fit again: its earlier body replaced
+    assert [["INFO"], f"replaced the body imported earlier from {tmp_path / 'out/fit.json'} (anny out)"] in done[
+        "reports"]
+    assert report["import_again"] == [["FINISHED"], None] and report["bodies"] == ["anny out"]  # one body, not three
     assert ["timer removed", "timer"] in done["reports"]
     cancel = report["modal_cancel"]
     assert cancel["results"] == [["PASS_THROUGH"], ["CANCELLED"]]

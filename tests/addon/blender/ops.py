@@ -112,9 +112,12 @@ objects = len(bpy.data.objects)
 done = drive_modal("0:3", ["MOUSEMOVE", "TIMER"])
 modal_done = {"results": done[0], "statuses": done[1], "reports": done[2], "running": done[3].running,
               "new_objects": len(bpy.data.objects) - objects}
+import_again = run_op(bpy.ops.diffproxy.import_fit, filepath=s.fit)  # Reconstruct imported it: Import Fit again
+bodies = sorted(o.name for o in bpy.data.objects if "diffproxy_fit" in o)
 cancelled = drive_modal("slow", ["TIMER", "ESC"])
 modal_cancel = {"results": cancelled[0], "statuses": cancelled[1], "reports": cancelled[2],
                 "running": cancelled[3].running, "returncode": cancelled[4].process.returncode}
 emit({"before": before, "enabled": enabled, "after": after, "again": again, "runs": runs,
       "running": bpy.context.window_manager.diffproxy.running, "modal_done": modal_done,
-      "modal_cancel": modal_cancel, "panel": panel_before + draw_panel(), "labels": labels})
+      "modal_cancel": modal_cancel, "panel": panel_before + draw_panel(), "labels": labels,
+      "import_again": import_again, "bodies": bodies, "meshes": len(bpy.data.meshes)})
