@@ -1,7 +1,7 @@
 """The README's picture: a fit imported by the extension, rendered through the capture's own
 cameras over its footage. Not part of the extension (``build.py`` leaves ``scripts/`` out).
 
-    .venv/bin/python addon/scripts/render_overlay.py FIT_DIR [--frame 0] [--out docs/images]
+    .venv/bin/python addon/scripts/render_overlay.py FIT_DIR [--frame 0] [--out FOLDER]
 
 Runs the bpy module in this process: stages the extension (``build.stage``) into a temporary
 folder and registers it, imports the capture (``--capture``: the bundled one by default; the
@@ -10,13 +10,16 @@ a transparent film) and lays it over that camera's footage frame. Blender's came
 pinholes and the footage is distorted, so the frame is first undistorted with the calibration
 (OpenCV, the calibration's K, rescaled to the footage's size as the engine does): what the
 picture shows is the undistorted footage. Writes ``blender_cam01.jpg`` (one camera) and
-``blender_cameras.jpg`` (all of them side by side).
+``blender_cameras.jpg`` (all of them side by side) into the fit's folder, or ``--out`` (the
+README's pictures: ``--out docs/images``, on purpose). Its temporary folder (the staged
+extension, the renders) is removed when it ends, failed or not.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sys
 import tempfile
 import time
@@ -96,7 +99,7 @@ def main() -> None:
     parser.add_argument("fit", type=Path, help="reconstruction folder (fit.json + fit.npz)")
     parser.add_argument("--capture", type=Path, default=EXAMPLE, help="folder with calibration/ and videos/")
     parser.add_argument("--frame", type=int, default=0, help="footage frame (scene frame = frame + 1)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs/images")
+    parser.add_argument("--out", type=Path, default=None, help="where the pictures go (default: the fit's folder)")
     parser.add_argument("--scale", type=int, default=50, help="render size, percent of the footage's")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--opacity", type=float, default=0.75, help="of the body over the footage")
@@ -104,10 +107,17 @@ def main() -> None:
     parser.add_argument("--tiles", action="store_true", help="also write each camera's picture (overlay_<camera>.png), "
                                                              "to check the body against the footage view by view")
     args = parser.parse_args()
+    args.out = args.out or args.fit
+    tmp = Path(tempfile.mkdtemp(prefix="diffproxy_overlay_"))
+    try:
+        render(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def render(args, tmp: Path) -> None:
     import bpy  # noqa: PLC0415  (the bpy module: this process is Blender)
 
-    tmp = Path(tempfile.mkdtemp(prefix="diffproxy_overlay_"))
     addon = stage_addon(tmp / "stage")
     calib_path = next((args.capture / "calibration").glob("*.toml"), args.capture / "calibration")
     videos = args.capture / "videos"
