@@ -101,8 +101,8 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
     views: StringProperty(name="Cameras", description="Comma-separated camera objects to reconstruct from, as they "
                                                        "are in the scene (empty: every visible camera with footage)")
     proxies: EnumProperty(name="Proxies", items=[("none", "None", "Landmarks and masks only"),
-                                                 ("model", "Model", "Add a trained generator's dense proxies "
-                                                                    "(the shipped one, or the preferences' checkpoint). "
+                                                 ("model", "Model", "Add a trained generator's dense proxies (the "
+                                                                    "shipped one, or the preferences' checkpoint). "
                                                                     "Slow: about 48 s per frame on a CPU")],
                           default="none")
     samples: IntProperty(name="Samples", default=3, min=1, soft_max=16, description="Proxy samples per view (K)")

@@ -19,8 +19,8 @@ CALIB = EXAMPLE / "calibration/Calib.toml"
 
 @pytest.fixture(scope="module")
 def core(staged):
-    names = ("core.world", "core.fitfile", "core.footage", "core.job", "core.install", "vendor.errors", "vendor.calibration",
-             "vendor.parts")
+    names = ("core.world", "core.fitfile", "core.footage", "core.job", "core.install", "vendor.errors",
+             "vendor.calibration", "vendor.parts")
     return {n.split(".")[-1]: staged_module(n) for n in names}
 
 

@@ -46,7 +46,8 @@ for label, kwargs, to_blender in (("z_up_m", {}, lambda p: p),
             "active_clip": scene.active_clip.name if scene.active_clip else None}
     out[label] = report
 out["after_three"] = {"cube_at_start": cube_at_start, "cube": "Cube" in bpy.data.objects,
-                      "cameras": sorted(o.name for o in scene.objects if o.type == "CAMERA" and o.data.diffproxy.imported),
+                      "cameras": sorted(o.name for o in scene.objects
+                                        if o.type == "CAMERA" and o.data.diffproxy.imported),
                       "collections": sorted(c.name for c in bpy.data.collections if c.name.startswith("DiffProxy"))}
 bpy.ops.mesh.primitive_cube_add(location=(0.0, 0.0, 0.5))  # a cube of the user's: moved
 moved = bpy.context.active_object.name
