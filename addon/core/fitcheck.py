@@ -27,14 +27,16 @@ def read_json(path: Path) -> object:
         raise InputError(f"{path}: not valid JSON: {e}") from None
 
 
-def field(record: dict, key: str, types: tuple, where: Path, default=None):
-    """``record[key]`` when it is one of ``types`` (``default`` when absent or null)."""
+def field(record: dict, key: str, types: tuple, where: Path, default=None, parent: str = ""):
+    """``record[key]`` when it is one of ``types`` (``default`` when absent or null); ``parent``:
+    the object holding it, for the message (``files`` in ``files.npz``)."""
     value = record.get(key)
     if value is None:
         return default
     if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
         names = " or ".join(t.__name__ for t in types)
-        raise InputError(f"{where}: field '{key}': expected {names}, got {_short(value)}")
+        raise InputError(f"{where}: field '{parent + '.' if parent else ''}{key}': expected {names}, got "
+                         f"{_short(value)}")
     return value
 
 
@@ -42,7 +44,7 @@ def npz_path(record: dict, json_path: Path) -> Path:
     """fit.json's ``files.npz``: a file name inside the fit's own folder (no absolute path, no
     ``..`` out of it), fit.npz when absent."""
     files = field(record, "files", (dict,), json_path, {})
-    name = field(files, "npz", (str,), json_path, "fit.npz")
+    name = field(files, "npz", (str,), json_path, "fit.npz", "files")
     folder = json_path.parent.resolve()
     path = (folder / name).resolve()
     if not name.strip() or Path(name).is_absolute() or not path.is_relative_to(folder) or path == folder:

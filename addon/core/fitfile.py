@@ -101,7 +101,7 @@ def read_fit(path: str | Path) -> Fit:
     if part.shape != (V,):
         raise InputError(f"{npz_path}: 'vertex_part': expected shape ({V},), got {part.shape}")
     body = field(record, "body", (dict,), json_path, {})
-    names = field(body, "part_names", (list,), json_path) or PART_NAMES
+    names = field(body, "part_names", (list,), json_path, None, "body") or PART_NAMES
     if not all(isinstance(n, str) for n in names):
         raise InputError(f"{json_path}: field 'body.part_names': expected a list of names")
     names = tuple(names)
@@ -121,7 +121,7 @@ def read_fit(path: str | Path) -> Fit:
             raise InputError(f"{npz_path}: 'uv_coords'/'uv_faces': expected (U, 2) and {faces.shape} indices into "
                              f"them, got {coords.shape} and {uv_faces.shape}")
         uv = (coords.astype(np.float64), uv_faces.astype(np.int64))
-    model = field(body, "model", (str,), json_path, "body")
+    model = field(body, "model", (str,), json_path, "body", "body")
     return Fit(json_path, points_to_blender(world, vertices), faces, part, names, frames, fps, world, model,
                read_rig(arrays, world, T, V, npz_path), uv, notes)
 

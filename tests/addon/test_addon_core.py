@@ -420,6 +420,8 @@ def test_damaged_fit_is_one_input_error_naming_file_and_field(core, tmp_path):
     cases["nested"] = f"{tmp_path / 'nested/fit.json'}: not a fit record: nested too deeply"
     _edit_json(case("body"), body=["anny"])
     cases["body"] = f"{tmp_path / 'body/fit.json'}: field 'body': expected dict, got ['anny']"
+    _edit_json(case("npz_name"), files={"npz": 7})
+    cases["npz_name"] = f"{tmp_path / 'npz_name/fit.json'}: field 'files.npz': expected str, got 7"
     for name, npz in (("outside", "../rig/fit.npz"), ("absolute", str(fit / "fit.npz"))):
         _edit_json(case(name), files={"npz": npz})
         cases[name] = f"{tmp_path / name / 'fit.json'}: field 'files.npz': expected a file inside the fit's folder"
