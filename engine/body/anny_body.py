@@ -15,13 +15,11 @@ farthest along that phalanx in the rest pose.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
+from engine.body.anny_cache import cache_lock, construct
 from engine.body.base import BodyModel, BodyParams, SkinningState, rotation_matrices
 from engine.cache import anny_cache_dir
 from engine.errors import InputError
@@ -43,41 +41,18 @@ def _build_anny():
         raise InputError(f"{cache}: Anny's cache folder cannot be created ({e.strerror or e}); set "
                          f"DIFFPROXY_CACHE_DIR (or ANNY_CACHE_DIR) to a writable folder") from None
     anny.paths.set_anny_cache_path(cache)
-    with _cache_lock(cache) as writable:
+    with cache_lock(cache) as writable:
         try:
             # "lbs": plain torch skinning, differentiable in float32/float64 on CPU and CUDA,
             # as fast as Anny's warp kernel at our batch sizes (measured: ~35 ms fwd+bwd, B=8).
-            return anny.Anny(skinning_method="lbs")
+            # a cold cache (about 800 MB, 2.5 minutes) is said on stderr; a damaged file is built again
+            return construct(lambda: anny.Anny(skinning_method="lbs"), cache, writable)
         except OSError as e:
             if writable:
                 raise
             raise InputError(f"{cache}: Anny's cache is incomplete and cannot be written ({e}); build it once "
                              f"where it is writable (diffproxy doctor), or set DIFFPROXY_CACHE_DIR (or "
                              f"ANNY_CACHE_DIR) to a writable folder") from None
-
-
-@contextmanager
-def _cache_lock(cache: Path) -> Iterator[bool]:
-    """The first construction writes Anny's cache (~40 s); a lock keeps concurrent processes
-    (test workers, render workers) from building it at the same time. A cache this process
-    cannot write into (a shared install, a read-only container layer) is only read, without
-    a lock: yields whether the cache is writable."""
-    try:
-        f = open(cache / ".diffproxy.lock", "w")
-    except OSError:
-        yield False
-        return
-    with f:
-        _lock(f)
-        yield True
-
-
-def _lock(f) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; concurrent first builds are rare there
-        return
-    fcntl.flock(f, fcntl.LOCK_EX)
 
 
 @dataclass
