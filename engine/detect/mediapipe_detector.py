@@ -26,6 +26,7 @@ import time
 import cv2
 import numpy as np
 
+from engine.detect.quiet import native_logs_quieted
 from engine.detect.types import BODY_INDEX, Detection, empty_hands, landmark_box
 from engine.errors import InputError
 
@@ -41,6 +42,7 @@ class MediaPipeDetector:
     """``detector(image_rgb, roi=None) -> Detection | None`` (None: no person).
 
     Builds the MediaPipe graphs once; ``close()`` or use as a context manager to free them.
+    MediaPipe's own log lines are dropped unless ``engine.detect.quiet.native_logs_shown()``.
     ``last_timings`` holds the seconds of each stage ("pose" (with the mask), "hands") of the
     last call.
     """
@@ -49,18 +51,25 @@ class MediaPipeDetector:
         import mediapipe as mp
 
         self.mask = mask
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=1, enable_segmentation=mask,
-            min_detection_confidence=min_pose_confidence)
-        self._hands = mp.solutions.hands.Hands(
-            static_image_mode=True, max_num_hands=1, model_complexity=1,
-            min_detection_confidence=0.3) if hands else None
+        with native_logs_quieted():
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=True, model_complexity=1, enable_segmentation=mask,
+                min_detection_confidence=min_pose_confidence)
+            self._hands = mp.solutions.hands.Hands(
+                static_image_mode=True, max_num_hands=1, model_complexity=1,
+                min_detection_confidence=0.3) if hands else None
+            # the graphs open their calculators (and log) in their own threads after this;
+            # one call on a blank image waits for that inside the quiet window
+            for graph in (self._pose, self._hands):
+                if graph is not None:
+                    graph.process(np.zeros((64, 64, 3), np.uint8))
         self.last_timings: dict[str, float] = {}
 
     def close(self) -> None:
-        for graph in (self._pose, self._hands):
-            if graph is not None:
-                graph.close()
+        with native_logs_quieted():
+            for graph in (self._pose, self._hands):
+                if graph is not None:
+                    graph.close()
         self._pose = self._hands = None
 
     def __enter__(self):
@@ -80,6 +89,10 @@ class MediaPipeDetector:
             raise InputError("image_rgb: expected an (H, W, 3) uint8 RGB array, got "
                              f"{getattr(image_rgb, 'dtype', type(image_rgb).__name__)} "
                              f"{getattr(image_rgb, 'shape', '')}")
+        with native_logs_quieted():  # MediaPipe logs on a graph's first process()
+            return self._detect(image_rgb, roi)
+
+    def _detect(self, image_rgb: np.ndarray, roi: np.ndarray | None) -> Detection | None:
         H, W = image_rgb.shape[:2]
         x0, y0, x1, y1 = _roi_pixels(roi, W, H)
         t0 = time.perf_counter()
