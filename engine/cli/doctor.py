@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.body.anny_cache import folder_size
 from engine.cache import anny_cache_dir, cache_dir
 from engine.errors import InputError
 
@@ -115,6 +116,7 @@ def doctor(
             continue
         with console.status(f"checking {name}..."):
             result["body_models"][name] = _check_body(name, smplx_path, samples)
+    result["anny_cache_mb"] = round(folder_size(anny_cache_dir()) / 1e6) if anny_cache_dir().is_dir() else 0
     fractions = {n: b["uv_roundtrip"]["within_1mm"] for n, b in result["body_models"].items() if b["usable"]}
     result["uv_roundtrip_within_1mm"] = fractions
     # every usable body model must pass: a user's SMPL-X file that fails is a problem too, and
@@ -138,7 +140,7 @@ def _print(console: Console, r: dict) -> None:
     t.add_row("cache", r["cache_dir"] + ("" if r["cache_writable"] else
                                          " [yellow](read-only: used as it is; what it lacks is built in memory "
                                          "each time, or fails for Anny)[/yellow]"))
-    t.add_row("anny cache", r["anny_cache_dir"])
+    t.add_row("anny cache", f"{r['anny_cache_dir']} ({r['anny_cache_mb']} MB)")
     for name, b in r["body_models"].items():
         if not b["usable"]:
             t.add_row(f"body model {name}", f"[yellow]not usable[/yellow]: {b['reason']}")

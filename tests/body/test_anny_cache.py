@@ -60,7 +60,8 @@ def test_a_cache_build_is_said_on_stderr_with_its_size_and_json_stays_alone(tmp_
     assert built and int(built[1]) > 700 and built[2] == str(root / "anny"), res.stderr[-3000:]
     assert res.stderr.index(STARTED) < built.start()
     assert len(res.stdout.strip().splitlines()) == 1  # stdout holds the JSON and nothing else
-    assert json.loads(res.stdout)["body_models"]["anny"]["usable"]
+    report = json.loads(res.stdout)
+    assert report["body_models"]["anny"]["usable"] and report["anny_cache_mb"] == int(built[1])
     assert list((root / "anny").glob(f"v*/{COMPACT}*.safetensors"))
 
     again = doctor_json(env_for(root))  # warm: not a word about the cache
