@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,28 +47,58 @@ def is_native_log_line(line: str) -> bool:
 def native_logs_quieted() -> Iterator[None]:
     """Around a MediaPipe call (graph construction, ``process``, ``close``): its log lines are
     dropped unless ``native_logs_shown()``; whatever else reached stderr meanwhile is written
-    back when the call returns, and everything when it raises."""
-    if native_logs_shown():
+    back when the call returns, and everything when it raises. fd 2 belongs to the whole
+    process: calls in several threads share one capture, which the last one out ends."""
+    if native_logs_shown() or not _enter():
         yield
         return
+    failed = True
     try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 at all (a detached process): nothing to keep clean
         yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        _flush()
-        os.dup2(capture.fileno(), 2)
-        failed = True
-        try:
-            yield
-            failed = False
-        finally:
+        failed = False
+    finally:
+        _leave(failed)
+
+
+class _Window:
+    depth = 0
+    saved: int | None = None
+    capture = None
+    failed = False
+
+
+_window = _Window()
+_window_lock = threading.Lock()
+
+
+def _enter() -> bool:
+    """Points fd 2 at the capture (the first caller in); False where there is no fd 2 at all."""
+    with _window_lock:
+        if _window.depth == 0:
+            try:
+                saved = os.dup(2)
+            except OSError:  # a detached process: nothing to keep clean
+                return False
             _flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+            _window.saved, _window.capture, _window.failed = saved, tempfile.TemporaryFile(mode="w+b"), False
+            os.dup2(_window.capture.fileno(), 2)
+        _window.depth += 1
+        return True
+
+
+def _leave(failed: bool) -> None:
+    with _window_lock:
+        _window.failed |= failed
+        _window.depth -= 1
+        if _window.depth:
+            return
+        _flush()
+        os.dup2(_window.saved, 2)
+        os.close(_window.saved)
+        capture, _window.saved, _window.capture = _window.capture, None, None
+        with capture:
             capture.seek(0)
-            _write_back(capture.read().decode("utf-8", "replace"), keep_all=failed)
+            _write_back(capture.read().decode("utf-8", "replace"), keep_all=_window.failed)
 
 
 def _flush() -> None:

@@ -66,3 +66,30 @@ def test_native_log_lines_are_told_from_others():
                               "STDERR\n")
     assert not is_native_log_line("note: camera cam01: calibration rescaled")
     assert not is_native_log_line("Warning: something of ours")
+
+
+def test_threads_share_one_window_and_stderr_comes_back(capfd, monkeypatch):
+    """Windows that overlap without nesting (a in, b in, a out, b out): the first thread out
+    must not give fd 2 back while the other is still inside, nor the last one give back a capture."""
+    import threading
+
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with native_logs_quieted():
+            a_in.set()
+            b_in.wait(10)
+            os.write(2, b"I0000 00:00:1.0    1 a.cc:1] from a\n")
+        a_out.set()
+
+    t = threading.Thread(target=a)
+    t.start()
+    a_in.wait(10)
+    with native_logs_quieted():
+        b_in.set()
+        a_out.wait(10)  # a has left; this window is still open
+        os.write(2, b"note: kept\nW0000 00:00:1.0    1 b.cc:1] from b\n")
+    t.join()
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "note: kept\nafter\n"
