@@ -12,14 +12,13 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from engine.cli.interrupts import interruptible
+from engine.cli.output import console, say
 from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, PROXIES_OPTION, SAMPLES_OPTION, STEPS_OPTION,
                                         generator_checkpoint, run_reconstruction)
 from engine.errors import InputError
-
-console = Console(stderr=True)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pose2sim_balancing"
 # MediaPipe landmark -> OpenPose BODY_25B index, the joints scored
 SCORED = {"left_shoulder": 5, "right_shoulder": 6, "left_elbow": 7, "right_elbow": 8, "left_wrist": 9,
@@ -77,24 +76,29 @@ def demo(
 
     t0 = time.perf_counter()
     root = Path(example) if example else EXAMPLE
-    try:
+    with interruptible():
         if not (root / "videos").is_dir():
             raise InputError(f"{root}: the demo capture is missing (it ships in the repository's examples/ folder)")
         calibration = root / "calibration" / "Calib.toml"
+        if not calibration.is_file():
+            raise InputError(f"{calibration}: the demo capture's calibration is missing")
+        if heldout and not (root / "pose2d_openpose_body25b").is_dir():
+            raise InputError(f"{root / 'pose2d_openpose_body25b'}: missing: the held-out score compares with these "
+                             f"OpenPose detections (or run with --no-heldout)")
         checkpoint = generator_checkpoint(proxies, checkpoint)
         rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps)
         model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps)
-        console.print(f"reconstructing frames {frames} of {root.name} from 4 cameras")
-        summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames, quiet=as_json,
+        say(f"reconstructing frames {frames} of {root.name} from 4 cameras")
+        summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames,
                                      reconstructor=rec, **model)
         rows = []
         if heldout:
             calib = read_calibration(calibration)
             for cam in calib.names():
                 others = ",".join(c for c in calib.names() if c != cam)
-                console.print(f"without {cam}: reconstructing from {others}")
+                say(f"without {cam}: reconstructing from {others}")
                 run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, views=others,
-                                   quiet=as_json, reconstructor=rec, **model)
+                                   reconstructor=rec, **model)
                 sized = _video_sized(calib, root / "videos")
                 rows += heldout_errors(out / f"without_{cam}", cam, sized, rec.table.names,
                                        root / "pose2d_openpose_body25b")
@@ -108,11 +112,10 @@ def demo(
             if inside:
                 summary["all_cameras_openpose_error_px_per_view"] = {
                     c: float(np.median([r["median_px"] for r in inside if r["camera"] == c])) for c in calib.names()}
-    except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
     summary["seconds_demo"] = time.perf_counter() - t0
-    (out / "demo.json").write_text(json.dumps(summary, indent=1, default=lambda x: None))
+    from engine.cache import atomic_write_bytes
+
+    atomic_write_bytes(out / "demo.json", json.dumps(summary, indent=1, default=lambda x: None).encode())
     _print(summary, out)
     if as_json:
         print(json.dumps(summary, default=lambda x: None))

@@ -64,6 +64,10 @@ class MediaPipeDetector:
                 if graph is not None:
                     graph.process(np.zeros((64, 64, 3), np.uint8))
         self.last_timings: dict[str, float] = {}
+        # what a cached detection was made with (engine.pipeline.detection_cache keys on it)
+        self.signature = {"detector": "mediapipe", "version": mp.__version__, "model_complexity": 1, "hands": hands,
+                          "mask": mask, "min_pose_confidence": min_pose_confidence,
+                          "hand_crops": list(HAND_CROP_FACTORS), "hand_min_side": HAND_MIN_SIDE}
 
     def close(self) -> None:
         with native_logs_quieted():

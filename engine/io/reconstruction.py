@@ -23,14 +23,13 @@ out/
   overlay_<camera>.jpg, contact_sheet.jpg   the fitted body over the (undistorted) footage
   report.json   the summary (the --json line) with the per-frame, per-view figures
 ```
-Files are written into a temporary folder and moved into place, ``fit.json`` last.
+Files are written into a temporary folder and moved into place, ``fit.json`` removed first and
+moved in last (``engine.io.outdir``): a folder with a ``fit.json`` holds one run's files.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +41,9 @@ from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
 from engine.io.rig import rig_arrays
 from engine.proxy.parts import PART_NAMES
 
-PREVIEW_HEIGHT = 480
+PREVIEW_HEIGHT = 480  # the contact sheet's rows
+# what a reconstruction writes: an earlier run's file of these that this run does not write again is removed
+OWNED = ("fit.json", "fit.npz", "fit.glb", "report.json", "overlay_*.jpg", "contact_sheet.jpg", "proxies.jpg")
 
 
 def user_params(rec) -> dict[str, np.ndarray]:
@@ -57,8 +58,15 @@ def user_params(rec) -> dict[str, np.ndarray]:
             "scale": s * p.scale.double().numpy()}
 
 
-def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previews: dict | None = None) -> dict:
-    out = Path(out)
+def write_reconstruction(folder, rec, body, part_table, summary: dict, previews: dict | None = None,
+                         overlay_scale: float = 1.0) -> dict:
+    """Write the outputs into ``folder`` (an ``engine.io.outdir.OutputFolder``, or a path: then
+    one is opened for this write): staged, then published with ``fit.json`` last."""
+    from engine.io.outdir import OutputFolder
+
+    if not isinstance(folder, OutputFolder):
+        with OutputFolder(Path(folder), "write") as opened:
+            return write_reconstruction(opened, rec, body, part_table, summary, previews, overlay_scale)
     w = rec.world
     seq = len(rec.frames) > 1
     pick = (lambda x: x) if seq else (lambda x: x[0])
@@ -91,26 +99,15 @@ def write_reconstruction(out: Path, rec, body, part_table, summary: dict, previe
                    "mask_iou": _quiet(np.nanmean, rec.mask_iou[:, i])} for i, n in enumerate(rec.cameras)],
         "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(FILES),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".tmp-reconstruct-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    written = {}
-    try:
-        np.savez_compressed(tmp / FILES["npz"], **arrays)
-        first = {k: (v[0] if seq and k in ("vertices",) else v) for k, v in arrays.items()}
-        _write_glb(tmp / FILES["glb"], first)
-        names = []
-        if previews:
-            names = _write_previews(tmp, rec, body, part_table, previews)
-        (tmp / "report.json").write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
-        (tmp / FILES["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
-        for name in [FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]]:
-            os.replace(tmp / name, out / name)
-            written[name] = out / name
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return written
+    tmp = folder.tmp()
+    np.savez_compressed(tmp / FILES["npz"], **arrays)
+    first = {k: (v[0] if seq and k in ("vertices",) else v) for k, v in arrays.items()}
+    _write_glb(tmp / FILES["glb"], first)
+    names = _write_previews(tmp, rec, body, part_table, previews, overlay_scale) if previews else []
+    (tmp / "report.json").write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
+    (tmp / FILES["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
+    return folder.publish([FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]], FILES["json"],
+                          owned=OWNED)
 
 
 def _quiet(fn, x) -> float | None:
@@ -119,9 +116,10 @@ def _quiet(fn, x) -> float | None:
     return float(fn(x)) if np.isfinite(x).any() else None
 
 
-def _write_previews(folder: Path, rec, body, part_table, previews: dict) -> list[str]:
-    """previews: frame -> {camera: RGB}. One overlay per camera (the first preview frame) and a
-    contact sheet (rows: preview frames, columns: cameras)."""
+def _write_previews(folder: Path, rec, body, part_table, previews: dict, overlay_scale: float = 1.0) -> list[str]:
+    """previews: frame -> {camera: RGB}. One overlay per camera (the first preview frame, at
+    ``overlay_scale`` times the footage's size, to judge the fit to the pixel) and a contact
+    sheet (rows: preview frames, columns: cameras, PREVIEW_HEIGHT px high)."""
     from PIL import Image
 
     rows, names = [], []
@@ -129,9 +127,12 @@ def _write_previews(folder: Path, rec, body, part_table, previews: dict) -> list
         t = rec.frames.index(frame)
         tiles = [_overlay(rec, body, part_table, t, v, images[c]) for v, c in enumerate(rec.cameras) if c in images]
         if k == 0:
-            for c, tile in zip(rec.cameras, tiles):
-                names.append(f"overlay_{c}.jpg")
-                Image.fromarray(tile).save(folder / names[-1], quality=90)
+            for v, c in enumerate(rec.cameras):
+                if c in images:
+                    height = max(16, round(images[c].shape[0] * overlay_scale))
+                    names.append(f"overlay_{c}.jpg")
+                    Image.fromarray(_overlay(rec, body, part_table, t, v, images[c], height)).save(
+                        folder / names[-1], quality=92)
         h = min(t.shape[0] for t in tiles)
         rows.append(np.concatenate([t[:h] for t in tiles], axis=1))
     width = min(r.shape[1] for r in rows)
@@ -171,16 +172,16 @@ def proxy_sheet(rec, images: dict) -> np.ndarray:
     return np.concatenate(tiles, axis=1)
 
 
-def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray) -> np.ndarray:
-    """The fitted body's parts over view v's footage (lens distortion removed), PREVIEW_HEIGHT px high."""
+def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray, height: int = PREVIEW_HEIGHT) -> np.ndarray:
+    """The fitted body's parts over view v's footage (lens distortion removed), ``height`` px high."""
     import cv2
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     from engine.proxy.parts import PALETTE
     from engine.proxy.raycast import ProxyRenderer
 
-    f = PREVIEW_HEIGHT / image.shape[0]
-    small = cv2.resize(image, (round(image.shape[1] * f), PREVIEW_HEIGHT), interpolation=cv2.INTER_AREA)
+    f = height / image.shape[0]
+    small = image if f == 1 else cv2.resize(image, (round(image.shape[1] * f), height), interpolation=cv2.INTER_AREA)
     cam = rec.calibration.cameras[v].scaled(small.shape[1], small.shape[0])
     if np.any(cam.dist):
         small = cv2.undistort(small, cam.K, cam.dist)
@@ -193,6 +194,8 @@ def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray) -> np.nda
     out[on] = 0.45 * out[on] + 0.55 * PALETTE[seg[on]]
     img = Image.fromarray(out.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
-    draw.text((4, 4), f"{rec.cameras[v]} frame {rec.frames[t]}  {rec.keypoint_reprojection_px[t, v]:.1f} px  "
-                      f"IoU {rec.mask_iou[t, v]:.2f}", fill=(255, 255, 255))
+    font = ImageFont.load_default(size=max(11, height // 45))
+    draw.text((4, 4), font=font,
+              text=f"{rec.cameras[v]} frame {rec.frames[t]}  {rec.keypoint_reprojection_px[t, v]:.1f} px  "
+                   f"IoU {rec.mask_iou[t, v]:.2f}", fill=(255, 255, 255))
     return np.asarray(img)

@@ -174,7 +174,7 @@ class Reconstructor:
             points.append(triangulate_landmarks(torch.as_tensor(xy).nan_to_num(0), torch.as_tensor(score),
                                                 cams).numpy())
         if not points:
-            return WorldFrame(1.0, "m", "+Z", float("nan"))  # one view: the calibration's units as metres
+            return WorldFrame(1.0, "m", "+Z", float("nan"), "assumed")  # one view: nothing to measure
         with torch.no_grad():
             rest = self.body(self.body.neutral_params(1)).vertices[0].double().cpu().numpy()
         cam_up = -np.mean([c.R_cam_world[1] for c in calibration.cameras], axis=0)

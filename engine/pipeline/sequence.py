@@ -3,14 +3,14 @@ one shape and scale are kept for the whole sequence (the frames' mean: one perso
 pose and placement are filtered in time (``smoothing.py``) and the bodies rebuilt; scores of
 how the bodies line up with the evidence (landmark reprojection, mask IoU) per frame and view.
 
-Detections are cached per frame in ``cache`` (``frame_000012.npz``), so a rerun (other fit
-settings, an interrupted job) does not detect again."""
+Detections are cached per frame (``detection_cache.py``), keyed on the footage and the
+detector, so a rerun (other fit settings, an interrupted job) does not detect again."""
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +18,9 @@ import torch
 from engine.body.base import BodyParams
 from engine.io.calibration import Calibration
 from engine.pipeline.reconstructor import FrameResult, Reconstructor
-from engine.pipeline.smoothing import smooth_linear, smooth_rotvecs
+from engine.errors import InputError
+from engine.pipeline.detection_cache import DetectionCache
+from engine.pipeline.smoothing import interpolate_linear, interpolate_rotvecs, smooth_linear, smooth_rotvecs
 from engine.pipeline.world import WorldFrame
 
 IOU_HEIGHT = 160  # silhouettes for the mask IoU are cast at this height
@@ -44,73 +46,76 @@ class Reconstruction:
     first_proxies: object = None  # the first frame's GeneratedProxies, when a generator ran (pictures)
 
 
-def _cached_detections(cache: Path | None, frame: int, cameras: list[str]):
-    from engine.detect.types import Detection
-
-    path = None if cache is None else Path(cache) / f"frame_{frame:06d}.npz"
-    if path is None or not path.exists():
-        return None, path
-    with np.load(path, allow_pickle=False) as z:
-        if list(z["cameras"]) != cameras:
-            return None, path
-        out = []
-        for i, c in enumerate(cameras):
-            keys = {k[len(f"{i}_"):]: z[k] for k in z.files if k.startswith(f"{i}_")}
-            out.append(Detection.from_npz_dict(keys, f"{path}:{c}") if keys else None)
-    return out, path
-
-
-def _save_detections(path: Path | None, detections: list, cameras: list[str]) -> None:
-    if path is None:
-        return
-    arrays = {"cameras": np.array(cameras)}
-    for i, d in enumerate(detections):
-        if d is not None:
-            arrays.update({f"{i}_{k}": v for k, v in d.to_npz_dict().items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-
-
 def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibration, fps: float = 0.0,
-                       cache: Path | None = None, keypoints=None, smooth_sigma: float = 1.0,
-                       progress=lambda stage, done, total: None, total: int | None = None) -> Reconstruction:
+                       cache: DetectionCache | None = None, keypoints=None, smooth_sigma: float = 1.0,
+                       progress=lambda stage, done, total: None, total: int | None = None,
+                       strict: bool = False, world: WorldFrame | None = None) -> Reconstruction:
     """frames_images: iterable of (frame, {camera: RGB}); keypoints: callable(frame, calib) ->
-    detections, or None to run the detector."""
+    detections, or None to run the detector. A frame where nobody is found in any view is
+    skipped with a note and its body interpolated from the frames around it (``strict``:
+    refused, naming the frame). ``world``: units and up axis the user gave (a NaN unit or an
+    empty axis is found from the person)."""
     results: list[FrameResult] = []
-    frames, world, init, notes = [], None, None, []
+    given, world = world, None
+    frames, init, notes, empty, every = [], None, [], [], []
     calib = None
     t_detect = t_fit = t_proxies = 0.0
     for frame, images in frames_images:
+        every.append(frame)
         calib, size_notes = rec.check_inputs(images, calibration)
         cams = list(images)
         t0 = time.perf_counter()
-        detections, path = _cached_detections(cache, frame, cams)
+        detections = cache.load(frame, cams) if cache is not None else None
         if detections is None:
             detections = keypoints(frame, calib) if keypoints is not None else rec.detect(images, calib)
-            _save_detections(path, detections, cams)
+            if cache is not None:
+                cache.save(frame, cams, detections)
         t_detect += time.perf_counter() - t0
-        result, world = rec(images, calibration, world=world, detections=detections, init=init)
+        if all(d is None for d in detections):
+            if strict:
+                raise InputError(f"frame {frame}: no person found in any view ({', '.join(cams)}) and --strict is set")
+            empty.append((frame, detections))
+            progress("fit", len(every), total)
+            continue
+        if world is None:
+            world = _world(rec, detections, calib, given)
+        if rec.options.refine_cameras and not results:  # refined on the first frame, then kept
+            result, world, calibration, note = _refine_cameras(rec, images, calibration, world, detections)
+            calib = calibration
+            notes.append(note)
+        else:
+            with _options(rec, refine_cameras=False):
+                result, world = rec(images, calibration, world=world, detections=detections, init=init)
         t_fit += result.timings["fit_s"]
         t_proxies += result.timings["proxies_s"]
         init = result.fit.params
-        if rec.options.refine_cameras and not results:  # refined on the first frame, then kept
-            calibration = calib = refined_calibration(calib, result.fit.cameras, world)
-            notes.append("cameras refined on the first frame (rotation, position, focal length) and kept for "
-                         "the others; fit.json holds the refined cameras")
         results.append(result)
         frames.append(frame)
         notes += [n for n in dict.fromkeys(size_notes + result.notes) if n not in notes]
-        progress("fit", len(results), total)
-    if not results:
+        progress("fit", len(every), total)
+    if not every:
         raise ValueError("no frame to reconstruct")
+    if not results:
+        shown = ", ".join(str(f) for f in every[:10]) + (" ..." if len(every) > 10 else "")
+        raise InputError(f"no person found in any view ({', '.join(cams)}) in any frame ({shown})")
+    if empty:
+        listed = ", ".join(str(f) for f, _ in empty)
+        notes.append(f"no person found in any view in frame(s) {listed}: skipped, the body there is interpolated "
+                     f"from the frames around it (--strict refuses)")
     dropped, swapped = (sum(r.disagreeing[i] for r in results) for i in (0, 1))
     if dropped or swapped:
         notes.append(f"{dropped} landmark observation(s) the views disagree on were left out and {swapped} left/right "
                      f"swap(s) undone, over {len(results)} frame(s)")
     t0 = time.perf_counter()
     params = _stack([r.fit.params for r in results])
+    if empty:  # the frames without a person, between (or beyond) the fitted ones
+        params = BodyParams(interpolate_rotvecs(params.global_orient, frames, every),
+                            interpolate_linear(params.transl, frames, every),
+                            interpolate_rotvecs(params.body_pose, frames, every),
+                            interpolate_linear(params.shape, frames, every),
+                            interpolate_linear(params.scale, frames, every))
+    by_frame = dict(empty) | {f: r.detections for f, r in zip(frames, results)}
+    frames = every
     # one person, one body: the frames' mean shape and scale for every frame (the rig of a
     # sequence has one skeleton; a shape drifting with the pose would move its vertices by cm)
     params.shape[:] = params.shape.mean(0, keepdim=True)
@@ -124,7 +129,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         out = rec.body(params.to(dtype=rec.body.dtype))
     vertices = out.vertices.double().cpu().numpy()
     landmarks = rec.table.positions(vertices)
-    detections = [r.detections for r in results]
+    detections = [by_frame[f] for f in frames]
     cams = rec.engine_cameras(calib, world)
     reproj = np.stack([_reprojection(rec, d, calib, cams, L) for d, L in zip(detections, landmarks)])
     iou = np.stack([_mask_iou(rec, d, calib, cams, V) for d, V in zip(detections, vertices)])
@@ -133,6 +138,83 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     return Reconstruction(frames, fps, list(calib.names()), calib, world, params.detach(), vertices,
                           out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes,
                           rec.table.names, results[0].proxies)
+
+
+def _world(rec: Reconstructor, detections: list, calib: Calibration, given: WorldFrame | None) -> WorldFrame:
+    """The user's world: what they gave, the rest found from the person in this frame."""
+    from dataclasses import replace
+
+    if given is not None and np.isfinite(given.units_per_metre) and given.up_axis:
+        return given
+    found = rec.find_world([detections], calib)
+    if given is None:
+        return found
+    if np.isfinite(given.units_per_metre):
+        found = replace(found, units_per_metre=given.units_per_metre, unit=given.unit)
+    if given.up_axis:
+        found = replace(found, up_axis=given.up_axis, up_angle_deg=0.0)
+    return found
+
+
+@contextmanager
+def _options(rec: Reconstructor, **changes):
+    from dataclasses import replace
+
+    before = rec.options
+    rec.options = replace(before, **changes)
+    try:
+        yield
+    finally:
+        rec.options = before
+
+
+def _refine_cameras(rec: Reconstructor, images, calibration: Calibration, world, detections):
+    """The first frame fitted twice, with the calibration as given and with the cameras refined.
+    The refined cameras are moved back onto the calibration by the one rigid motion that best
+    aligns them (with the body: pixels are unchanged), so that the world stays the
+    calibration's and a camera left out still sees the body where the calibration says; they
+    are kept only when they bring the landmarks closer. -> (result, world, calibration, note)."""
+    with _options(rec, refine_cameras=False):
+        given, world = rec(images, calibration, world=world, detections=detections)
+    with _options(rec, refine_cameras=True):
+        refined, world = rec(images, calibration, world=world, detections=detections)
+    before, after = (float(np.nanmedian(r.keypoint_reprojection_px)) for r in (given, refined))
+    if not after < before - 0.25:
+        return given, world, calibration, (
+            f"--refine-cameras: the refined cameras did not bring the landmarks closer on the first frame "
+            f"({after:.1f} px against {before:.1f} px with the calibration): the calibration is kept")
+    calib, _ = rec.check_inputs(images, calibration)
+    cams, params, moved = _anchored(refined.fit.cameras, rec.engine_cameras(calib, world), refined.fit.params)
+    refined.fit.cameras, refined.fit.params = cams, params
+    return refined, world, refined_calibration(calib, cams, world), (
+        f"cameras refined on the first frame (rotation, position, focal length; the landmarks {before:.1f} -> "
+        f"{after:.1f} px) and kept for the others, the rig held on the calibration (its common motion of "
+        f"{moved:.3f} m undone); fit.json holds the refined cameras")
+
+
+def _anchored(refined, given, params: BodyParams):
+    """The refined cameras and the body moved together by the rigid motion (R_g, t_g) that best
+    maps the refined cameras onto the given ones (orientations: the chordal mean; centres: their
+    mean offset). -> (cameras, params, how far the cameras' centre moved)."""
+    import roma
+
+    from engine.geometry.camera import Cameras
+
+    f = torch.float64
+    R_r, t_r = refined.R_cam_world.to(f), refined.t_cam_world.to(f)
+    R_c, t_c = given.R_cam_world.to(f), given.t_cam_world.to(f)
+    R_g = roma.special_procrustes(torch.einsum("nji,njk->ik", R_c, R_r))  # sum R_c^T R_r
+    centre_r = -torch.einsum("nji,nj->ni", R_r, t_r)
+    centre_c = -torch.einsum("nji,nj->ni", R_c, t_c)
+    t_g = (centre_c - centre_r @ R_g.T).mean(0)
+    R_new = R_r @ R_g.T
+    centre_new = centre_r @ R_g.T + t_g
+    t_new = -torch.einsum("nij,nj->ni", R_new, centre_new)
+    cams = Cameras(refined.K.to(f), R_new, t_new, refined.width, refined.height)
+    orient = roma.rotmat_to_rotvec(R_g @ roma.rotvec_to_rotmat(params.global_orient.to(f)))
+    transl = (params.transl.to(f) @ R_g.T + t_g).to(params.transl.dtype)
+    moved = BodyParams(orient.to(params.global_orient.dtype), transl, params.body_pose, params.shape, params.scale)
+    return cams, moved, float((centre_new.mean(0) - centre_r.mean(0)).norm())
 
 
 def refined_calibration(calib: Calibration, cams, world: WorldFrame) -> Calibration:

@@ -43,3 +43,32 @@ def smooth_linear(x: torch.Tensor, frames, sigma: float) -> torch.Tensor:
         return x
     W = torch.as_tensor(gaussian_weights(frames, sigma), dtype=x.dtype)
     return torch.einsum("st,t...->s...", W, x)
+
+
+def interpolate_rotvecs(rotvec: torch.Tensor, known, wanted) -> torch.Tensor:
+    """(K, ..., 3) axis-angle at the frame numbers ``known`` (increasing) -> (W, ..., 3) at
+    ``wanted``: slerp between the nearest known frames on either side, the nearest one beyond
+    the ends."""
+    return _interpolate(rotvec, known, wanted,
+                        lambda a, b, t: roma.rotvec_slerp(a.double(), b.double(), torch.tensor([t]))[0].to(a.dtype))
+
+
+def interpolate_linear(x: torch.Tensor, known, wanted) -> torch.Tensor:
+    return _interpolate(x, known, wanted, lambda a, b, t: (1 - t) * a + t * b)
+
+
+def _interpolate(x: torch.Tensor, known, wanted, mix) -> torch.Tensor:
+    known = list(known)
+    out = []
+    for f in wanted:
+        if f in known:
+            out.append(x[known.index(f)])
+            continue
+        after = next((i for i, k in enumerate(known) if k > f), None)
+        before = after - 1 if after is not None else len(known) - 1
+        if after is None or before < 0:
+            out.append(x[after if before < 0 else before])
+            continue
+        t = (f - known[before]) / (known[after] - known[before])
+        out.append(mix(x[before], x[after], t))
+    return torch.stack(out)

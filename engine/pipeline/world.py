@@ -34,6 +34,7 @@ class WorldFrame:
     unit: str  # "m", "mm", ... or "custom"
     up_axis: str  # "+Z", "-Y", ...
     up_angle_deg: float  # angle between the person's up and that axis
+    source: str = "found"  # "found" from the person, "given" by the user, "assumed" (one camera: nothing to measure)
 
     @property
     def R_engine_user(self) -> np.ndarray:
@@ -55,7 +56,7 @@ class WorldFrame:
 
     def record(self) -> dict:
         return {"world_units_per_metre": self.units_per_metre, "unit": self.unit, "up_axis": self.up_axis,
-                "up_angle_deg": self.up_angle_deg}
+                "up_angle_deg": self.up_angle_deg, "world_source": self.source}
 
 
 def find_world(points: np.ndarray, names: tuple[str, ...], reference: np.ndarray,
