@@ -211,3 +211,24 @@ def test_openpose_keypoints_instead_of_mediapipe(tmp_path):
     assert summary["frames"] == 2 and summary["mask_iou"] is None
     assert summary["keypoint_reprojection_px"] < 20  # the person, not a bystander
     assert (tmp_path / "kp" / "keypoints" / "frame_000010.npz").exists()
+
+
+@pytest.mark.slow
+def test_refine_cameras_keeps_every_frame_of_a_sequence_on_the_person(tmp_path, reconstructor):
+    """--refine-cameras on frames 0, 10, 20: the frames after the first are fitted with the
+    refined cameras held (they used to be refined again, and then drawn with the first frame's:
+    28-69 px off), and the rig stays on the calibration (no common drift of the cameras)."""
+    from engine.cli.reconstruct_cmd import run_reconstruction
+
+    calib_path = EXAMPLE / "calibration" / "Calib.toml"
+    runs = {refine: run_reconstruction(EXAMPLE / "videos", tmp_path / str(refine), calib_path, "0:30:10", quiet=True,
+                                       reconstructor=reconstructor, refine_cameras=refine) for refine in (False, True)}
+    per_frame = {r: np.nanmedian(np.load(tmp_path / str(r) / "fit.npz")["residual_px"], axis=1) for r in runs}
+    assert (per_frame[True] < per_frame[False] + 2.0).all(), per_frame
+    assert any("cameras refined" in n or "calibration is kept" in n for n in runs[True]["notes"]), runs[True]["notes"]
+    given = read_calibration(calib_path)
+    refined = json.loads((tmp_path / "True" / "fit.json").read_text())["cameras"]
+    centre = lambda R, t: -np.asarray(R).T @ np.asarray(t)  # noqa: E731
+    mean_given = np.mean([centre(c.R_cam_world, c.t_cam_world) for c in given.cameras], axis=0)
+    mean_refined = np.mean([centre(c["R_cam_world"], c["t_cam_world"]) for c in refined], axis=0)
+    assert np.linalg.norm(mean_refined - mean_given) < 0.01
