@@ -43,7 +43,6 @@ one skeleton. Neck, MidHip, UpperNeck, HeadTop and small toes have no MediaPipe 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -88,12 +87,14 @@ def openpose_order(num_keypoints: int, folder: str | Path = "", order: str | Non
 
 def read_openpose_json(path: str | Path) -> list[np.ndarray]:
     """All people of one OpenPose JSON file, each a (K, 3) array x, y, confidence."""
+    from engine.io.calibration.safe_json import load_json
+
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = load_json(path, missing=f"{path}: no such OpenPose JSON file")
         people = [np.asarray(p["pose_keypoints_2d"], np.float64) for p in data["people"]]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such OpenPose JSON file") from None
+    except InputError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path}: not an OpenPose JSON file with people[i].pose_keypoints_2d "
                          f"({type(e).__name__}: {e})") from None

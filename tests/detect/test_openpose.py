@@ -103,3 +103,12 @@ def test_errors_name_the_file(tmp_path):
         openpose_to_detection(np.ones((18, 3)), "BODY_18")
     with pytest.raises(InputError, match="no such OpenPose folder"):
         list_openpose_files(tmp_path / "nothing")
+
+
+def test_deeply_nested_file_is_one_line(tmp_path):
+    """A hostile --keypoints file (100000 nested lists) is refused naming it, not a RecursionError."""
+    bad = tmp_path / "cam01_json" / "000000.json"
+    bad.parent.mkdir()
+    bad.write_text('{"people": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(InputError, match=f"{bad}: not valid JSON for this program: nested"):
+        read_openpose_json(bad)
