@@ -41,8 +41,9 @@ SHIPPED_MODEL = Path(__file__).parent / "data" / "proxy_small"  # the trained ge
 
 
 def default_checkpoint(path: Path | None, what: str = "--checkpoint") -> Path:
-    """``path``, or the shipped model when none is given."""
+    """``path`` (checked: a model folder or a training folder), or the shipped model when none is given."""
     if path is not None:
+        resolve_model_folder(Path(path), what)
         return Path(path)
     if not (SHIPPED_MODEL / "config.json").is_file():
         raise InputError(f"{what}: none given, and no trained model ships in {SHIPPED_MODEL}: pass a folder "
@@ -54,6 +55,11 @@ def resolve_model_folder(path: Path, what: str = "--checkpoint") -> Path:
     """A diffusers model folder, or a training folder (its latest checkpoint's model);
     ``what`` names the option in the error."""
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what}: {path}: no such folder")
+    if not path.is_dir():
+        raise InputError(f"{what}: {path} is a file; expected a model folder (config.json + weights) or a training "
+                         f"folder (checkpoint-*)")
     if (path / "config.json").is_file():
         return path
     if (path / "model" / "config.json").is_file():

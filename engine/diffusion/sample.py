@@ -58,8 +58,13 @@ def load_generator(path: Path, device: str | None = None):
     folder = resolve_model_folder(Path(path))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     # float32 whatever the file holds (the shipped model is stored in float16)
-    model = ProxyDiffusionModel.from_pretrained(folder, torch_dtype=torch.float32).to(device).eval()
-    scheduler = DDIMScheduler.from_pretrained(folder, subfolder="scheduler")
+    try:
+        model = ProxyDiffusionModel.from_pretrained(folder, torch_dtype=torch.float32).to(device).eval()
+        scheduler = DDIMScheduler.from_pretrained(folder, subfolder="scheduler")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # a folder that is not a whole model
+        reason = " ".join(str(e).split())[:300]
+        raise InputError(f"--checkpoint: {folder}: not a loadable proxy generator ({type(e).__name__}: {reason})"
+                         ) from None
     return model, scheduler
 
 

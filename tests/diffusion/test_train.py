@@ -313,4 +313,4 @@ def test_export_writes_a_float16_model_that_loads_as_float32(overfit, tmp_path):
     assert CliRunner().invoke(app, ["export", str(out), "--out", str(folder)]).exit_code == 0
     assert (folder / "MODEL_CARD.md").read_text() == "card"  # a re-export keeps the card
     bad = CliRunner().invoke(app, ["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "holds no model" in bad.output and not (tmp_path / "x").exists()
+    assert bad.exit_code == 2 and "nothing: no such folder" in bad.output and not (tmp_path / "x").exists()

@@ -299,3 +299,21 @@ def test_ctrl_c_exits_130(tmp_path, toml):
             p.kill()
     assert p.returncode == 130, err[-3000:]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("case", ["missing", "a file", "empty folder", "config without weights", "config not JSON"])
+def test_a_bad_checkpoint_is_one_line(tmp_path, toml, case):
+    ckpt = tmp_path / "ckpt"
+    if case == "a file":
+        ckpt.write_text("weights")
+    elif case != "missing":
+        ckpt.mkdir()
+    if case == "config without weights":
+        (ckpt / "config.json").write_text('{"_class_name": "ProxyDiffusionModel"}')
+    elif case == "config not JSON":
+        (ckpt / "config.json").write_text("{not json")
+    code, err = invoke("reconstruct", EXAMPLE / "videos", "--calibration", toml, "--out", tmp_path / "out", "--frames",
+                       "0", "--proxies", "model", "--checkpoint", ckpt)
+    assert code == 2, err[-2000:]
+    assert f"error: --checkpoint: {ckpt}" in err and "Traceback" not in err, err[-2000:]
+    assert not (tmp_path / "out").exists()
