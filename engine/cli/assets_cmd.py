@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.cli.output import console, error
 from engine.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Optional external assets (HDRIs, meshes).")
-console = Console(stderr=True)
 
 
 @app.command("list")
@@ -23,12 +23,12 @@ def list_assets(kind: str = typer.Option("hdri", help="hdri | occluder_mesh | te
     try:
         assets = AssetStore().resolve(kind)
     except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
+        error(e)
         raise typer.Exit(2)
     table = Table("id", "origin", "licence", "sha256", "path")
     for a in assets:
         table.add_row(a.id, a.origin, a.licence, a.sha256[:12], a.path)
-    Console().print(table)
+    Console(markup=False, emoji=False, highlight=False).print(table)
 
 
 @app.command("add")
@@ -43,6 +43,6 @@ def add(file: Path = typer.Argument(..., help="The downloaded file."),
     try:
         asset = install_asset(AssetStore(), file, kind, asset_id, licence, url)
     except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
+        error(e)
         raise typer.Exit(2)
     console.print(f"installed {asset.kind}/{asset.id} -> {asset.path} (sha256 {asset.sha256})")

@@ -14,8 +14,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from engine.body.anny_cache import folder_size
+from engine.cli.output import styled
 from engine.cache import anny_cache_dir, cache_dir
 from engine.errors import InputError
 
@@ -102,7 +104,7 @@ def doctor(
     samples: Annotated[int, typer.Option(help="Surface points in the UV round trip.")] = 100_000,
 ) -> None:
     """Report versions, compute device, body models, cache, and run the proxy UV round trip."""
-    console = Console(stderr=json_out)
+    console = Console(stderr=json_out, markup=False, emoji=False, highlight=False)
     smplx_path = smplx_model or (Path(os.environ["DIFFPROXY_SMPLX_MODEL"])
                                  if os.environ.get("DIFFPROXY_SMPLX_MODEL") else None)
     result: dict = {"versions": _versions(), "compute": _device(),
@@ -135,26 +137,26 @@ def doctor(
 def _print(console: Console, r: dict) -> None:
     t = Table(title="diffproxy doctor", show_header=False)
     for k, v in r["versions"].items():
-        t.add_row(k, v or "[red]not installed[/red]")
+        t.add_row(k, v or styled("not installed", "red"))
     t.add_row("compute", ", ".join(f"{k}={v}" for k, v in r["compute"].items()))
-    t.add_row("cache", r["cache_dir"] + ("" if r["cache_writable"] else
-                                         " [yellow](read-only: used as it is; what it lacks is built in memory "
-                                         "each time, or fails for Anny)[/yellow]"))
+    t.add_row("cache", Text(r["cache_dir"]) + ("" if r["cache_writable"] else
+                                               styled(" (read-only: used as it is; what it lacks is built in "
+                                                      "memory each time, or fails for Anny)", "yellow")))
     t.add_row("anny cache", f"{r['anny_cache_dir']} ({r['anny_cache_mb']} MB)")
     for name, b in r["body_models"].items():
         if not b["usable"]:
-            t.add_row(f"body model {name}", f"[yellow]not usable[/yellow]: {b['reason']}")
+            t.add_row(f"body model {name}", styled("not usable", "yellow") + Text(f": {b['reason']}"))
             continue
         rt = b["uv_roundtrip"]
         t.add_row(f"body model {name}",
                   f"usable ({b['vertices']} vertices, {b['faces']} faces, {b['joints']} joints; "
                   f"forward+backward, batch 8: {b['forward_backward_b8_ms']} ms)")
         if "error" in rt:
-            t.add_row(f"  UV round trip {name}", f"[red]failed[/red]: {rt['error']}")
+            t.add_row(f"  UV round trip {name}", styled("failed", "red") + Text(f": {rt['error']}"))
             continue
         t.add_row(f"  UV round trip {name}",
                   f"{rt['within_1mm']:.4%} of {rt['samples']} within 1 mm; failures {rt['failures']} "
                   f"(not found {rt['not_found']}, outside face {rt['outside_face']}); "
                   f"max {rt['max_error_mm']:.3g} mm")
-    t.add_row("verdict", "[green]ok[/green]" if r["ok"] else "[red]problems found[/red]")
+    t.add_row("verdict", styled("ok", "green") if r["ok"] else styled("problems found", "red"))
     console.print(t)

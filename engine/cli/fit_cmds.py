@@ -12,17 +12,16 @@ from typing import Optional
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from engine.cli.output import console, error, warn
 from engine.errors import InputError
 from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
 
-console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
+    error(e)  # paths stay whole
     raise typer.Exit(2)
 
 
@@ -137,7 +136,7 @@ def evaluate(
         _fail(e)
     failed = sorted({f["scene"] for s in summaries for f in s["failed_scenes"]})
     if failed:
-        console.print(f"[red]{len(failed)} scene(s) failed[/red] (see failed_scenes): {', '.join(failed)}")
+        error(f"{len(failed)} scene(s) failed (see failed_scenes): {', '.join(failed)}")
     if as_json:
         _print_summary(summaries)
     if plot is not None:
@@ -146,7 +145,7 @@ def evaluate(
         try:
             console.print(f"plot: {plot_error_vs_views(summaries, plot, title)}")
         except OSError as e:
-            console.print(f"[red]error:[/red] --plot: cannot write {plot} ({e})")
+            error(f"--plot: cannot write {plot} ({e})")
             raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
@@ -189,9 +188,9 @@ def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None
                           f"{s['seconds_per_scene']:.1f}", "")
             table.add_row("median", "", *(f"{s['median_' + k]:.1f}" for k in keys), "", "", "")
             wide = console.is_terminal or os.environ.get("COLUMNS")
-            (console if wide else Console(stderr=True, width=140)).print(table)
+            (console if wide else Console(stderr=True, width=140, markup=False, emoji=False, highlight=False)).print(table)
             for f in s["failed_scenes"]:
-                console.print(f"[yellow]failed:[/yellow] {f['scene']}: {f['error']}")
+                warn(f"{f['scene']}: {f['error']}")
             summaries.append(s)
     except InputError as e:
         _fail(e)
@@ -225,7 +224,7 @@ def _print_table(result: dict, count: int | None) -> None:
                   f"{s['seconds_per_scene']:.1f}", *extra(s))
     # into a log file, rich would squeeze the numbers into 80 columns (unless COLUMNS says otherwise)
     wide = console.is_terminal or os.environ.get("COLUMNS")
-    (console if wide else Console(stderr=True, width=140)).print(table)
+    (console if wide else Console(stderr=True, width=140, markup=False, emoji=False, highlight=False)).print(table)
     if s["jobs"] > 1:
         console.print(f"{s['jobs']} scenes at a time, {s['threads']} thread(s) each: "
                       f"{s['wall_seconds_per_scene']:.2f} s of wall time per scene")

@@ -8,11 +8,10 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 
+from engine.cli.output import console, error
 from engine.errors import InputError
 
-console = Console(stderr=True)
 
 
 def landmarks(
@@ -42,7 +41,7 @@ def landmarks(
         bar.close()
         table.save(out)
     except InputError as e:
-        console.print(f"[red]error:[/red] {e}")
+        error(e)
         raise typer.Exit(2)
     learned = np.isfinite(table.residual_px)
     console.print(f"wrote {out}: {len(table)} landmarks ({learned.sum()} from detections in {len(folders)} scenes, "

@@ -22,5 +22,14 @@ def note(message: str) -> None:
     console.print(Text("note: ", style="yellow") + Text(str(message)))
 
 
+def warn(message: str, prefix: str = "failed: ") -> None:
+    console.print(Text(prefix, style="yellow") + Text(str(message)))
+
+
 def say(message: str) -> None:
     console.print(Text(str(message)))
+
+
+def styled(text: str, style: str) -> Text:
+    """``text`` (user text included) in ``style``, for a table cell."""
+    return Text(str(text), style=style)

@@ -8,18 +8,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from engine.cli.output import console, error
 from engine.errors import InputError
 from engine.io.files import strict_json
 
-console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
+    error(e)  # paths stay whole
     raise typer.Exit(2)
 
 

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from engine.cli.output import console, error, say
 from engine.errors import InputError
 from engine.io.files import strict_json
 
-console = Console(stderr=True)
 
 
 def train(
@@ -61,7 +59,7 @@ def train(
 
     try:
         if resume and not (out / "train_config.json").is_file():
-            console.print(escape(f"--resume: no run in {out} yet; starting a new one"), soft_wrap=True)
+            say(f"--resume: no run in {out} yet; starting a new one")
         if resume and (out / "train_config.json").is_file():
             cfg = resume_config(out, max_steps)
             cfg.packed = str(packed) if packed else cfg.packed
@@ -85,7 +83,7 @@ def train(
         summary = run(cfg, resume=resume, progress=progress)
         bar.close()
     except InputError as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths stay whole
+        error(e)  # paths stay whole
         raise typer.Exit(2)
     except KeyboardInterrupt:
         console.print(f"interrupted: the latest checkpoint in {out} stays; continue with --resume")
@@ -106,7 +104,7 @@ def export(
     try:
         folder = export_model(checkpoint, out)
     except InputError as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        error(e)
         raise typer.Exit(2)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     console.print(f"model: {folder} ({size / 2**20:.1f} MiB)")

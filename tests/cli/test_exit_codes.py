@@ -25,3 +25,19 @@ def test_bad_input_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         app(["preview", str(tmp_path / "missing")])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("command", [["preview"], ["validate"], ["evaluate", "--proxies", "none"], ["landmarks"],
+                                     ["train"], ["fit"]])
+def test_paths_are_printed_as_they_are(tmp_path, command):
+    """No rich markup in user text: a folder named take[red]1 or odd[/y] is printed whole, exit 2."""
+    from typer.testing import CliRunner
+
+    for name in ("take[red]1", "odd[/y]"):
+        missing = tmp_path / name
+        args = [*command[:1], str(missing), *command[1:]]
+        if command[0] in ("landmarks", "train", "fit"):
+            args += ["--out", str(tmp_path / "out")]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert str(missing) in result.stderr, (args, result.stderr)
