@@ -34,7 +34,8 @@ def generator_checkpoint(proxies: str, checkpoint: Path | None) -> Path | None:
 
 # the generator's options, shared by reconstruct and demo
 PROXIES_OPTION = typer.Option("none", help="none: landmarks and masks only; model: add dense proxies sampled by the "
-                                           "proxy generator (the shipped one, or --checkpoint).")
+                                           "proxy generator (the shipped one, or --checkpoint); about 48 s per frame on a "
+                                           "2-core CPU.")
 CHECKPOINT_OPTION = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote (default: "
                                             "the shipped model).")
 SAMPLES_OPTION = typer.Option(3, help="Proxy samples per view (K), with --proxies model.")
