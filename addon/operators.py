@@ -15,6 +15,7 @@ from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body, remove_bodies_of
 from .scene_capture import import_capture, set_active_camera
+from .scene_compositor import composite_over_footage
 from .scene_job import write_scene_job
 from .vendor.errors import InputError
 
@@ -197,7 +198,29 @@ class DIFFPROXY_OT_set_camera(bpy.types.Operator):
         if obj is None or obj.type != "CAMERA":
             self.report({"ERROR"}, f"no camera object named {self.name!r}")
             return {"CANCELLED"}
-        set_active_camera(context.scene, obj)
+        note = set_active_camera(context.scene, obj)
+        if note:
+            self.report({"WARNING"}, note)
+        return {"FINISHED"}
+
+
+class DIFFPROXY_OT_composite_footage(bpy.types.Operator):
+    """Set the compositor to lay the render over the scene camera's footage, undistorted to match the camera \
+(transparent film, Standard view transform); Set Camera switches the footage with the camera"""
+
+    bl_idname = "diffproxy.composite_footage"
+    bl_label = "Composite over Footage"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            notes = composite_over_footage(context.scene)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        for note in notes:
+            self.report({"WARNING"}, note)
+        self.report({"INFO"}, f"rendering through {context.scene.camera.name} now shows the body over its footage")
         return {"FINISHED"}
 
 
@@ -397,5 +420,5 @@ def _redraw(context) -> None:
 
 
 CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
-           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_reconstruct, DIFFPROXY_OT_render_dataset,
-           DIFFPROXY_OT_install_engine)
+           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_composite_footage, DIFFPROXY_OT_reconstruct,
+           DIFFPROXY_OT_render_dataset, DIFFPROXY_OT_install_engine)

@@ -37,6 +37,7 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
             for cam in cameras:
                 icon = "VIEW_CAMERA" if cam == context.scene.camera else "CAMERA_DATA"
                 grid.operator("diffproxy.set_camera", text=cam.name, icon=icon).name = cam.name
+            box.operator("diffproxy.composite_footage", icon="NODE_COMPOSITING")
 
         box = layout.box()
         box.label(text="Body", icon="ARMATURE_DATA")

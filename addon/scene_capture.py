@@ -13,6 +13,7 @@ from .core.fitfile import CLIP_START
 from .core.footage import find_footage
 from .core.world import camera_to_blender
 from .scene_clean import imported_cameras, remove_default_cube, remove_earlier_import
+from .scene_compositor import follow_camera
 from .vendor.blender_camera import blender_to_opencv
 from .vendor.calibration import read_calibration
 from .vendor.errors import InputError
@@ -118,8 +119,9 @@ def set_fps(scene, fps: float) -> None:
     scene.render.fps_base = scene.render.fps / fps
 
 
-def set_active_camera(scene, obj: bpy.types.Object) -> None:
-    """Make ``obj`` the scene camera with its own image size and pixel aspect."""
+def set_active_camera(scene, obj: bpy.types.Object) -> str | None:
+    """Make ``obj`` the scene camera with its own image size and pixel aspect (and, under
+    Composite over Footage, its footage); -> a note when the compositor cannot follow it."""
     scene.camera = obj
     props = obj.data.diffproxy
     if props.imported:
@@ -129,3 +131,4 @@ def set_active_camera(scene, obj: bpy.types.Object) -> None:
         clip = next((b.clip for b in obj.data.background_images if b.source == "MOVIE_CLIP" and b.clip), None)
         if clip:
             scene.active_clip = clip
+    return follow_camera(scene)  # a "Composite over Footage" compositor takes this camera's footage and lens
