@@ -172,6 +172,26 @@ def proxy_sheet(rec, images: dict) -> np.ndarray:
     return np.concatenate(tiles, axis=1)
 
 
+def _body_seg(renderer, vertices: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int,
+              height: int) -> np.ndarray:
+    """(height, width) part ids of the body as the pinhole camera sees it, rays cast only inside
+    the box its projected vertices span (a person fills a tenth of a full-size frame)."""
+    seg = np.zeros((height, width), np.uint8)
+    cam = vertices @ R.T + t
+    if not (cam[:, 2] > 1e-6).all():  # part of the body behind the camera: no box, cast everywhere
+        return renderer.render(K, R, t, width, height).seg
+    uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
+    x0, y0 = np.floor(np.clip(uv.min(0) - 2, 0, [width, height])).astype(int)
+    x1, y1 = np.ceil(np.clip(uv.max(0) + 3, 0, [width, height])).astype(int)
+    if x1 <= x0 or y1 <= y0:
+        return seg
+    shifted = K.copy()
+    shifted[0, 2] -= x0
+    shifted[1, 2] -= y0
+    seg[y0:y1, x0:x1] = renderer.render(shifted, R, t, x1 - x0, y1 - y0).seg
+    return seg
+
+
 def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray, height: int = PREVIEW_HEIGHT) -> np.ndarray:
     """The fitted body's parts over view v's footage (lens distortion removed), ``height`` px high."""
     import cv2
@@ -188,7 +208,7 @@ def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray, height: i
     R, tc = rec.world.camera_to_engine(cam.R_cam_world, cam.t_cam_world)
     renderer = ProxyRenderer(rec.vertices[t], body.faces.cpu().numpy(), part_table.face_part.cpu().numpy(),
                              body.uv_coords.cpu().numpy(), body.uv_faces.cpu().numpy())
-    seg = renderer.render(cam.K, R, tc, small.shape[1], small.shape[0]).seg
+    seg = _body_seg(renderer, rec.vertices[t], cam.K, R, tc, small.shape[1], small.shape[0])
     out = small.astype(np.float32)
     on = seg > 0
     out[on] = 0.45 * out[on] + 0.55 * PALETTE[seg[on]]
