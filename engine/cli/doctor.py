@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from engine.body.anny_cache import folder_size
 from engine.cli.output import styled
 from engine.cache import anny_cache_dir, cache_dir
 from engine.errors import InputError
@@ -118,6 +117,8 @@ def doctor(
             continue
         with console.status(f"checking {name}..."):
             result["body_models"][name] = _check_body(name, smplx_path, samples)
+    from engine.body.anny_cache import folder_size  # here: importing it loads torch, which --help need not
+
     result["anny_cache_mb"] = round(folder_size(anny_cache_dir()) / 1e6) if anny_cache_dir().is_dir() else 0
     fractions = {n: b["uv_roundtrip"]["within_1mm"] for n, b in result["body_models"].items() if b["usable"]}
     result["uv_roundtrip_within_1mm"] = fractions

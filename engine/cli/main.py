@@ -19,7 +19,6 @@ from engine.cli.reconstruct_cmd import reconstruct
 from engine.cli.demo_cmd import demo
 from engine.cli.synth_cmds import preview, render, validate
 from engine.cli.train_cmd import export, train
-from engine.detect.quiet import native_logs_shown, quiet_native_logs
 
 CRASH = 3
 
@@ -56,6 +55,8 @@ def main(verbose: bool = typer.Option(
         False, "--verbose", help="Also show MediaPipe's and TFLite's own log lines (hidden by default); "
                                  "goes before the command: diffproxy --verbose reconstruct ...")) -> None:
     """DiffProxy: multi-view human mesh recovery from dense proxies."""
+    from engine.detect.quiet import native_logs_shown, quiet_native_logs  # here: engine.detect loads torch
+
     quiet_native_logs(verbose or native_logs_shown())  # DIFFPROXY_VERBOSE=1 in the environment counts too
 
 

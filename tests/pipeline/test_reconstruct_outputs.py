@@ -235,6 +235,7 @@ def test_camera_to_world_given_instead_exits_1_naming_the_cause(tmp_path, footag
     stdout, stderr = p.communicate(timeout=600)
     assert p.returncode == 1, stderr[-3000:]
     assert "camera-to-world" in stderr
+    assert "reconstruct: 100%" in stderr, "--json keeps the progress bar (on stderr)"
     assert json.loads(stdout.strip().splitlines()[-1])["problems"]
 
 
@@ -317,3 +318,13 @@ def test_a_bad_checkpoint_is_one_line(tmp_path, toml, case):
     assert code == 2, err[-2000:]
     assert f"error: --checkpoint: {ckpt}" in err and "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "out").exists()
+
+
+def test_demo_without_its_openpose_folder_is_refused_before_any_fit(tmp_path):
+    example = tmp_path / "example"
+    (example / "calibration").mkdir(parents=True)
+    (example / "videos").symlink_to(EXAMPLE / "videos")
+    (example / "calibration" / "Calib.toml").write_bytes((EXAMPLE / "calibration" / "Calib.toml").read_bytes())
+    code, err = invoke("demo", "--example", example, "--out", tmp_path / "demo_out")
+    assert code == 2 and "pose2d_openpose_body25b: missing" in err, err[-2000:]
+    assert not (tmp_path / "demo_out").exists()
