@@ -121,6 +121,20 @@ def landmark_box(xy: np.ndarray, score: np.ndarray, min_score: float = 0.5) -> n
     return np.concatenate([xy[sel].min(axis=0), xy[sel].max(axis=0)])
 
 
+MARGIN = 1.25  # a person's crop is the landmarks' box enlarged by this (engine.pipeline.proxies, engine.diffusion.data)
+
+
+def person_box(xy: np.ndarray, score: np.ndarray, margin: float = MARGIN) -> np.ndarray | None:
+    """(4,) the square crop around a person's body landmarks (x0, y0, x1, y1, image pixels):
+    their box (``landmark_box``) enlarged by ``margin``; None when fewer than 2 were found."""
+    if (score > 0).sum() < 2:
+        return None
+    x0, y0, x1, y1 = landmark_box(xy, score)
+    side = margin * max(x1 - x0, y1 - y0, 16.0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
 def empty_hands() -> tuple[np.ndarray, np.ndarray]:
     """(2, 21, 2) NaN coordinates and (2, 21) zero scores: no hand found."""
     return np.full((2, len(HAND_LANDMARKS), 2), np.nan), np.zeros((2, len(HAND_LANDMARKS)))

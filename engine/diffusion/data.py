@@ -117,7 +117,7 @@ def _person_box(body: np.ndarray, W: int, H: int, rng: np.random.Generator) -> t
     """The crop the reconstruct pipeline makes (``engine.pipeline.proxies``): a square around the
     detected landmarks, enlarged by its margin, here jittered (side x[0.9, 1.2], centre +-8%);
     the whole image when nothing was detected."""
-    from engine.pipeline.proxies import person_box
+    from engine.detect.types import person_box
 
     box = person_box(body[:, :2], body[:, 2])
     if box is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.detect.types import Detection
+from engine.detect.types import MARGIN, Detection, person_box  # noqa: F401  (MARGIN: named in the docstring)
 from engine.diffusion.evidence import ViewEvidence, evidence_maps
 from engine.diffusion.sample import SampleOptions, denoise, load_generator
 from engine.fitting.correspondences import proxy_correspondences
@@ -25,22 +25,6 @@ from engine.geometry.camera import Cameras
 from engine.geometry.crop import crop_cameras, crop_images
 from engine.proxy import BodyProxy
 from engine.proxy.uncertainty import AggregatedProxy, aggregate_samples
-
-MARGIN = 1.25
-
-
-def person_box(xy: np.ndarray, score: np.ndarray, margin: float = MARGIN) -> np.ndarray | None:
-    """(4,) the square crop around a person's body landmarks (x0, y0, x1, y1, image pixels):
-    their box (``landmark_box``) enlarged by ``margin``; None when fewer than 2 were found."""
-    from engine.detect.types import landmark_box
-
-    if (score > 0).sum() < 2:
-        return None
-    x0, y0, x1, y1 = landmark_box(xy, score)
-    side = margin * max(x1 - x0, y1 - y0, 16.0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
-
 
 @dataclass
 class GeneratedProxies:
