@@ -29,6 +29,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import roma
@@ -45,12 +46,24 @@ from engine.fitting.types import FitOptions, FitResult
 from engine.fitting.variables import SCALE_PRIOR, Variables
 from engine.geometry.camera import Cameras
 from engine.geometry.triangulation import triangulate
-from engine.landmarks import LandmarkTable
 from engine.proxy.lookup import surface_points
 
 FACE = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
         "left_ear", "right_ear", "mouth_left", "mouth_right")
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_ear", "right_ear")
+
+
+class LandmarkTable(Protocol):
+    """What the fit reads of a body model's landmark table (``engine.landmarks.LandmarkTable``,
+    which the caller loads and passes in: the fit sits below ``engine.landmarks``)."""
+
+    names: tuple[str, ...]
+    vertex_ids: np.ndarray  # (L, K) vertices each landmark mixes
+    weights: np.ndarray  # (L, K) their weights
+
+    def index(self, names) -> list[int]: ...
+
+    def positions(self, vertices): ...
 
 
 @dataclass
