@@ -20,6 +20,8 @@ import numpy as np
 from mathutils import Vector
 from mathutils.bvhtree import BVHTree
 
+from synth.blender.nodes import Nodes
+
 log = logging.getLogger(__name__)
 
 HAIR_ASSETS = "procedural_hair_node_assets.blend"
@@ -152,8 +154,6 @@ def grow_guides(rng, hair: dict, body: dict, body_info: dict, weight: np.ndarray
 
 
 def hair_material(hair: dict) -> bpy.types.Material:
-    from synth.blender.appearance import Nodes
-
     n = Nodes("Hair")
     bsdf = n.new("ShaderNodeBsdfHairPrincipled", parametrization="MELANIN")
     n.set(bsdf, "Melanin", hair["melanin"])
