@@ -16,6 +16,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from engine.errors import InputError
@@ -232,7 +233,8 @@ def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progr
     elif backend == "ray":
         from synth.ray_backend import run_ray
 
-        for result in run_ray(todo, cfg, root, blender, workers, threads, ray_address):
+        for result in run_ray(todo, partial(SceneRenderer, cfg, root, blender, threads), workers, threads,
+                              ray_address):
             tick(result)
             yield result
     else:

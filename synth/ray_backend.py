@@ -7,14 +7,15 @@ to the output folder (a shared file system).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 
-def run_ray(todo: list[int], cfg, root: Path, blender: str | None, workers: int, threads: int,
+def run_ray(todo: list[int], new_renderer: Callable[[], object], workers: int, threads: int,
             ray_address: str | None):
+    """Render scenes ``todo`` on ``workers`` actors; yields each one's result as it comes.
+    ``new_renderer`` makes an actor's renderer (``synth.dataset.SceneRenderer`` with its
+    arguments bound: ``dataset.py`` passes it, so this module does not import it back)."""
     import ray
-
-    from synth.dataset import SceneRenderer
 
     started = not ray.is_initialized()
     if started:
@@ -24,7 +25,7 @@ def run_ray(todo: list[int], cfg, root: Path, blender: str | None, workers: int,
     @ray.remote(num_cpus=threads)
     class RenderActor:
         def __init__(self):
-            self.renderer = SceneRenderer(cfg, root, blender, threads)
+            self.renderer = new_renderer()
 
         def render(self, index: int) -> dict:
             return self.renderer.render(index)
