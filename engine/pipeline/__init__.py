@@ -1,0 +1,1 @@
+"""The reconstruction pipeline: capture, detections, proxies, fit, world frame (``Reconstructor``)."""
