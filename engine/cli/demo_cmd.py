@@ -19,7 +19,7 @@ from rich.table import Table
 from engine.cli.interrupts import interruptible
 from engine.cli.output import console, say
 from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, PROXIES_OPTION, SAMPLES_OPTION, STEPS_OPTION,
-                                        generator_checkpoint, run_reconstruction)
+                                        run_reconstruction)
 from engine.errors import InputError
 from engine.evaluation.heldout import body_errors, triangulation_errors
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pose2sim_balancing"
@@ -39,6 +39,7 @@ def demo(
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
     from engine.io.calibration import read_calibration
+    from engine.pipeline.job import generator_checkpoint
     from engine.pipeline.reconstructor import Reconstructor
 
     t0 = time.perf_counter()

@@ -44,6 +44,23 @@ class Reconstruction:
     notes: list[str] = field(default_factory=list)
     landmark_names: tuple[str, ...] = ()  # of ``landmarks``
     first_proxies: object = None  # the first frame's GeneratedProxies, when a generator ran (pictures)
+    # set by engine.pipeline.job: what save() writes besides the arrays
+    body: object = None  # the body model fitted
+    summary: dict = field(default_factory=dict)  # report.json, the --json line
+    previews: dict = field(default_factory=dict)  # frame -> {camera: RGB} for the overlays
+    overlay_scale: float = 1.0
+
+    def save(self, folder) -> dict:
+        """Write what ``diffproxy reconstruct --out folder`` writes (fit.json last, atomically;
+        ``folder``: a path or an open ``engine.io.outdir.OutputFolder``). -> {name: path}."""
+        from engine.io.files import strict_json
+        from engine.io.reconstruction import write_reconstruction
+        from engine.proxy.part_table import build_part_table
+
+        if self.body is None:
+            raise InputError("Reconstruction.save: no body model attached (made by engine.reconstruct)")
+        return write_reconstruction(folder, self, self.body, build_part_table(self.body), strict_json(self.summary),
+                                    self.previews, overlay_scale=self.overlay_scale)
 
 
 def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibration, fps: float = 0.0,

@@ -1,4 +1,4 @@
-"""Checks of the command-line options that several commands share; each refusal is an
+"""Checks of the options of a reconstruction (the library's and the command line's); each refusal is an
 ``InputError`` naming the option (exit 2)."""
 
 from __future__ import annotations
