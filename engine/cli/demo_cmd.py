@@ -65,12 +65,12 @@ def demo(
         summary_frames = _frames_of(out / "all_cameras")
         if heldout:
             calib = read_calibration(calibration)
+            sized = _video_sized(calib, root / "videos")
             for cam in calib.names():
                 others = ",".join(c for c in calib.names() if c != cam)
                 say(f"without {cam}: reconstructing from {others}")
                 run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, views=others,
                                    reconstructor=rec, **model)
-                sized = _video_sized(calib, root / "videos")
                 rows += body_errors(out / f"without_{cam}", cam, sized, rec.table.names, openpose)
                 baseline += triangulation_errors(summary_frames, cam, sized, openpose)
             summary["heldout"] = rows
@@ -81,7 +81,6 @@ def demo(
             if baseline:
                 summary["triangulation_heldout_error_pct"] = float(np.median([r["median_pct"] for r in baseline]))
                 summary["triangulation_heldout_error_px"] = float(np.median([r["median_px"] for r in baseline]))
-            sized = _video_sized(calib, root / "videos")
             inside = sum((body_errors(out / "all_cameras", c, sized, rec.table.names, openpose)
                           for c in calib.names()), [])
             if inside:

@@ -11,12 +11,14 @@ afresh instead of passing old detections off as new.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from engine.cache import atomic_write_bytes
 
 VERSION = 2  # bump when what a cached detection means changes (multi-view agreement, fields)
 
@@ -24,19 +26,15 @@ VERSION = 2  # bump when what a cached detection means changes (multi-view agree
 def footage_identity(capture) -> Callable[[int, list[str]], dict]:
     """``identity(frame, cameras)``: what a frame of ``capture`` (``engine.pipeline.capture``) is made of."""
 
-    def stat(path: Path) -> list:
-        st = Path(path).stat()
-        return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
-
     def identity(frame: int, cameras: list[str]) -> dict:
         out = {}
         for c in cameras:
             src = capture.sources[c]
             size = list(capture.sizes.get(c, ()))
             if isinstance(src, (list, tuple)):  # frame files: the frame's own file
-                out[c] = {"file": stat(src[frame]), "size": size}
+                out[c] = {"file": _file(src[frame]), "size": size}
             else:  # a video: the file, its length, the frame's index
-                out[c] = {"file": stat(src), "frames": capture.frames, "size": size, "index": frame}
+                out[c] = {"file": _file(src), "frames": capture.frames, "size": size, "index": frame}
         return out
 
     return identity
@@ -44,11 +42,13 @@ def footage_identity(capture) -> Callable[[int, list[str]], dict]:
 
 def files_identity(paths: dict[str, Path]) -> dict:
     """{name: [resolved path, size, mtime]} of files (e.g. a frame's OpenPose JSON per camera)."""
-    out = {}
-    for name, p in paths.items():
-        st = Path(p).stat()
-        out[name] = [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
-    return out
+    return {name: _file(p) for name, p in paths.items()}
+
+
+def _file(path: Path) -> list:
+    """A file's identity: its resolved path, size and modification time."""
+    st = Path(path).stat()
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
 
 
 class DetectionCache:
@@ -61,7 +61,6 @@ class DetectionCache:
     def __init__(self, folder: Path, identity: Callable[[int, list[str]], dict], signature: dict,
                  track: Callable[[Path], object] = lambda path: None):
         self.folder, self.identity, self.signature, self.track = Path(folder), identity, signature, track
-        self.hits = self.misses = 0
 
     def key(self, frame: int, cameras: list[str]) -> str:
         record = {"version": VERSION, "cameras": list(cameras), "detector": self.signature,
@@ -76,21 +75,17 @@ class DetectionCache:
 
         path = self.path(frame)
         if not path.exists():
-            self.misses += 1
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
                 if "key" not in z.files or str(z["key"]) != self.key(frame, cameras):
-                    self.misses += 1
                     return None
                 out = []
                 for i, c in enumerate(cameras):
                     keys = {k[len(f"{i}_"):]: z[k] for k in z.files if k.startswith(f"{i}_")}
                     out.append(Detection.from_npz_dict(keys, f"{path}:{c}") if keys else None)
         except Exception:  # a damaged cache file is detected again, never trusted
-            self.misses += 1
             return None
-        self.hits += 1
         return out
 
     def save(self, frame: int, cameras: list[str], detections: list) -> None:
@@ -100,9 +95,8 @@ class DetectionCache:
                 arrays.update({f"{i}_{k}": v for k, v in d.to_npz_dict().items()})
         path = self.path(frame)
         existed = path.exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(path, buffer.getvalue())
         if not existed:
             self.track(path)

@@ -109,8 +109,7 @@ class Job:
         result.notes[:0] = [n for n in self.notes + folder_notes if n not in result.notes]
         result.notes += world_notes(result.world, units, up)
         result.body, result.previews, result.overlay_scale = rec.body, previews, o.overlay_scale
-        result.summary = summary(result, self.capture, t_start)
-        result.summary["fps"] = self.fps
+        result.summary = summary(result, t_start)
         result.summary["problems"] = far_off(result)
         result.summary.update(ground_truth(self.folder, result, rec))
         result.summary["seconds_load"] = t_load

@@ -32,9 +32,9 @@ def far_off(result) -> list[str]:
             if d is not None and np.isfinite(px) and d.height > 0:
                 ratios.append(px / d.height)
     centre = result.world.points_to_user(result.vertices.mean(1)).mean(0)
-    behind = [c.name for c, n in zip(result.calibration.cameras, result.cameras)
+    behind = [c.name for v, c in enumerate(result.calibration.cameras)
               if (c.R_cam_world @ centre + c.t_cam_world)[2] <= 0
-              and any(dets[result.cameras.index(n)] is not None for dets in result.detections)]
+              and any(dets[v] is not None for dets in result.detections)]
     if behind:
         problems.append(f"the person is behind camera(s) {', '.join(behind)}, which see them: the calibration is "
                         f"probably camera-to-world where world-to-camera is expected (invert R and t), or its "
@@ -46,10 +46,10 @@ def far_off(result) -> list[str]:
     return problems
 
 
-def summary(result, capture, t_start: float) -> dict:
+def summary(result, t_start: float) -> dict:
     px = result.keypoint_reprojection_px
     return {"frames": len(result.frames), "views": len(result.cameras), "cameras": result.cameras,
-            "fps": capture.fps, "seconds_detect": result.timings["seconds_detect"],
+            "fps": result.fps, "seconds_detect": result.timings["seconds_detect"],
             "seconds_proxies": result.timings["seconds_proxies"], "seconds_fit": result.timings["seconds_fit"],
             "seconds_per_frame": (time.perf_counter() - t_start) / len(result.frames),
             "keypoint_reprojection_px": _nan(np.nanmedian, _nan(np.nanmedian, px, axis=0)),

@@ -115,10 +115,6 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     if not results:
         shown = ", ".join(str(f) for f in every[:10]) + (" ..." if len(every) > 10 else "")
         raise InputError(f"no person found in any view ({', '.join(cams)}) in any frame ({shown})")
-    if empty:
-        listed = ", ".join(str(f) for f, _ in empty)
-        notes.append(f"no person found in any view in frame(s) {listed}: skipped, the body there is interpolated "
-                     f"from the frames around it (--strict refuses)")
     dropped, swapped = (sum(r.disagreeing[i] for r in results) for i in (0, 1))
     if dropped or swapped:
         notes.append(f"{dropped} landmark observation(s) the views disagree on were left out and {swapped} left/right "
@@ -126,6 +122,9 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     t0 = time.perf_counter()
     params = _stack([r.fit.params for r in results])
     if empty:  # the frames without a person, between (or beyond) the fitted ones
+        listed = ", ".join(str(f) for f, _ in empty)
+        notes.append(f"no person found in any view in frame(s) {listed}: skipped, the body there is interpolated "
+                     f"from the frames around it (--strict refuses)")
         params = BodyParams(interpolate_rotvecs(params.global_orient, frames, every),
                             interpolate_linear(params.transl, frames, every),
                             interpolate_rotvecs(params.body_pose, frames, every),
