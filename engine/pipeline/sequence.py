@@ -98,7 +98,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
             world = _world(rec, detections, calib, given)
         if rec.options.refine_cameras and not results:  # refined on the first frame, then kept
             result, world, calibration, note = _refine_cameras(rec, images, calibration, world, detections)
-            calib = calibration
+            calib, _ = rec.check_inputs(images, calibration)  # at the images' sizes, whichever was kept
             notes.append(note)
         else:
             with _options(rec, refine_cameras=False):

@@ -232,3 +232,27 @@ def test_refine_cameras_keeps_every_frame_of_a_sequence_on_the_person(tmp_path, 
     mean_given = np.mean([centre(c.R_cam_world, c.t_cam_world) for c in given.cameras], axis=0)
     mean_refined = np.mean([centre(c["R_cam_world"], c["t_cam_world"]) for c in refined], axis=0)
     assert np.linalg.norm(mean_refined - mean_given) < 0.01
+
+
+@pytest.mark.slow
+def test_refine_cameras_kept_as_calibrated_scores_at_the_images_sizes(tmp_path, reconstructor):
+    """When the refined cameras do not help (a prior that holds them), the calibration is kept
+    and the frame is scored and written with it at the videos' sizes (cam01/cam02 are 1080
+    wide, calibrated at 1088), as without the flag."""
+    from engine.cli.reconstruct_cmd import run_reconstruction
+
+    calib_path = EXAMPLE / "calibration" / "Calib.toml"
+    before = reconstructor.options
+    try:
+        reconstructor.options = replace(before, camera_prior=1e9)
+        kept = run_reconstruction(EXAMPLE / "videos", tmp_path / "kept", calib_path, "0", quiet=True,
+                                  reconstructor=reconstructor, refine_cameras=True)
+    finally:
+        reconstructor.options = before
+    plain = run_reconstruction(EXAMPLE / "videos", tmp_path / "plain", calib_path, "0", quiet=True,
+                               reconstructor=reconstructor)
+    assert any("the calibration is kept" in n for n in kept["notes"]), kept["notes"]
+    cams = json.loads((tmp_path / "kept" / "fit.json").read_text())["cameras"]
+    assert [c["width"] for c in cams] == [1080, 1080, 1088, 1088]
+    np.testing.assert_allclose(kept["keypoint_reprojection_px_per_view"], plain["keypoint_reprojection_px_per_view"],
+                               atol=0.05)
