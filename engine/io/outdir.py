@@ -117,18 +117,17 @@ class OutputFolder:
             self._tmp.mkdir()
         return self._tmp
 
-    def publish(self, names: list[str], marker: str, owned: tuple[str, ...] = ()) -> dict[str, Path]:
+    def publish(self, names: list[str], marker: str, replaced: list[str] = ()) -> dict[str, Path]:
         """Move ``names`` (files in ``tmp()``) into the folder, ``marker`` last (it must be among
-        them); files matching the ``owned`` glob patterns that this run does not write (an
-        earlier run's) are removed. Signals wait until it is done."""
+        them); ``replaced``: an earlier run's files (by name) that this run does not write again,
+        removed. Signals wait until it is done."""
         tmp = self.tmp()
         assert marker in names, marker
         order = [n for n in names if n != marker] + [marker]
         with _signals_deferred():
             (self.path / marker).unlink(missing_ok=True)  # from here on no reader takes the folder for a fit
-            stale = {p for pattern in owned for p in self.path.glob(pattern) if p.name not in names and p.is_file()}
-            for p in sorted(stale):
-                p.unlink(missing_ok=True)
+            for name in sorted(set(replaced) - set(names)):
+                (self.path / name).unlink(missing_ok=True)
             written = {}
             for name in order:
                 os.replace(tmp / name, self.path / name)

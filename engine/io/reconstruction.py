@@ -42,8 +42,6 @@ from engine.io.rig import rig_arrays
 from engine.proxy.parts import PART_NAMES
 
 PREVIEW_HEIGHT = 480  # the contact sheet's rows
-# what a reconstruction writes: an earlier run's file of these that this run does not write again is removed
-OWNED = ("fit.json", "fit.npz", "fit.glb", "report.json", "overlay_*.jpg", "contact_sheet.jpg", "proxies.jpg")
 
 
 def user_params(rec) -> dict[str, np.ndarray]:
@@ -107,7 +105,19 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
     (tmp / "report.json").write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
     (tmp / FILES["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
     return folder.publish([FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]], FILES["json"],
-                          owned=OWNED)
+                          replaced=_earlier_outputs(folder.path))
+
+
+def _earlier_outputs(out: Path) -> list[str]:
+    """The files an earlier reconstruction wrote into ``out``, known from its ``fit.json`` (its
+    cameras' overlays): only those are removed when a new one does not write them again, never
+    a user's file that happens to match a pattern."""
+    try:
+        record = json.loads((out / FILES["json"]).read_text())
+        cameras = [c["name"] for c in record["cameras"]] if record.get("kind") == KIND else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [f"overlay_{c}.jpg" for c in cameras if isinstance(c, str) and "/" not in c] + ["proxies.jpg"]
 
 
 def _quiet(fn, x) -> float | None:

@@ -156,8 +156,10 @@ def test_an_earlier_runs_overlays_are_removed(tmp_path, footage, reconstructor, 
     with Image(out / "overlay_cam01.jpg") as im:
         assert im.size == (1080, 1920), "overlays at the footage's size"
     (out / ".tmp-reconstruct-999999999").mkdir()  # left by a killed run (no such process)
+    (out / "overlay_sketch.jpg").write_bytes(b"a user's file, not an output")
     summary = run(inp, out, reconstructor, toml, views="cam01,cam03", overlay_scale=0.5)
-    assert sorted(p.name for p in out.glob("overlay_*")) == ["overlay_cam01.jpg", "overlay_cam03.jpg"]
+    assert sorted(p.name for p in out.glob("overlay_*")) == ["overlay_cam01.jpg", "overlay_cam03.jpg",
+                                                             "overlay_sketch.jpg"]
     assert not (out / ".tmp-reconstruct-999999999").exists()
     assert any("left by an earlier run" in n for n in summary["notes"])
     with Image(out / "overlay_cam01.jpg") as im:
