@@ -14,7 +14,7 @@ what this run wrote, and how a new result replaces an old one.
   one does not write again (``overlay_<camera>.jpg`` of a camera no longer used) are removed.
   A reader that finds ``fit.json`` finds the other files of the same run; a SIGKILL in the
   middle leaves no ``fit.json``, never the new npz beside the old json.
-- **Leftovers.** ``.tmp-*-<pid>/`` folders of processes that are gone are removed at start.
+- **Leftovers.** ``.tmp-<command>-<pid>/`` folders of processes that are gone are removed at start.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from engine.errors import InputError
 from engine.io.files import check_writable_folder
 
 LOCK = ".diffproxy-lock.json"
-_TMP = re.compile(r"^\.tmp-[\w.-]+?-(\d+)$")
 
 
 def pid_alive(pid: int) -> bool:
@@ -174,8 +173,10 @@ class OutputFolder:
         self._locked = False
 
     def _remove_leftovers(self) -> None:
+        """This command's staging folders (``.tmp-<command>-<pid>``) of processes that are gone."""
+        ours = re.compile(rf"^\.tmp-{re.escape(self.command)}-(\d+)$")
         for p in self.path.iterdir():
-            m = _TMP.match(p.name)
+            m = ours.match(p.name)
             if m and p.is_dir() and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
                 shutil.rmtree(p, ignore_errors=True)
                 self.notes.append(f"removed {p.name}, left by an earlier run that was killed")
