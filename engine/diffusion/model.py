@@ -226,7 +226,7 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         H, W = h * self.codec.downscale, w * self.codec.downscale
         if rgb.shape != (B, V, 3, H, W):
             raise InputError(f"rgb: expected {(B, V, 3, H, W)}, got {tuple(rgb.shape)}")
-        if len(cameras) != B or any(len(c) != V or (c.height, c.width) != (H, W) for c in cameras):
+        if len(cameras) != B or any(len(c) != V or c.sizes != [(W, H)] * V for c in cameras):
             raise InputError(f"cameras: need {B} scenes of {V} cameras for {W}x{H} images")
         E = self.config.evidence_channels
         if E and (evidence is None or evidence.shape != (B, V, E, H, W)):

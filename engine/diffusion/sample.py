@@ -103,8 +103,9 @@ def sample_proxies(model, scheduler, images: torch.Tensor, cameras: Cameras,
     if options.samples < 1 or options.steps < 1:
         raise InputError(f"samples and steps must be at least 1, got {options.samples}, {options.steps}")
     V, _, H, W = images.shape
-    if len(cameras) != V or (cameras.width, cameras.height) != (W, H):
-        raise InputError(f"cameras: {len(cameras)} cameras of {cameras.width}x{cameras.height} for {V} images of {W}x{H}")
+    if len(cameras) != V or cameras.sizes != [(W, H)] * V:
+        sizes = ", ".join(f"{w}x{h}" for w, h in cameras.sizes)
+        raise InputError(f"cameras: {len(cameras)} cameras of {sizes} for {V} images of {W}x{H}")
     S = model.image_size
     boxes = square_boxes(V, W, H)
     source = list(range(V))

@@ -204,7 +204,7 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
         timings[f"{name}_s"] = time.perf_counter() - t0
     if cam_delta is not None:  # the corrections are relative (focal scale): apply them to the pixel cameras
         with torch.no_grad():
-            cams = Cameras(*cam_delta.apply(cams.K, cams.R_cam_world, cams.t_cam_world), cams.width, cams.height)
+            cams = Cameras(*cam_delta.apply(cams.K, cams.R_cam_world, cams.t_cam_world), cams.widths, cams.heights)
     var.clamp_shape_()
     with torch.no_grad():
         params = var.params(True)
@@ -232,7 +232,7 @@ class _LandmarkProblem:
         self.points = SkinnedPoints(body, None, w, vertex_ids=ids)
         K = cams.K.clone()
         K[:, :2] *= scale_pct[:, None, None]
-        self.cameras = Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.width, cams.height)
+        self.cameras = Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.widths, cams.heights)
         self.corr = Correspondences(view=view, xy_px=xy[view, mark] * scale_pct[view, None], part=mark, face=mark,
                                     bary=w, weight=score[view, mark])
 
@@ -263,14 +263,14 @@ def _view_data(evidence: Evidence, table: LandmarkTable, dtype, device, seed: in
 
     heights, dists, fills, sizes = [], [], [], []
     rng = np.random.default_rng(seed)
-    H = evidence.cameras.height
     for v in range(evidence.xy.shape[0]):
         seen = evidence.score[v] > 0.3
         pts = evidence.xy[v][seen]
         h = float(pts[:, 1].max() - pts[:, 1].min()) if len(pts) >= 2 else 0.0
         mask = None if evidence.masks is None else evidence.masks[v]
         dist = fill = None
-        size = (evidence.cameras.width, H)
+        W, H = evidence.cameras.sizes[v]
+        size = (W, H)
         if mask is not None:
             m = mask.cpu().numpy() > 0.5
             r = H / m.shape[0]  # mask px -> image px

@@ -115,7 +115,7 @@ def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOption
         K[:, :2] /= zoom[:, None, None]
     timings["total_s"] = time.perf_counter() - t_start
     return FitResult(params=params.detach(), vertices=out.vertices[0], joints=out.joints[0],
-                     keypoints=out.keypoints[0], cameras=Cameras(K, Rc, tc, cams.width, cams.height),
+                     keypoints=out.keypoints[0], cameras=Cameras(K, Rc, tc, cams.widths, cams.heights),
                      residual_px=residual / zoom, correspondences=len(every), init=how, stage_losses=losses,
                      timings=timings)
 
@@ -132,7 +132,7 @@ def _body_view_pixels(cams: Cameras, corr: Correspondences, body_views: int):
     K = cams.K.clone()
     K[:, :2] *= zoom[:, None, None]
     corr = replace(corr, xy_px=corr.xy_px * zoom[corr.view, None])
-    return Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.width, cams.height), corr, zoom
+    return Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.widths, cams.heights), corr, zoom
 
 
 def _cameras(cams: Cameras, cam_delta: CameraDelta | None):

@@ -16,22 +16,52 @@ from engine.errors import InputError, check_finite, check_shape
 
 @dataclass
 class Cameras:
-    """N cameras: K (N, 3, 3), R_cam_world (N, 3, 3), t_cam_world (N, 3), image size in
-    pixels (width, height) shared by all views."""
+    """N cameras: K (N, 3, 3), R_cam_world (N, 3, 3), t_cam_world (N, 3), and each view's image
+    size in pixels, ``widths`` and ``heights`` (N ints). One ``width`` and ``height`` given for
+    all views (the common case: ``Cameras(K, R, t, 256, 256)``) is every view's; the properties
+    ``width`` and ``height`` read it back, and name the views when they differ."""
 
     K: torch.Tensor
     R_cam_world: torch.Tensor
     t_cam_world: torch.Tensor
-    width: int
-    height: int
+    widths: tuple[int, ...]
+    heights: tuple[int, ...]
 
     def __post_init__(self):
         check_cameras(self.K, self.R_cam_world, self.t_cam_world)
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise InputError(f"image size: width and height must be positive, got {self.width}x{self.height}")
+        n = self.K.shape[0]
+        self.widths = _per_view("width", self.widths, n)
+        self.heights = _per_view("height", self.heights, n)
+        bad = [i for i, (w, h) in enumerate(zip(self.widths, self.heights)) if w <= 0 or h <= 0]
+        if bad:
+            raise InputError(f"image size: width and height must be positive, got "
+                             f"{', '.join(f'{self.widths[i]}x{self.heights[i]} (view {i})' for i in bad)}")
 
     def __len__(self) -> int:
         return self.K.shape[0]
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """Each view's (width, height)."""
+        return list(zip(self.widths, self.heights))
+
+    @property
+    def width(self) -> int:
+        """The views' one width (InputError naming the views when they differ)."""
+        return self._shared("width", self.widths)
+
+    @property
+    def height(self) -> int:
+        """The views' one height (InputError naming the views when they differ)."""
+        return self._shared("height", self.heights)
+
+    def _shared(self, what: str, values: tuple[int, ...]) -> int:
+        if len(set(values)) > 1:
+            raise InputError(f"cameras: one image {what} needed for all views, got "
+                             f"{', '.join(f'{w}x{h} (view {i})' for i, (w, h) in enumerate(self.sizes))}")
+        if not values:
+            raise InputError(f"cameras: no views, so no image {what}")
+        return values[0]
 
     @property
     def centers_world(self) -> torch.Tensor:
@@ -44,18 +74,31 @@ class Cameras:
 
     def to(self, *args, **kwargs) -> "Cameras":
         return Cameras(self.K.to(*args, **kwargs), self.R_cam_world.to(*args, **kwargs),
-                       self.t_cam_world.to(*args, **kwargs), self.width, self.height)
+                       self.t_cam_world.to(*args, **kwargs), self.widths, self.heights)
 
     def subset(self, index) -> "Cameras":
-        return Cameras(self.K[index], self.R_cam_world[index], self.t_cam_world[index], self.width, self.height)
+        rows = torch.arange(len(self))[index.cpu() if isinstance(index, torch.Tensor) else index].reshape(-1).tolist()
+        return Cameras(self.K[index], self.R_cam_world[index], self.t_cam_world[index],
+                       tuple(self.widths[i] for i in rows), tuple(self.heights[i] for i in rows))
 
     def extend(self, other: "Cameras") -> "Cameras":
-        """These cameras followed by ``other`` (the same image size, e.g. crops at the views' size)."""
-        if (other.width, other.height) != (self.width, self.height):
-            raise InputError(f"cameras: cannot join {other.width}x{other.height} cameras to {self.width}x{self.height}")
+        """These cameras followed by ``other`` (e.g. crops of the views), each keeping its size."""
         other = other.to(self.K.dtype)
         return Cameras(torch.cat([self.K, other.K]), torch.cat([self.R_cam_world, other.R_cam_world]),
-                       torch.cat([self.t_cam_world, other.t_cam_world]), self.width, self.height)
+                       torch.cat([self.t_cam_world, other.t_cam_world]), self.widths + other.widths,
+                       self.heights + other.heights)
+
+
+def _per_view(what: str, value, n: int) -> tuple[int, ...]:
+    """One size for all ``n`` views, or one per view (a sequence, array or tensor) -> n ints."""
+    if hasattr(value, "tolist"):  # a tensor or numpy array or scalar
+        value = value.tolist()
+    if isinstance(value, (int, float)):
+        return (int(value),) * n
+    values = tuple(int(v) for v in value)
+    if len(values) != n:
+        raise InputError(f"cameras.{what}s: expected one per view ({n}), got {len(values)}")
+    return values
 
 
 def check_cameras(K: torch.Tensor, R_cam_world: torch.Tensor, t_cam_world: torch.Tensor,

@@ -110,8 +110,8 @@ def _npz_arrays(result: FitResult, body: BodyModel, part_table: PartTable) -> di
 def _record(result: FitResult, body: BodyModel, meta: dict, arrays: dict) -> dict:
     cams = result.cameras
     cameras = [{"K": arrays["cameras_K"][i].tolist(), "R_cam_world": arrays["cameras_R_cam_world"][i].tolist(),
-                "t_cam_world": arrays["cameras_t_cam_world"][i].tolist(), "width": int(cams.width),
-                "height": int(cams.height)} for i in range(len(cams))]
+                "t_cam_world": arrays["cameras_t_cam_world"][i].tolist(), "width": cams.widths[i],
+                "height": cams.heights[i]} for i in range(len(cams))]
     return {
         "schema_version": SCHEMA_VERSION, "kind": KIND,
         "body": {"model": body.name, "pose_joint_names": list(body.pose_joint_names),
@@ -140,8 +140,8 @@ def _write_overlay(path: Path, arrays: dict, body: BodyModel, views: ProxyViews,
     renderer = ProxyRenderer(arrays["vertices"], arrays["faces"], part_table.face_part.cpu().numpy(),
                              body.uv_coords.cpu().numpy(), body.uv_faces.cpu().numpy())
     fitted = np.stack([renderer.render(arrays["cameras_K"][v], arrays["cameras_R_cam_world"][v],
-                                       arrays["cameras_t_cam_world"][v], views.cameras.width,
-                                       views.cameras.height).seg for v in range(len(views))])
+                                       arrays["cameras_t_cam_world"][v], *views.cameras.sizes[v]).seg
+                        for v in range(len(views))])
     labels = [f"residual {float(r):.2f} px" for r in residual_px.reshape(-1)]
     overlay_sheet(views.seg.cpu().numpy().astype(np.int64), fitted, images, labels).save(path)
 

@@ -144,7 +144,7 @@ class Reconstructor:
         f = torch.float64
         return Cameras(torch.tensor(K, dtype=f), torch.tensor(np.stack([r for r, _ in Rt]), dtype=f),
                        torch.tensor(np.stack([t for _, t in Rt]), dtype=f),
-                       max(c.width for c in calibration.cameras), max(c.height for c in calibration.cameras))
+                       [c.width for c in calibration.cameras], [c.height for c in calibration.cameras])
 
     def masks(self, detections: list, calibration: Calibration) -> list[torch.Tensor | None]:
         """Each view's person mask, undistorted, at most MASK_HEIGHT px high."""

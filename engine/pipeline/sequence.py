@@ -226,7 +226,7 @@ def _anchored(refined, given, params: BodyParams):
     R_new = R_r @ R_g.T
     centre_new = centre_r @ R_g.T + t_g
     t_new = -torch.einsum("nij,nj->ni", R_new, centre_new)
-    cams = Cameras(refined.K.to(f), R_new, t_new, refined.width, refined.height)
+    cams = Cameras(refined.K.to(f), R_new, t_new, refined.widths, refined.heights)
     orient = roma.rotmat_to_rotvec(R_g @ roma.rotvec_to_rotmat(params.global_orient.to(f)))
     transl = (params.transl.to(f) @ R_g.T + t_g).to(params.transl.dtype)
     moved = BodyParams(orient.to(params.global_orient.dtype), transl, params.body_pose, params.shape, params.scale)

@@ -39,9 +39,10 @@ class ProxyViews:
         if not 0 <= self.hand_views < n:
             raise InputError(f"hand_views: {self.hand_views} hand crops among {n} views; at least one must be a "
                              f"body view")
-        if (self.cameras.width, self.cameras.height) != (w, h):
-            raise InputError(f"cameras: image size {self.cameras.width}x{self.cameras.height} does not match "
-                             f"the proxies' {w}x{h}")
+        wrong = [(i, s) for i, s in enumerate(self.cameras.sizes) if s != (w, h)]
+        if wrong:
+            raise InputError(f"cameras: image size {', '.join(f'{a}x{b} (view {i})' for i, (a, b) in wrong)} "
+                             f"does not match the proxies' {w}x{h}")
         if not (self.seg > 0).any():
             raise InputError(f"seg: no foreground pixels in any of the {n} views")
 

@@ -74,3 +74,20 @@ def test_singular_K_and_wrong_shapes():
         Cameras(c.K, c.R_cam_world, c.t_cam_world, 0, 256)
     with pytest.raises(InputError, match="points_world"):
         c.project(torch.zeros(3, 5, 3, dtype=torch.float64))
+
+
+def test_each_view_has_its_own_image_size():
+    c = ring_cameras(3)
+    mixed = Cameras(c.K, c.R_cam_world, c.t_cam_world, [1080, 1088, 1080], 1920)
+    assert mixed.sizes == [(1080, 1920), (1088, 1920), (1080, 1920)] and mixed.height == 1920
+    assert mixed.subset([2, 1]).sizes == [(1080, 1920), (1088, 1920)]
+    assert mixed.subset(torch.tensor([True, False, True])).width == 1080
+    assert mixed.to(torch.float32).sizes == mixed.sizes
+    assert mixed.extend(c.subset([0])).sizes == mixed.sizes + [(256, 256)]  # e.g. a crop at another size
+    assert c.sizes == [(256, 256)] * 3 and (c.width, c.height) == (256, 256)  # one size given: every view's
+    with pytest.raises(InputError, match=r"one image width .* 1080x1920 \(view 0\), 1088x1920 \(view 1\)"):
+        mixed.width
+    with pytest.raises(InputError, match=r"cameras.widths: expected one per view \(3\), got 2"):
+        Cameras(c.K, c.R_cam_world, c.t_cam_world, [1080, 1088], 1920)
+    with pytest.raises(InputError, match=r"image size: .* 1088x0 \(view 1\)"):
+        Cameras(c.K, c.R_cam_world, c.t_cam_world, [1080, 1088, 1080], [1920, 0, 1920])

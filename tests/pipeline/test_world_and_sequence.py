@@ -256,3 +256,16 @@ def test_refine_cameras_kept_as_calibrated_scores_at_the_images_sizes(tmp_path, 
     assert [c["width"] for c in cams] == [1080, 1080, 1088, 1088]
     np.testing.assert_allclose(kept["keypoint_reprojection_px_per_view"], plain["keypoint_reprojection_px_per_view"],
                                atol=0.05)
+
+
+def test_the_engine_cameras_keep_each_views_image_size():
+    """cam01 and cam02 of the bundled capture are 1080 wide, the others 1088: each engine camera
+    keeps its own (it was the widest for all)."""
+    from engine.pipeline.reconstructor import Reconstructor
+
+    calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
+    calib = Calibration([c.scaled(1080, 1920) if c.name in ("cam01", "cam02") else c for c in calib.cameras],
+                        calib.source, calib.format)
+    cams = Reconstructor.engine_cameras(None, calib, WorldFrame(1.0, "m", "+Z", 0.0))
+    assert cams.sizes == [(c.width, c.height) for c in calib.cameras]
+    assert sorted(set(cams.widths)) == [1080, 1088]
