@@ -32,12 +32,19 @@ def test_a_fresh_clone_creates_the_venv_and_installs_before_testing(tree):
     assert out.index("-m venv .venv") < out.index("pip install -q -e") < out.index("-m pytest")
 
 
+def test_the_quick_suite_skips_slow_tests_and_ci_runs_them_all(tree):
+    assert 'pytest -n 2 --dist loadgroup -m "not slow"' in dry_run(tree, "test")
+    full = dry_run(tree, "test-all")
+    assert "-m pytest" in full and "not slow" not in full
+    assert "make test-all" in (REPO / ".ci" / "run").read_text()
+
+
 def test_an_installed_tree_does_not_reinstall_until_pyproject_changes(tree):
     (tree / ".venv/bin").mkdir(parents=True)
     (tree / ".venv/bin/python").touch()
     assert "pip install" in dry_run(tree, "demo")  # never installed
     (tree / ".venv/.installed").touch()  # what a finished install leaves
-    for target in ("demo", "test", "doctor", "install"):
+    for target in ("demo", "test", "test-all", "doctor", "install"):
         out = dry_run(tree, target)
         assert "pip install" not in out, (target, out)
     assert ".venv/bin/diffproxy demo" in dry_run(tree, "demo")

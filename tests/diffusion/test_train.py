@@ -29,7 +29,9 @@ pytestmark = pytest.mark.xdist_group("diffusion_train")
 SIZE = 32
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist's loadgroup can interleave this module's tests with others' on its worker,
+# and a module-scoped fixture is then built again (the 500-step training ran twice, ~3 min each).
+@pytest.fixture(scope="session")
 def one_scene(tmp_path_factory, anny32, anny_proxy):
     root = tmp_path_factory.mktemp("one_scene")
     write_proxy_scene(root / "scene_000000", 0, anny32, anny_proxy, SIZE, 2, images="palette")
@@ -42,7 +44,7 @@ def _cfg(root, out, **kw) -> TrainConfig:
     return TrainConfig(str(root), str(out), **{**base, **kw})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def overfit(one_scene, tmp_path_factory):
     out = tmp_path_factory.mktemp("overfit") / "ckpt"
     summary = train(_cfg(one_scene, out, max_steps=500, log_every=50, save_every=500))
@@ -80,6 +82,7 @@ def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, t
     assert not list((tmp_path / "b").glob(".*partial"))
 
 
+@pytest.mark.slow  # the 500-step training fixture
 def test_a_fine_tuning_run_starts_from_the_trained_weights(one_scene, overfit, tmp_path):
     """--init-from: step 1 of a fresh run at learning rate 0 keeps the trained weights, which
     a random start would not have; the folder must hold the named configuration's model."""
@@ -105,6 +108,7 @@ def test_a_fine_tuning_run_starts_from_the_trained_weights(one_scene, overfit, t
         train(_cfg(one_scene, tmp_path / "none", max_steps=1, init_from=str(tmp_path)))
 
 
+@pytest.mark.slow  # the 500-step training fixture
 def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     out, summary = overfit
     assert summary["loss"] < 0.01
@@ -197,6 +201,7 @@ def test_the_part_head_adds_the_cross_entropy_of_its_logits(one_scene):
         make_scheduler(model, "epsilon")
 
 
+@pytest.mark.slow  # the 500-step training fixture
 def test_evaluate_with_model_proxies(one_scene, overfit):
     out, _ = overfit
     result = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model-only", "--checkpoint", str(out),
@@ -207,6 +212,7 @@ def test_evaluate_with_model_proxies(one_scene, overfit):
                 "surface_error_mm"):
         assert key in summary
     assert summary["seg_miou"] >= 0.9 and summary["surface_error_mm"] < 20 and summary["samples"] == 2
+    assert summary["proxies"] == "model-only"  # the summary says what the command line said
     bad = CliRunner().invoke(app, ["evaluate", str(one_scene), "--proxies", "model-only"])
     assert bad.exit_code == 2 and "--checkpoint" in bad.output
 
@@ -294,6 +300,7 @@ def test_cli_train_resume_without_a_run_says_it_starts_a_new_one(one_scene, tmp_
     assert "--resume: no run in" in res.output and "starting a new one" in res.output, res.output
 
 
+@pytest.mark.slow  # the 500-step training fixture
 def test_export_writes_a_float16_model_that_loads_as_float32(overfit, tmp_path):
     from safetensors import safe_open
 
