@@ -1,6 +1,8 @@
 """MediaPipe (legacy ``mp.solutions``, the models inside the mediapipe 0.10.21 wheel) on one image.
 
-- Body: Pose with ``model_complexity=1`` (pose detection + ``pose_landmark_full``), static image
+- Body: Pose (pose detection + a landmark model: ``model="full"``, ``pose_landmark_full``,
+  MediaPipe's ``model_complexity=1``; or ``"heavy"``, ``pose_landmark_heavy``, complexity 2,
+  shipped with DiffProxy and handed to MediaPipe by ``engine.detect.pose_models``), static image
   mode, one person (the one the pose detector scores highest), optional segmentation mask.
 - Hands: MediaPipe Hands on full frames misses small hands, so each hand is searched in a
   square crop around the pose's wrist, rotated so that wrist -> knuckles points up and resampled
@@ -26,6 +28,8 @@ import time
 import cv2
 import numpy as np
 
+from engine.detect.pose_models import (HEAVY_SHA256, MODEL_COMPLEXITY, check_pose_model, mediapipe_resources,
+                                       pose_model_resources)
 from engine.detect.quiet import native_logs_quieted
 from engine.detect.types import BODY_INDEX, Detection, empty_hands, landmark_box
 from engine.errors import InputError
@@ -44,16 +48,19 @@ class MediaPipeDetector:
     Builds the MediaPipe graphs once; ``close()`` or use as a context manager to free them.
     MediaPipe's own log lines are dropped unless ``engine.detect.quiet.native_logs_shown()``.
     ``last_timings`` holds the seconds of each stage ("pose" (with the mask), "hands") of the
-    last call.
+    last call. ``model``: BlazePose's landmark model, "full" or "heavy" (about twice the time).
     """
 
-    def __init__(self, hands: bool = True, mask: bool = True, min_pose_confidence: float = 0.5):
+    def __init__(self, hands: bool = True, mask: bool = True, min_pose_confidence: float = 0.5,
+                 model: str = "full"):
+        check_pose_model(model, "model")
+        resources = pose_model_resources(model)
         import mediapipe as mp
 
-        self.mask = mask
-        with native_logs_quieted():
+        self.mask, self.model = mask, model
+        with native_logs_quieted(), mediapipe_resources(resources):
             self._pose = mp.solutions.pose.Pose(
-                static_image_mode=True, model_complexity=1, enable_segmentation=mask,
+                static_image_mode=True, model_complexity=MODEL_COMPLEXITY[model], enable_segmentation=mask,
                 min_detection_confidence=min_pose_confidence)
             self._hands = mp.solutions.hands.Hands(
                 static_image_mode=True, max_num_hands=1, model_complexity=1,
@@ -65,9 +72,13 @@ class MediaPipeDetector:
                     graph.process(np.zeros((64, 64, 3), np.uint8))
         self.last_timings: dict[str, float] = {}
         # what a cached detection was made with (engine.pipeline.detection_cache keys on it)
-        self.signature = {"detector": "mediapipe", "version": mp.__version__, "model_complexity": 1, "hands": hands,
+        # ("full" keeps the keys it had before "heavy" came, so earlier caches stay valid)
+        self.signature = {"detector": "mediapipe", "version": mp.__version__,
+                          "model_complexity": MODEL_COMPLEXITY[model], "hands": hands,
                           "mask": mask, "min_pose_confidence": min_pose_confidence,
                           "hand_crops": list(HAND_CROP_FACTORS), "hand_min_side": HAND_MIN_SIDE}
+        if model != "full":
+            self.signature.update(pose_model=model, pose_landmark_sha256=HEAVY_SHA256)
 
     def close(self) -> None:
         with native_logs_quieted():
