@@ -3,7 +3,7 @@ from the exact proxies of its first N views, then put the scene's true hand and 
 rotations in place of the fitted ones and measure again. The difference is what a perfect
 hand fit would gain; what remains is the body's own error.
 
-    .venv/bin/python scripts/hand_ceiling.py DATASET [--views 4] [--set hand_prior=0.5 ...]
+    .venv/bin/python scripts/hand_ceiling.py DATASET [--num-views 4] [--set hand_prior=0.5 ...]
 """
 
 import argparse
@@ -25,11 +25,11 @@ from engine.proxy import BodyCache
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
-    ap.add_argument("--views", type=int, default=4)
+    ap.add_argument("--num-views", type=int, default=4)
     ap.add_argument("--set", nargs="*", default=[], help="FitOptions overrides, NAME=VALUE")
     args = ap.parse_args()
     overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
-    config = EvalConfig(views=args.views, options=dataclasses.replace(FitOptions(), **overrides))
+    config = EvalConfig(num_views=args.num_views, options=dataclasses.replace(FitOptions(), **overrides))
     body, proxy = BodyCache().get("anny")
     hand = torch.tensor([is_hand(n) for n in body.pose_joint_names])
     rows = []

@@ -12,11 +12,11 @@ OUT=${1:-proof}
 STEPS=${2:-4000}
 BIN=${DIFFPROXY:-.venv/bin/diffproxy}
 
-"$BIN" render --out "$OUT/data" --scenes 3 --views 4 --seed 1
+"$BIN" render --out "$OUT/data" --scenes 3 --num-views 4 --seed 1
 "$BIN" train "$OUT/data" --config small --out "$OUT/ckpt" --resume --max-steps "$STEPS" --batch-size 1 \
   --lr 1e-3 --warmup-steps 50 --min-views 4 --max-views 4 --hand-crops 0 --no-augment --workers 0 --save-every 250
 for steps in 1 2 4 8; do
-  "$BIN" evaluate "$OUT/data" --proxies model --checkpoint "$OUT/ckpt" --views 4 --samples 3 --steps "$steps" \
+  "$BIN" evaluate "$OUT/data" --proxies model-only --checkpoint "$OUT/ckpt" --num-views 4 --samples 3 --steps "$steps" \
     --json | tail -n 1 | tee "$OUT/model_steps_$steps.json"
 done
-"$BIN" evaluate "$OUT/data" --proxies gt --views 4 --json | tail -n 1 | tee "$OUT/oracle.json"
+"$BIN" evaluate "$OUT/data" --proxies gt --num-views 4 --json | tail -n 1 | tee "$OUT/oracle.json"

@@ -1,4 +1,4 @@
-"""Rendering benchmark: ``python -m synth.bench [--scenes 5] [--views 8] [--resolution 256]``.
+"""Rendering benchmark: ``python -m synth.bench [--scenes 5] [--num-views 8] [--resolution 256]``.
 
 Renders fresh scenes with the default config into a temporary folder and reports seconds
 per scene, split into the Blender part (scene build + Cycles RGB) and the proxy pass
@@ -20,12 +20,12 @@ from synth.dataset import render_dataset
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=5)
-    ap.add_argument("--views", type=int, default=8)
+    ap.add_argument("--num-views", type=int, default=8)
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, default=None, help="render here instead of a temporary folder")
     args = ap.parse_args(argv)
-    cfg = load_config(None, {"seed": args.seed, "cameras": {"views": args.views, "width": args.resolution,
+    cfg = load_config(None, {"seed": args.seed, "cameras": {"views": args.num_views, "width": args.resolution,
                                                            "height": args.resolution}})
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp) / "bench"
@@ -33,7 +33,7 @@ def main(argv=None) -> dict:
         rows = [json.loads(p.read_text())["timings"] for p in sorted(root.glob("scene_*/scene.json"))]
     mean = lambda k: statistics.fmean(r[k] for r in rows)  # noqa: E731
     total, proxy = mean("total_s"), mean("proxy_pass_s")
-    result = {"scenes": len(rows), "views": args.views, "resolution": args.resolution,
+    result = {"scenes": len(rows), "views": args.num_views, "resolution": args.resolution,
               "seconds_per_scene": total, "blender_build_s": mean("blender_build_s"),
               "rgb_render_s": mean("rgb_render_s"), "proxy_pass_s": proxy,
               "proxy_share_of_rest": proxy / (total - proxy),

@@ -74,7 +74,7 @@ def check_device(python: str | Path, device: str, timeout_s: float = 120.0) -> s
 
 
 def reconstruct_command(python: str | Path, footage: str | Path, calibration: str | Path, out: str | Path,
-                        frames: str = "", views: str = "", proxies: str = "none", checkpoint: str = "",
+                        frames: str = "", cameras: str = "", proxies: str = "none", checkpoint: str = "",
                         samples: int = 3, steps: int = 4, refine_cameras: bool = False, body: str = "anny",
                         smplx_model: str = "", device: str = "auto") -> list[str]:
     """``diffproxy reconstruct`` as an argument list; the settings as its options of the same
@@ -90,8 +90,8 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
            "--out", str(out)]
     if frames.strip():
         cmd += ["--frames", frames.strip()]
-    if views.strip():
-        cmd += ["--views", ",".join(v.strip() for v in views.split(",") if v.strip())]
+    if cameras.strip():
+        cmd += ["--cameras", ",".join(c.strip() for c in cameras.split(",") if c.strip())]
     if proxies == "model":
         cmd += ["--proxies", "model"]
         if str(checkpoint).strip():  # else the engine's shipped model
@@ -111,10 +111,10 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
     return cmd
 
 
-def render_command(python: str | Path, out: str | Path, scenes: int, seed: int = 0, views: int = 0,
+def render_command(python: str | Path, out: str | Path, scenes: int, seed: int = 0, num_views: int = 0,
                    resolution: int = 0, samples: int = 0) -> list[str]:
     """``diffproxy render``: a synthetic dataset of ``scenes`` scenes into ``out`` (created; a
-    rerun resumes it). ``views``, ``resolution``, ``samples`` at 0: the engine's defaults."""
+    rerun resumes it). ``num_views``, ``resolution``, ``samples`` at 0: the engine's defaults."""
     python = check_python(python)
     if not str(out).strip():
         raise InputError("dataset folder: not set")
@@ -122,7 +122,7 @@ def render_command(python: str | Path, out: str | Path, scenes: int, seed: int =
         raise InputError(f"scenes: {scenes}, expected 1 or more")
     cmd = [str(python), "-m", "engine.cli.main", "render", "--out", str(out), "--scenes", str(int(scenes)),
            "--seed", str(int(seed))]
-    for flag, value in (("--views", views), ("--resolution", resolution), ("--samples", samples)):
+    for flag, value in (("--num-views", num_views), ("--resolution", resolution), ("--samples", samples)):
         if value:
             cmd += [flag, str(int(value))]
     return cmd

@@ -40,6 +40,7 @@ def demo(
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
     from engine.io.calibration import read_calibration
     from engine.pipeline.job import generator_checkpoint
+    from engine.pipeline.options import check_proxies
     from engine.pipeline.reconstructor import Reconstructor
 
     t0 = time.perf_counter()
@@ -53,7 +54,7 @@ def demo(
         if heldout and not (root / "pose2d_openpose_body25b").is_dir():
             raise InputError(f"{root / 'pose2d_openpose_body25b'}: missing: the held-out score compares with these "
                              f"OpenPose detections (or run with --no-heldout)")
-        checkpoint = generator_checkpoint(proxies, checkpoint)
+        checkpoint = generator_checkpoint(check_proxies(proxies, "demo"), checkpoint)
         rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps)
         model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps,
                      refine_cameras=refine_cameras)
@@ -69,7 +70,7 @@ def demo(
             for cam in calib.names():
                 others = ",".join(c for c in calib.names() if c != cam)
                 say(f"without {cam}: reconstructing from {others}")
-                run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, views=others,
+                run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, cameras=others,
                                    reconstructor=rec, **model)
                 rows += body_errors(out / f"without_{cam}", cam, sized, rec.table.names, openpose)
                 baseline += triangulation_errors(summary_frames, cam, sized, openpose)

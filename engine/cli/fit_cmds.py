@@ -17,6 +17,7 @@ from rich.table import Table
 from engine.cli.output import console, error, warn
 from engine.errors import InputError
 from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
+from engine.pipeline.options import PROXIES, check_proxies, proxies_help
 
 
 
@@ -68,21 +69,20 @@ def _options_record(options) -> dict:
 
 def evaluate(
     dataset: Path = typer.Argument(..., help="A dataset folder (scene_* inside) or one scene folder."),
-    proxies: str = typer.Option("gt", help="Proxies to fit: gt (the scenes' exact proxies); none (the product's "
-                                           "path on the renders: MediaPipe landmarks and masks only); model (the "
-                                           "same plus proxies sampled with --checkpoint); model-only (sampled "
-                                           "proxies alone, the paper's protocol)."),
+    proxies: str = typer.Option("gt", help="What the fit sees: " + proxies_help("evaluate") + " none and model run "
+                                           "the product's path (MediaPipe on the renders)."),
     checkpoint: Optional[Path] = typer.Option(None, help="With --proxies model or model-only: a trained model folder "
                                                            "or training folder (its latest checkpoint; default for "
                                                            "model: the shipped model)."),
-    steps: int = typer.Option(4, help="With --proxies model: denoising steps."),
+    steps: int = typer.Option(4, help="With --proxies model or model-only: denoising steps."),
     hand_crops: int = typer.Option(0, help="Hand crops added as views (0: none): exact ones with --proxies gt, the "
-                                           "refinement pass's with --proxies model."),
+                                           "refinement pass's with --proxies model-only."),
     corrupt: float = typer.Option(0.0, help="Share of foreground pixels made wrong in each simulated sample."),
     samples: int = typer.Option(3, help="Samples per view (K), aggregated as in the paper: simulated with --corrupt, "
                                         "or drawn from the model."),
-    views: Optional[int] = typer.Option(None, help="Use the first N views of each scene (default: all)."),
-    views_sweep: Optional[str] = typer.Option(None, help="Comma-separated view counts, e.g. 1,2,4,8: one run each."),
+    num_views: Optional[int] = typer.Option(None, help="Use the first N views of each scene (default: all)."),
+    num_views_sweep: Optional[str] = typer.Option(None, help="Comma-separated view counts, e.g. 1,2,4,8: one run "
+                                                             "each (the first N views each time)."),
     uniform_weights: bool = typer.Option(False, help="Weigh every foreground pixel 1 (the ablation)."),
     max_scenes: Optional[int] = typer.Option(None, help="Evaluate only the first M scenes."),
     jobs: int = typer.Option(1, help="Fit this many scenes at a time in worker processes that share the torch "
@@ -97,11 +97,14 @@ def evaluate(
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
     from tqdm import tqdm
 
+    try:
+        check_proxies(proxies, "evaluate")
+    except InputError as e:
+        _fail(e)
     if proxies in ("none", "model"):
         generator = None if proxies == "none" else dict(checkpoint=checkpoint, samples=samples, steps=steps,
                                                         uniform_weights=uniform_weights)
-        return _evaluate_evidence(dataset, views, views_sweep, max_scenes, plot, as_json, generator)
-    proxies = "model" if proxies == "model-only" else proxies
+        return _evaluate_evidence(dataset, num_views, num_views_sweep, max_scenes, plot, as_json, generator)
 
     from engine.evaluation.proxies import BodyCache, EvalConfig
     from engine.evaluation.proxies import check_view_count
@@ -110,8 +113,8 @@ def evaluate(
     from engine.evaluation.plot import plot_error_vs_views
 
     try:
-        counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
-        configs = [EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, views=count,
+        counts = _int_list("--num-views-sweep", num_views_sweep) if num_views_sweep else [num_views]
+        configs = [EvalConfig(proxies=proxies, corrupt=corrupt, samples=samples, num_views=count,
                               uniform_weights=uniform_weights, max_scenes=max_scenes, seed=seed,
                               smplx_model=str(smplx_model) if smplx_model else None,
                               options=_fit_options(set_, vposer=str(vposer) if vposer else None),
@@ -121,7 +124,7 @@ def evaluate(
             config.check()
         folders = scene_folders(dataset)[:max_scenes]
         for count in counts:
-            check_view_count(folders, count, "--views-sweep" if views_sweep else "--views")
+            check_view_count(folders, count, "--num-views-sweep" if num_views_sweep else "--num-views")
         if plot is not None:
             check_writable_file(plot, "--plot")
         summaries, bodies = [], None
@@ -151,7 +154,7 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None, max_scenes: int | None,
+def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: str | None, max_scenes: int | None,
                        plot: Path | None, as_json: bool, generator: dict | None = None) -> None:
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
@@ -162,7 +165,7 @@ def _evaluate_evidence(dataset: Path, views: int | None, views_sweep: str | None
     from engine.pipeline.reconstructor import Reconstructor
 
     try:
-        counts = _int_list("--views-sweep", views_sweep) if views_sweep else [views]
+        counts = _int_list("--num-views-sweep", num_views_sweep) if num_views_sweep else [num_views]
         if plot is not None:
             raise InputError("--plot: not available with --proxies none or model")
         if generator is not None:
@@ -233,9 +236,14 @@ def _print_table(result: dict, count: int | None) -> None:
 def fit(
     scene_dir: Path = typer.Argument(..., metavar="SCENE", help="A scene folder (cameras, images)."),
     out: Path = typer.Option(..., "--out", help="Output folder: fit.json, fit.npz, fit.glb, overlay.png."),
-    proxies: str = typer.Option("gt", help="gt (the scene's proxies.npz) or a folder holding proxies.npz "
-                                           "with seg, uv and optionally weight, in the scene's layout."),
-    views: Optional[str] = typer.Option(None, help="Comma-separated view indices (default: all)."),
+    proxies: str = typer.Option("gt", help="What the fit sees: " + proxies_help("fit")[:-1] + " (the scene's "
+                                           "proxies.npz), unless --proxies-dir gives others."),
+    proxies_dir: Optional[Path] = typer.Option(None, help="A folder holding proxies.npz (seg, uv and optionally "
+                                                          "weight, in the scene's layout) to fit instead of the "
+                                                          "scene's own."),
+    cameras: Optional[str] = typer.Option(None, help="Comma-separated camera names: each camera's 'name' in "
+                                                     "scene.json, else view_00, view_01, ... as its image (default: "
+                                                     "all)."),
     refine_cameras: bool = typer.Option(False, help="Refine extrinsics and focal length with the body."),
     body: Optional[str] = typer.Option(None, help="Body model (default: the scene's, else anny)."),
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
@@ -252,12 +260,12 @@ def fit(
 
     try:
         check_writable_folder(out, "--out")  # before the fit, not after it
+        if proxies not in PROXIES and Path(proxies).is_dir():
+            raise InputError(f"--proxies: fit takes gt, got the folder {proxies}: pass it as --proxies-dir")
+        check_proxies(proxies, "fit")
         scene = read_scene(scene_dir)
-        index = _int_list("--views", views) if views else list(range(scene.num_views))
-        bad = [i for i in index if not 0 <= i < scene.num_views]
-        if bad or len(set(index)) != len(index):
-            raise InputError(f"--views: {index} must be distinct indices in 0..{scene.num_views - 1}")
-        seg, uv, weight = _load_proxies(scene, proxies)
+        index = _camera_index(scene, cameras)
+        seg, uv, weight = _load_proxies(scene, proxies_dir)
         name = body or scene.record.get("body", {}).get("model", "anny")
         options = _fit_options(set_, refine_cameras=refine_cameras, vposer=str(vposer) if vposer else None)
         bodies = BodyCache(str(smplx_model) if smplx_model else dataset_smplx_model(scene_dir), options.dtype)
@@ -270,7 +278,8 @@ def fit(
         if scene.gt is not None and name == scene.record.get("body", {}).get("model"):
             errors = scene_errors(result, scene.gt, proxy.part_table)
         images = [read_rgb(scene.image_path(i)) for i in index]
-        meta = {"scene": str(Path(scene_dir).resolve()), "proxies": proxies, "views": index,
+        meta = {"scene": str(Path(scene_dir).resolve()), "proxies": str(proxies_dir) if proxies_dir else proxies,
+                "views": index, "cameras": [scene.camera_names[i] for i in index],
                 "options": _options_record(options), "seconds": seconds, "errors_mm": errors}
         paths = write_fit(out, result, model, proxy_views, images, meta, part_table=proxy.part_table)
     except InputError as e:
@@ -288,18 +297,34 @@ def fit(
                           **errors}))
 
 
-def _load_proxies(scene, source: str):
-    """seg (N,H,W), uv (N,H,W,2), weight (N,H,W) or None as tensors, from the scene or a folder."""
+def _camera_index(scene, cameras: str | None) -> list[int]:
+    """The views of the cameras ``--cameras`` names, in its order (None: all)."""
+    names = scene.camera_names
+    if cameras is None:
+        return list(range(len(names)))
+    wanted = [c.strip() for c in cameras.split(",") if c.strip()]
+    if not wanted or len(set(wanted)) != len(wanted):
+        raise InputError(f"--cameras: expected distinct camera names separated by commas, got {cameras!r}")
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise InputError(f"--cameras: {', '.join(unknown)} is not a camera of {scene.folder / 'scene.json'} "
+                         f"(its cameras: {', '.join(names)})")
+    return [names.index(c) for c in wanted]
+
+
+def _load_proxies(scene, folder: Path | None):
+    """seg (N,H,W), uv (N,H,W,2), weight (N,H,W) or None as tensors, from the scene (``folder``
+    None) or from ``folder``/proxies.npz."""
     import torch
 
-    if source == "gt":
+    if folder is None:
         if scene.proxies is None:
-            raise InputError(f"{scene.folder / 'scene.json'}: field 'files.proxies' missing: pass --proxies DIR")
+            raise InputError(f"{scene.folder / 'scene.json'}: field 'files.proxies' missing: pass --proxies-dir DIR")
         arrays = scene.proxies
         path = scene.folder / scene.record["files"]["proxies"]
     else:
-        path = Path(source) / "proxies.npz"
-        arrays = read_npz(path, missing=f"--proxies: {path} missing")
+        path = Path(folder) / "proxies.npz"
+        arrays = read_npz(path, missing=f"--proxies-dir: {path} missing")
     require_fields(path, arrays, ("seg", "uv"))
     n = scene.num_views
     for key in ("seg", "uv", "weight"):

@@ -11,13 +11,13 @@ import typer
 
 from engine.cli.interrupts import interruptible
 from engine.cli.output import error, note, say
+from engine.pipeline.options import proxies_help
 
 
 
 # the generator's options, shared by reconstruct and demo
-PROXIES_OPTION = typer.Option("none", help="none: landmarks and masks only; model: add dense proxies sampled by the "
-                                           "proxy generator (the shipped one, or --checkpoint); about 48 s per frame on a "
-                                           "2-core CPU.")
+PROXIES_OPTION = typer.Option("none", help=proxies_help("reconstruct")[:-1] + " (the shipped generator, or "
+                                           "--checkpoint; about 48 s per frame on a 2-core CPU).")
 CHECKPOINT_OPTION = typer.Option(None, help="With --proxies model: a model folder `diffproxy train` wrote (default: "
                                             "the shipped model).")
 SAMPLES_OPTION = typer.Option(3, help="Proxy samples per view (K), with --proxies model.")
@@ -25,7 +25,7 @@ STEPS_OPTION = typer.Option(4, help="Denoising steps, with --proxies model.")
 
 
 def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = None, frames: str | None = None,
-                       views: str | None = None, proxies: str = "none", checkpoint: Path | None = None,
+                       cameras: str | None = None, proxies: str = "none", checkpoint: Path | None = None,
                        samples: int = 3, steps: int = 4, device: str = "auto", body: str = "anny",
                        smplx_model: Path | None = None, keypoints: Path | None = None,
                        keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
@@ -43,7 +43,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
 
     options = ReconstructOptions(proxies, checkpoint, samples, steps, device, body, smplx_model, keypoints,
                                  keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale)
-    job = prepare(input_dir, calibration, frames=frames, cameras=views, options=options, out=out)
+    job = prepare(input_dir, calibration, frames=frames, cameras=cameras, options=options, out=out)
     with OutputFolder(out, "reconstruct") as folder:
         with tqdm(total=len(job.frames), desc="reconstruct", unit="frame", disable=quiet) as bar:
             result = job.run(reconstructor, folder, progress=lambda stage, done, total: bar.update(1))
@@ -60,7 +60,8 @@ def reconstruct(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     frames: Optional[str] = typer.Option(None, help="Frames START:STOP[:STEP] or one frame N (default: all; a STOP "
                                                     "past the end is cut to it)."),
-    views: Optional[str] = typer.Option(None, help="Comma-separated camera names (default: every camera with footage)."),
+    cameras: Optional[str] = typer.Option(None, help="Comma-separated camera names (default: every camera with "
+                                                     "footage)."),
     proxies: str = PROXIES_OPTION,
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
     samples: int = SAMPLES_OPTION,
@@ -89,7 +90,7 @@ def reconstruct(
 ) -> None:
     """Reconstruct the person in a calibrated multi-camera capture."""
     with interruptible():
-        summary = run_reconstruction(input_dir, out, calibration, frames, views, proxies, checkpoint, samples, steps,
+        summary = run_reconstruction(input_dir, out, calibration, frames, cameras, proxies, checkpoint, samples, steps,
                                      device, body, smplx_model, keypoints, keypoints_order, strict, smooth,
                                      refine_cameras=refine_cameras, fps=fps, units=units, up=up,
                                      overlay_scale=overlay_scale)

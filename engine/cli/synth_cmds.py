@@ -24,7 +24,7 @@ def _fail(e: Exception) -> None:
 def render(
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; reruns resume it)."),
     scenes: int = typer.Option(..., "--scenes", help="Number of scenes in the dataset."),
-    views: Optional[int] = typer.Option(None, help="Cameras per scene (config cameras.views; default 8)."),
+    num_views: Optional[int] = typer.Option(None, help="Cameras per scene (config cameras.views; default 8)."),
     resolution: Optional[int] = typer.Option(None, help="Square image size in px (config cameras.width/height; "
                                                         "default 256)."),
     width: Optional[int] = typer.Option(None, help="Image width (overrides --resolution)."),
@@ -50,7 +50,7 @@ def render(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides: dict = {}
-    cams = {"views": views, "width": resolution if width is None else width,
+    cams = {"views": num_views, "width": resolution if width is None else width,
             "height": resolution if height is None else height}
     overrides["cameras"] = {k: v for k, v in cams.items() if v is not None}
     if samples is not None:

@@ -26,12 +26,12 @@ from engine.pipeline.world import WorldFrame
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 
 
-def score_scene(folder: Path, rec, views: int | None) -> dict:
+def score_scene(folder: Path, rec, num_views: int | None) -> dict:
     scene = read_scene(folder)
     if scene.gt is None:
         raise InputError(f"{folder}: no ground truth (gt.npz) to score against")
-    n = scene.num_views if views is None else min(views, scene.num_views)
-    names = [f"view_{i:02d}" for i in range(n)]
+    n = scene.num_views if num_views is None else min(num_views, scene.num_views)
+    names = scene.camera_names[:n]
     calib = read_calibration(Path(folder) / "scene.json").subset(names)
     images = {name: read_rgb(scene.image_path(i)) for i, name in enumerate(names)}
     t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def proxy_quality(proxies, scene, body) -> dict:
             "seconds_proxies": proxies.seconds}
 
 
-def evaluate_evidence(dataset: Path, rec, views: int | None = None, max_scenes: int | None = None,
+def evaluate_evidence(dataset: Path, rec, num_views: int | None = None, max_scenes: int | None = None,
                       progress=lambda row: None) -> dict:
     folders = scene_folders(dataset)[:max_scenes]
     if not folders:
@@ -83,13 +83,13 @@ def evaluate_evidence(dataset: Path, rec, views: int | None = None, max_scenes: 
     rows, failed = [], []
     for folder in folders:
         try:
-            row = score_scene(folder, rec, views)
+            row = score_scene(folder, rec, num_views)
         except (InputError, ValueError) as e:  # a scene the detector finds no one in, say
             failed.append({"scene": Path(folder).name, "error": str(e)})
             continue
         rows.append(row)
         progress(row)
-    summary = {"proxies": "none" if rec.generator is None else "model", "scenes": len(rows), "views": views,
+    summary = {"proxies": "none" if rec.generator is None else "model", "scenes": len(rows), "views": num_views,
                "failed": len(failed), "failed_scenes": failed}
     if rec.generator is not None:
         g = rec.generator

@@ -1,10 +1,10 @@
 """The evaluation: fit every scene of a rendered dataset from its ground-truth proxies (the
-oracle), or from proxies a diffusion checkpoint samples (``proxies="model"``, which also
+oracle), or from proxies a diffusion checkpoint samples, alone (``proxies="model-only"``, which also
 scores the proxies: ``engine.proxy.quality``; seconds then count sampling and fitting).
 
 With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as extra views
 (``engine.proxy.oracle_crops``: the paper's hand refinement with perfect proxies); with
-``proxies="model"`` the sampler's refinement pass makes them. With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
+``proxies="model-only"`` the sampler's refinement pass makes them. With ``corrupt``, each view's exact proxy becomes K simulated noisy samples
 (``engine.evaluation.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
@@ -45,26 +45,26 @@ PROXY_METRICS = ("seg_miou", "surface_error_mm", "surface_valid", "sample_second
 
 @dataclass
 class EvalConfig:
-    proxies: str = "gt"
+    proxies: str = "gt"  # "gt" or "model-only", as ``diffproxy evaluate --proxies`` (engine.pipeline.options)
     corrupt: float = 0.0  # share of foreground pixels made wrong per sample; 0: exact proxies
     samples: int = 3  # K simulated samples per view (with corrupt)
-    views: int | None = None  # the first N views of each scene; None: all
+    num_views: int | None = None  # the first N views of each scene; None: all
     uniform_weights: bool = False
     max_scenes: int | None = None
     seed: int = 0
     smplx_model: str | None = None
-    checkpoint: str | None = None  # proxies "model": the diffusion checkpoint
-    steps: int = 4  # proxies "model": denoising steps
+    checkpoint: str | None = None  # proxies "model-only": the diffusion checkpoint
+    steps: int = 4  # proxies "model-only": denoising steps
     hand_crops: int = 0  # hand crops added as views (0: none): exact (gt) or the sampler's refinement pass
     options: FitOptions = field(default_factory=FitOptions)
 
     def check(self) -> None:
-        if self.proxies not in ("gt", "model"):
-            raise InputError(f"proxies: 'gt' (the scenes' exact proxies) or 'model' (sampled with --checkpoint), "
-                             f"got {self.proxies!r}")
-        if self.proxies == "model":
+        if self.proxies not in ("gt", "model-only"):
+            raise InputError(f"proxies: 'gt' (the scenes' exact proxies) or 'model-only' (sampled with --checkpoint), "
+                             f"got {self.proxies!r} (none and model: engine.evaluation.evidence)")
+        if self.proxies == "model-only":
             if not self.checkpoint:
-                raise InputError("--checkpoint: needed with --proxies model")
+                raise InputError("--checkpoint: needed with --proxies model-only")
             if self.corrupt > 0 or self.uniform_weights:
                 raise InputError("--corrupt and --uniform-weights simulate samples of exact proxies: use them "
                                  "with --proxies gt")
@@ -76,8 +76,8 @@ class EvalConfig:
             raise InputError(f"corrupt: must lie in [0, 1], got {self.corrupt}")
         if self.samples < 1:
             raise InputError(f"samples: must be at least 1, got {self.samples}")
-        if self.views is not None and self.views < 1:
-            raise InputError(f"views: must be at least 1, got {self.views}")
+        if self.num_views is not None and self.num_views < 1:
+            raise InputError(f"num_views: must be at least 1, got {self.num_views}")
         if self.max_scenes is not None and self.max_scenes < 1:
             raise InputError(f"max_scenes: must be at least 1, got {self.max_scenes}")
 
@@ -90,21 +90,21 @@ def scene_cameras(scene: Scene, index: list[int]) -> Cameras:
     return Cameras(torch.as_tensor(K[index]), torch.as_tensor(R[index]), torch.as_tensor(t[index]), width, height)
 
 
-def check_view_count(folders: list[Path], views: int | None, name: str = "views") -> None:
-    """``views`` exist in every readable scene, checked before the first fit (an unreadable
+def check_view_count(folders: list[Path], num_views: int | None, name: str = "num_views") -> None:
+    """``num_views`` exist in every readable scene, checked before the first fit (an unreadable
     scene is reported as failed when its turn comes)."""
     counts = []
     for folder in folders:
         with contextlib.suppress(InputError):
             counts.append(read_scene(folder, load_arrays=False).num_views)
-    if views is not None and counts and views > min(counts):
-        raise InputError(f"{name}: {views} views asked, but a scene has only {min(counts)}")
+    if num_views is not None and counts and num_views > min(counts):
+        raise InputError(f"{name}: {num_views} views asked, but a scene has only {min(counts)}")
 
 
 def view_count(scene: Scene, config: EvalConfig) -> int:
-    n = scene.num_views if config.views is None else config.views
+    n = scene.num_views if config.num_views is None else config.num_views
     if n > scene.num_views:
-        raise InputError(f"views: {n} asked, {scene.folder.name} has {scene.num_views}")
+        raise InputError(f"num_views: {n} asked, {scene.folder.name} has {scene.num_views}")
     return n
 
 
@@ -168,7 +168,7 @@ def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: Fit
 
 def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCache, generator=None) -> dict:
     """One scene's row; ``generator`` (``engine.evaluation.model_proxies.ModelProxies``) samples
-    the proxies when ``config.proxies`` is "model"."""
+    the proxies when ``config.proxies`` is "model-only"."""
     scene = read_scene(folder)
     if scene.gt is None:
         raise InputError(f"{folder / 'scene.json'}: field 'files.gt' missing (no ground truth to compare with)")
@@ -221,17 +221,17 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     config.check()
     if jobs < 1:
         raise InputError(f"jobs: must be at least 1, got {jobs}")
-    if jobs > 1 and config.proxies == "model":
+    if jobs > 1 and config.proxies == "model-only":
         raise InputError("jobs: scenes are fitted in parallel from ground-truth proxies only (--proxies gt, "
-                         "corrupted or not); with --proxies model the sampler batches on one device")
+                         "corrupted or not); with --proxies model-only the sampler batches on one device")
     folders = scene_folders(root)[: config.max_scenes]
     if not folders:
         raise InputError(f"{root}: no scene_* folders")
-    check_view_count(folders, config.views)
+    check_view_count(folders, config.num_views)
     config = replace(config, smplx_model=config.smplx_model or dataset_smplx_model(root))
     bodies = bodies or BodyCache(config.smplx_model, config.options.dtype)
     generator = None
-    if config.proxies == "model":
+    if config.proxies == "model-only":
         from engine.evaluation.model_proxies import ModelProxies
         from engine.diffusion.sample import SampleOptions
 
@@ -285,11 +285,11 @@ def summarize(rows: list[dict], config: EvalConfig, generator_device: str = "cpu
             "scenes": len(rows),
             "failed": len(rows) - len(fitted),
             "failed_scenes": [{"scene": r["scene"], "error": r["error"]} for r in rows if "error" in r],
-            "views": config.views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
-            "samples": config.samples if config.corrupt > 0 or config.proxies == "model" else 1, "uniform_weights": config.uniform_weights,
+            "views": config.num_views or max((r["views"] for r in rows), default=0), "proxies": config.proxies, "corrupt": config.corrupt,
+            "samples": config.samples if config.corrupt > 0 or config.proxies == "model-only" else 1, "uniform_weights": config.uniform_weights,
             "residual_px": fit_mean("residual_px"), "threads": torch.get_num_threads(),
-            "device": generator_device if config.proxies == "model" else "cpu",
+            "device": generator_device if config.proxies == "model-only" else "cpu",
             **({k: float(np.nanmean([r.get(k, math.nan) for r in rows])) for k in PROXY_METRICS
                 if any(k in r for r in rows)}),
             **({"checkpoint": config.checkpoint, "steps": config.steps, "hand_crops": config.hand_crops}
-               if config.proxies == "model" else {})}
+               if config.proxies == "model-only" else {})}

@@ -177,6 +177,13 @@ class Scene:
     def num_views(self) -> int:
         return len(self.record["cameras"])
 
+    @property
+    def camera_names(self) -> list[str]:
+        """Each view's camera name (``--cameras``): its ``cameras[i].name``, else ``view_XX`` as its
+        image ``images/view_XX.png`` (synth writes no names); the calibration reader names a
+        scene.json's cameras the same way (``engine.io.calibration.json_format``)."""
+        return _camera_names(self.record["cameras"])
+
     def camera_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
         cams = self.record["cameras"]
         K = np.array([c["K"] for c in cams], dtype=np.float64)
@@ -207,10 +214,16 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
         for w in ("width", "height"):
             if type(cam.get(w)) is not int or cam[w] < 1:
                 raise InputError(f"{path}: field 'cameras[{i}].{w}' must be a positive integer, got {cam.get(w)!r}")
+        if "name" in cam and (not isinstance(cam["name"], str) or not cam["name"]):
+            raise InputError(f"{path}: field 'cameras[{i}].name' must be a non-empty string, got {cam['name']!r}")
         for key, shape in (("K", (3, 3)), ("R_cam_world", (3, 3)), ("t_cam_world", (3,))):
             arr = np.asarray(cam.get(key), dtype=np.float64) if key in cam else None
             if arr is None or arr.shape != shape or not np.isfinite(arr).all():
                 raise InputError(f"{path}: field 'cameras[{i}].{key}' must be a finite {shape} array")
+    names = _camera_names(record["cameras"])
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{path}: field 'cameras': {', '.join(twice)} named more than once; names must be unique")
     for i, view in enumerate(record["views"]):
         if not isinstance(view, dict) or not isinstance(view.get("image"), str):
             raise InputError(f"{path}: field 'views[{i}]' must be an object with an 'image' path")
@@ -223,6 +236,10 @@ def read_scene(folder: Path, load_arrays: bool = True) -> Scene:
         if "gt" in record["files"]:
             gt = _load_npz(folder / record["files"]["gt"], dict.fromkeys(GT_KEYS), None)
     return Scene(folder, record, proxies, gt)
+
+
+def _camera_names(cameras: list[dict]) -> list[str]:
+    return [c.get("name", f"view_{i:02d}") for i, c in enumerate(cameras)]
 
 
 def _load_npz(path: Path, keys: dict, views: int | None) -> dict[str, np.ndarray]:

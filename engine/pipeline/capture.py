@@ -4,7 +4,7 @@ layout (``scene.json`` + ``images/view_XX.png``: one frame). Camera names are th
 folder names and must match the calibration's; calibrated cameras without footage are
 ignored (``ignored``), footage without a calibration entry is an error naming it.
 
-Opening a capture checks the footage of the cameras used (all, or the user's choice: ``views``)
+Opening a capture checks the footage of the cameras used (all, or the user's choice: ``cameras``)
 before anything is detected or written: no symbolic link loops, every video opens and decodes
 its first frame, the videos share one frame rate (nothing is resampled), every frame file is
 an image of its camera's size (PNG files are checked whole and JPEG files to their end, so a
@@ -97,57 +97,56 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def open_capture(folder: Path, calibrated: Calibration | Sequence[str], strict: bool = False, skip: Path | None = None,
-                 views: Sequence[str] | None = None) -> Capture:
+                 cameras: Sequence[str] | None = None) -> Capture:
     """The capture in ``folder``; every used camera's footage checked (see the module's docstring).
 
     ``calibrated``: the calibration, or just its cameras' names. Given the calibration, the
     cameras used are checked for coincident centres (``check_baselines``) before the footage,
     and the calibration's notes (a file it ignored) lead the capture's notes.
     ``skip``: a folder inside ``folder`` that is not footage (the output folder).
-    ``views``: the cameras to use (the CLI's ``--views``), in that order; the others' footage
-    is neither checked nor counted in the common frame range. Each must have footage and a
-    calibration, else an error listing the cameras that have both."""
+    ``cameras``: the cameras to use, by name (the CLI's ``--cameras``), in that order; the
+    others' footage is neither checked nor counted in the common frame range. Each must have
+    footage and a calibration, else an error listing the cameras that have both."""
     calibration = calibrated if isinstance(calibrated, Calibration) else None
     names = calibration.names() if calibration is not None else list(calibrated)
     folder = Path(folder)
     _check_link(folder, "the footage folder")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder (expected one video or one folder of frames per camera)")
-    if views is not None:
-        views = _check_views(views)
+    chosen = None if cameras is None else _check_chosen(cameras)
     if (folder / "scene.json").exists():
-        capture = _scene_capture(folder, names, views, calibration)
+        capture = _scene_capture(folder, names, chosen, calibration)
     else:
-        capture = _footage_capture(folder, names, strict, skip, views, calibration)
+        capture = _footage_capture(folder, names, strict, skip, chosen, calibration)
     if calibration is not None:
         capture.notes[:0] = [n for n in calibration.notes if n not in capture.notes]
     return capture
 
 
-def _check_views(views: Sequence[str]) -> list[str]:
-    views = [views] if isinstance(views, str) else list(views)
-    if not views:
-        raise InputError("--views: no camera chosen; name one or more cameras, separated by commas")
-    twice = sorted({v for v in views if views.count(v) > 1})
+def _check_chosen(chosen: Sequence[str]) -> list[str]:
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    if not chosen:
+        raise InputError("--cameras: no camera chosen; name one or more cameras, separated by commas")
+    twice = sorted({v for v in chosen if chosen.count(v) > 1})
     if twice:
-        raise InputError(f"--views: {', '.join(twice)} named twice; name each camera once")
-    return views
+        raise InputError(f"--cameras: {', '.join(twice)} named twice; name each camera once")
+    return chosen
 
 
-def _chosen(views: list[str], folder: Path, footage: Sequence[str], calibrated: list[str]) -> None:
+def _chosen(chosen: list[str], folder: Path, footage: Sequence[str], calibrated: list[str]) -> None:
     """Every chosen camera has footage and a calibration; else an error listing those that do."""
     usable = [c for c in calibrated if c in footage]
-    for v in views:
+    for v in chosen:
         if v not in footage or v not in calibrated:
             why = ("is not a camera of this capture" if v not in footage and v not in calibrated else
                    f"has no footage in {folder}" if v not in footage else "has footage but no calibration")
-            raise InputError(f"--views: {v} {why} (cameras with footage and a calibration: "
+            raise InputError(f"--cameras: {v} {why} (cameras with footage and a calibration: "
                              f"{', '.join(usable) or 'none'})")
 
 
 def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Path | None,
-                     views: list[str] | None, calibration: Calibration | None) -> Capture:
-    entries = _entries(folder, skip, views)
+                     chosen: list[str] | None, calibration: Calibration | None) -> Capture:
+    entries = _entries(folder, skip, chosen)
     video_files = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
     videos = {p.stem: p for p in video_files}
     if len(videos) < len(video_files):
@@ -155,11 +154,11 @@ def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Pa
         raise InputError(f"{folder}: more than one video for camera(s) {', '.join(twice)} "
                          f"({', '.join(p.name for p in video_files if p.stem in twice)}); keep one per camera")
     dirs = {p.name: p for p in entries if p.is_dir() and _frame_files(p)}
-    with_footage = None if views is None else _footage_names(folder, skip)
-    if views is not None:
-        _chosen(views, folder, with_footage, calibrated)
-        videos = {v: videos[v] for v in views if v in videos}
-        dirs = {v: dirs[v] for v in views if v in dirs}
+    with_footage = None if chosen is None else _footage_names(folder, skip)
+    if chosen is not None:
+        _chosen(chosen, folder, with_footage, calibrated)
+        videos = {v: videos[v] for v in chosen if v in videos}
+        dirs = {v: dirs[v] for v in chosen if v in dirs}
     if videos and dirs:
         raise InputError(f"{folder}: holds both videos ({', '.join(videos)}) and frame folders ({', '.join(dirs)}); "
                          f"keep one kind")
@@ -171,9 +170,9 @@ def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Pa
     if unknown:
         raise InputError(f"{folder}: footage {', '.join(unknown)} has no camera in the calibration "
                          f"(its cameras: {', '.join(calibrated)})")
-    ignored = [c for c in calibrated if c not in (found if views is None else with_footage)]
+    ignored = [c for c in calibrated if c not in (found if chosen is None else with_footage)]
     notes = [f"camera {c} is calibrated but has no footage: ignored" for c in ignored]
-    order = views if views is not None else [c for c in calibrated if c in found]
+    order = chosen if chosen is not None else [c for c in calibrated if c in found]
     if calibration is not None:
         check_baselines(calibration.subset(order))
     if videos:
@@ -193,13 +192,13 @@ def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Pa
                    ignored)
 
 
-def _entries(folder: Path, skip: Path | None, views: list[str] | None) -> list[Path]:
+def _entries(folder: Path, skip: Path | None, chosen: list[str] | None) -> list[Path]:
     """The folder's entries that may be footage, in name order: hidden ones, ``skip`` and, with
-    ``views``, other cameras' left out; a symbolic link loop is an error naming it."""
+    ``chosen``, other cameras' left out; a symbolic link loop is an error naming it."""
     skip = Path(skip).resolve() if skip is not None else None
     entries = []
     for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or (views is not None and p.name not in views and p.stem not in views):
+        if p.name.startswith(".") or (chosen is not None and p.name not in chosen and p.stem not in chosen):
             continue
         _check_link(p, "footage")
         if p.resolve() != skip:
@@ -353,19 +352,19 @@ def _check_videos(folder: Path, videos: dict[str, Path]) -> tuple[dict[str, int]
         listing = ", ".join(f"{c}: {r:.4g} fps" for c, r in rates.items())
         raise InputError(f"{folder}: the cameras have different frame rates ({listing}): frame i of every camera "
                          f"must be the same instant, and reconstruct does not resample; convert the videos to one "
-                         f"rate first, or leave cameras out (--views)")
+                         f"rate first, or leave cameras out (--cameras)")
     return counts, sizes, float(np.median(list(rates.values()))) if rates else 0.0
 
 
-def _scene_capture(folder: Path, calibrated: list[str], views: list[str] | None,
+def _scene_capture(folder: Path, calibrated: list[str], chosen: list[str] | None,
                    calibration: Calibration | None) -> Capture:
     from engine.io.scene import read_scene
 
     scene = read_scene(folder, load_arrays=False)
-    names = [f"view_{i:02d}" for i in range(scene.num_views)]
-    if views is not None:
-        _chosen(views, folder, names, calibrated)
-    order = views if views is not None else [n for n in names if n in calibrated]
+    names = scene.camera_names
+    if chosen is not None:
+        _chosen(chosen, folder, names, calibrated)
+    order = chosen if chosen is not None else [n for n in names if n in calibrated]
     sources = {n: [scene.image_path(names.index(n))] for n in order}
     if not sources:
         raise InputError(f"{folder}: none of its views {', '.join(names)} is in the calibration")

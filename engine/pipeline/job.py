@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.pipeline.options import (check_count, check_device, check_nonnegative, check_positive, parse_frames,
-                                     parse_units, parse_up)
+from engine.pipeline.options import (check_count, check_device, check_nonnegative, check_positive, check_proxies,
+                                     parse_frames, parse_units, parse_up)
 
 PREVIEW_FRAMES = 3  # frames kept for the overlays
 
@@ -150,7 +150,7 @@ def prepare(capture, calibration=None, *, frames=None, cameras=None, options: Re
         raise InputError(f"{folder}: no --calibration given and no scene.json in the folder")
     calib = read_calibration(calib_path)
     wanted = _camera_names(cameras)
-    footage = open_capture(folder, calib, strict=options.strict, skip=out, views=wanted)
+    footage = open_capture(folder, calib, strict=options.strict, skip=out, cameras=wanted)
     frame_list, range_notes = _frame_list(footage, span, options.strict)
     rate, rate_notes = _frame_rate(footage, options.fps)
     keypoints = (_KeypointSource(options.keypoints, options.keypoints_order, footage.cameras)
@@ -169,21 +169,19 @@ def reconstruct(capture, calibration=None, *, frames=None, cameras=None, options
 def generator_checkpoint(proxies: str, checkpoint: Path | None) -> Path | None:
     """The proxy generator ``--proxies`` asks for: None for "none", ``checkpoint`` or the shipped
     model for "model"."""
-    if proxies not in ("none", "model"):
-        raise InputError(f"--proxies: expected none or model, got {proxies!r}")
-    if proxies == "none":
+    if check_proxies(proxies, "reconstruct") == "none":
         return None
     from engine.diffusion.checkpoint import default_checkpoint
 
     return default_checkpoint(checkpoint)
 
 
-def _camera_names(views) -> list[str] | None:
-    if views is None:
+def _camera_names(cameras) -> list[str] | None:
+    if cameras is None:
         return None
-    wanted = [v.strip() for v in (views.split(",") if isinstance(views, str) else views) if v.strip()]
+    wanted = [c.strip() for c in (cameras.split(",") if isinstance(cameras, str) else cameras) if c.strip()]
     if not wanted or len(set(wanted)) != len(wanted):
-        raise InputError(f"--views: expected distinct camera names separated by commas, got {views!r}")
+        raise InputError(f"--cameras: expected distinct camera names separated by commas, got {cameras!r}")
     return wanted
 
 

@@ -92,3 +92,31 @@ def parse_up(text: str | None) -> str | None:
     if t not in UP_AXES:
         raise InputError(f"--up: expected one of {', '.join(UP_AXES)}, got {text!r}")
     return t
+
+
+# --proxies: what the fit sees, with one meaning in every command that takes it; each command
+# takes the values that make sense for it
+PROXIES = {
+    "none": "landmarks and masks only (MediaPipe's evidence, no dense proxies)",
+    "model": "landmarks and masks plus dense proxies sampled by the proxy generator",
+    "model-only": "dense proxies sampled by the proxy generator, alone (the paper's protocol)",
+    "gt": "a rendered scene's exact proxies",
+}
+PROXIES_BY_COMMAND = {"reconstruct": ("none", "model"), "demo": ("none", "model"),
+                      "evaluate": ("gt", "none", "model", "model-only"), "fit": ("gt",)}
+
+
+def check_proxies(value: str, command: str) -> str:
+    """``value`` if ``command`` takes it; else an error naming the values it takes (and, for a
+    value of the vocabulary, the commands that take that one)."""
+    allowed = PROXIES_BY_COMMAND[command]
+    if value in allowed:
+        return value
+    users = [c for c, values in PROXIES_BY_COMMAND.items() if value in values]
+    elsewhere = f" ({value}: {PROXIES[value]}, is for {' and '.join(users)})" if users else ""
+    raise InputError(f"--proxies: {command} takes {' or '.join(allowed)}, got {value!r}{elsewhere}")
+
+
+def proxies_help(command: str) -> str:
+    """The ``--proxies`` help of ``command``: its values and what each means."""
+    return "; ".join(f"{v}: {PROXIES[v]}" for v in PROXIES_BY_COMMAND[command]) + "."

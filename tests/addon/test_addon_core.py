@@ -125,7 +125,7 @@ def test_reconstruct_command_is_an_argument_list(core, tmp_path):
     smplx.write_bytes(b"x")
     cmd = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", "", " cam01, cam03 ", "model",
                                   str(tmp_path), 2, 4, True, "smplx", str(smplx), "cpu")
-    assert cmd[cmd.index("--views") + 1] == "cam01,cam03"
+    assert cmd[cmd.index("--cameras") + 1] == "cam01,cam03"
     assert cmd[cmd.index("--proxies"):cmd.index("--proxies") + 8] == ["--proxies", "model", "--checkpoint",
                                                                          str(tmp_path), "--samples", "2", "--steps", "4"]
     assert ["--body", "smplx", "--smplx-model", str(smplx)] == cmd[cmd.index("--body"):cmd.index("--body") + 4]
@@ -148,8 +148,8 @@ def test_render_command_is_an_argument_list(core, tmp_path):
         job.render_command(sys.executable, tmp_path, 0)
     base = [sys.executable, "-m", "engine.cli.main", "render", "--out", str(tmp_path), "--scenes", "4", "--seed", "7"]
     assert job.render_command(sys.executable, tmp_path, 4, 7) == base  # 0: the engine's defaults
-    assert job.render_command(sys.executable, tmp_path, 4, 7, views=3, resolution=64, samples=2) == base + [
-        "--views", "3", "--resolution", "64", "--samples", "2"]
+    assert job.render_command(sys.executable, tmp_path, 4, 7, num_views=3, resolution=64, samples=2) == base + [
+        "--num-views", "3", "--resolution", "64", "--samples", "2"]
 
 
 def test_progress_from_tqdm_lines(core):

@@ -55,7 +55,7 @@ def test_render_dataset_reports_errors_and_renders_a_tiny_dataset(blender_home, 
     assert runs["no_folder"][0] is None and "dataset folder: not set" in runs["no_folder"][1]
     assert runs["works"][:2] == [["FINISHED"], None]
     assert report["commands"] == [[str(engine_python), "-m", "engine.cli.main", "render", "--out", str(out),
-                                   "--scenes", "1", "--seed", "3", "--views", "2", "--resolution", "32",
+                                   "--scenes", "1", "--seed", "3", "--num-views", "2", "--resolution", "32",
                                    "--samples", "1"]]
     assert report["returncodes"] == [0] and report["progress"] == [[1, 1]] and not report["running"]
     assert (out / "dataset.json").is_file()

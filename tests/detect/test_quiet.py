@@ -21,7 +21,7 @@ def reconstruct(example, out, *global_options):
     env = {k: v for k, v in os.environ.items() if k != VERBOSE_ENV}
     return subprocess.run([str(DIFFPROXY), *global_options, "reconstruct", str(example / "videos"), "--calibration",
                            str(example / "calibration"), "--out", str(out), "--frames", "0",
-                           "--views", "cam01,cam02"], capture_output=True, text=True, timeout=600, env=env)
+                           "--cameras", "cam01,cam02"], capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def conditioned_checkpoint(tmp_path_factory):
 @pytest.mark.slow
 def test_evaluate_model_scores_the_fit_and_the_proxies(held_out, conditioned_checkpoint):
     args = ["evaluate", str(held_out), "--proxies", "model", "--checkpoint", str(conditioned_checkpoint),
-            "--views", "4", "--samples", "2", "--steps", "1", "--json"]
+            "--num-views", "4", "--samples", "2", "--steps", "1", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     s = json.loads(result.output.strip().splitlines()[-1])

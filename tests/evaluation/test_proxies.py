@@ -43,7 +43,7 @@ def bodies(anny32, anny_proxy):
 @pytest.fixture
 def recorded_fit(monkeypatch, dataset, bodies):
     """The real fit, its iteration counts capped so that these plumbing tests stay fast; the
-    calls made (views, options as asked) are recorded."""
+    calls made (the proxy views observed, options as asked) are recorded."""
     calls = []
     real_fit = ev.fit
 
@@ -60,7 +60,7 @@ def recorded_fit(monkeypatch, dataset, bodies):
 
 
 def test_evaluate_gt_proxies(dataset, recorded_fit):
-    result = evaluate(dataset[0], EvalConfig(views=3))
+    result = evaluate(dataset[0], EvalConfig(num_views=3))
     s = result["summary"]
     assert s["scenes"] == 2 and s["views"] == 3 and len(result["scenes"]) == 2
     for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"):
@@ -86,7 +86,8 @@ def test_corrupt_aggregates_samples_and_uniform_weights_replace_them(dataset, re
 
 @pytest.mark.parametrize("config, field", [
     (EvalConfig(proxies="model"), "proxies"), (EvalConfig(corrupt=2.0), "corrupt"),
-    (EvalConfig(samples=0), "samples"), (EvalConfig(views=0), "views"), (EvalConfig(views=9), "views"),
+    (EvalConfig(samples=0), "samples"), (EvalConfig(num_views=0), "num_views"),
+    (EvalConfig(num_views=9), "num_views"),
 ])
 def test_bad_config(dataset, recorded_fit, config, field):
     with pytest.raises(InputError, match=field):
@@ -94,7 +95,7 @@ def test_bad_config(dataset, recorded_fit, config, field):
 
 
 def test_gt_hand_crops_join_the_views_with_exact_proxies(dataset, recorded_fit):
-    out = evaluate(dataset[0], EvalConfig(views=2, hand_crops=2, max_scenes=1))
+    out = evaluate(dataset[0], EvalConfig(num_views=2, hand_crops=2, max_scenes=1))
     views, _ = recorded_fit[0]
     row = out["scenes"][0]
     assert 1 <= row["hand_views"] <= 2 and row["views"] == len(views) == 2 + row["hand_views"]
@@ -108,7 +109,7 @@ def test_not_a_dataset(tmp_path):
 
 def test_cli_evaluate_json_and_plot(dataset, recorded_fit, tmp_path):
     plot = tmp_path / "views.png"
-    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--views-sweep", "1,2,4", "--plot", str(plot),
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--num-views-sweep", "1,2,4", "--plot", str(plot),
                                    "--json", "--set", "body_iters=7"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
@@ -126,14 +127,34 @@ def test_cli_bad_option(dataset, recorded_fit):
 
 def test_cli_fit_writes_outputs(dataset, recorded_fit, tmp_path):
     root, _ = dataset
-    res = CliRunner().invoke(app, ["fit", str(root / "scene_000001"), "--views", "0,2", "--out", str(tmp_path / "o"),
-                                   "--json"])
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000001"), "--cameras", "view_02,view_00", "--out",
+                                   str(tmp_path / "o"), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(out["residual_px"]) == 2 and max(out["residual_px"]) < 5 and out["mpvpe_mm"] < 150
     fit = read_fit(tmp_path / "o")
-    assert fit["meta"]["views"] == [0, 2] and len(fit["cameras"]) == 2
+    assert fit["meta"]["views"] == [2, 0] and fit["meta"]["cameras"] == ["view_02", "view_00"]
+    assert len(fit["cameras"]) == 2
     assert (tmp_path / "o" / "overlay.png").is_file() and (tmp_path / "o" / "fit.glb").is_file()
+
+
+def test_cli_fit_picks_cameras_by_their_names_in_scene_json(dataset, recorded_fit, tmp_path):
+    import shutil
+
+    root, _ = dataset
+    scene = tmp_path / "scene_named"
+    shutil.copytree(root / "scene_000001", scene)
+    record = json.loads((scene / "scene.json").read_text())
+    for cam, name in zip(record["cameras"], ("front", "left", "back", "right")):
+        cam["name"] = name
+    (scene / "scene.json").write_text(json.dumps(record))
+    res = CliRunner().invoke(app, ["fit", str(scene), "--cameras", "back,front", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert read_fit(tmp_path / "o")["meta"]["views"] == [2, 0]
+    assert torch.equal(recorded_fit[-1][0].seg, torch.as_tensor(np.load(scene / "proxies.npz")["seg"][[2, 0]]))
+    res = CliRunner().invoke(app, ["fit", str(scene), "--cameras", "view_00", "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "--cameras: view_00 is not a camera" in res.output
+    assert "(its cameras: front, left, back, right)" in res.output
 
 
 def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
@@ -142,30 +163,36 @@ def test_cli_fit_from_a_proxy_folder(dataset, recorded_fit, tmp_path):
     (tmp_path / "p").mkdir()
     np.savez(tmp_path / "p" / "proxies.npz", seg=arrays["seg"], uv=arrays["uv"],
              weight=(arrays["seg"] > 0).astype(np.float32))
-    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies", str(tmp_path / "p"),
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies-dir", str(tmp_path / "p"),
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     assert recorded_fit[-1][0].weight is not None
     np.savez(tmp_path / "p" / "proxies.npz", seg=arrays["seg"][:2], uv=arrays["uv"][:2])
-    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies", str(tmp_path / "p"),
+    res = CliRunner().invoke(app, ["fit", str(root / "scene_000000"), "--proxies-dir", str(tmp_path / "p"),
                                    "--out", str(tmp_path / "o2")])
     assert res.exit_code == 2 and "'seg'" in res.output and not (tmp_path / "o2").exists()
 
 
-@pytest.mark.parametrize("args, message", [(["--views", "0,7"], "--views"), (["--views", "a"], "--views"),
-                                           (["--proxies", "/nonexistent"], "proxies.npz"),
+@pytest.mark.parametrize("args, message", [
+    (["--cameras", "view_00,view_07"], "--cameras: view_07 is not a camera"),
+    (["--cameras", "a"], "(its cameras: view_00, view_01, view_02, view_03)"),
+    (["--cameras", "view_01,view_01"], "--cameras: expected distinct camera names"),
+    (["--proxies-dir", "/nonexistent"], "proxies.npz"),
+    (["--proxies", "model"], "--proxies: fit takes gt, got 'model'"),
+    (["--proxies", "{tmp}"], "pass it as --proxies-dir"),
                                            (["--vposer", "/nonexistent"], "21 body joints; body model 'anny'"),
                                            (["--set", "body_iters=-5"], "--set body_iters"),
                                            (["--set", "robust_sigma_px=nan"], "--set robust_sigma_px")])
 def test_cli_fit_bad_input(dataset, recorded_fit, tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
     res = CliRunner().invoke(app, ["fit", str(dataset[0] / "scene_000000"), "--out", str(tmp_path / "o"), *args])
-    assert res.exit_code == 2 and message in res.output
+    assert res.exit_code == 2 and message in res.output, res.output
 
 
 @pytest.mark.slow
 def test_real_fit_gives_finite_metrics(dataset):
     fast = FitOptions(max_per_part=8, global_iters=10, body_iters=10, lm_iters=2)
-    result = evaluate(dataset[0], EvalConfig(views=4, max_scenes=1, options=fast))
+    result = evaluate(dataset[0], EvalConfig(num_views=4, max_scenes=1, options=fast))
     s = result["summary"]
     assert all(math.isfinite(s[k]) for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
     assert s["mpvpe_mm"] < 300
@@ -193,9 +220,9 @@ def test_parallel_scenes_give_the_same_rows(dataset):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the workers get one each, like this one-thread run
     try:
-        two = evaluate(dataset[0], EvalConfig(views=3, options=options), jobs=2)
+        two = evaluate(dataset[0], EvalConfig(num_views=3, options=options), jobs=2)
         torch.set_num_threads(1)
-        one = evaluate(dataset[0], EvalConfig(views=3, options=options))
+        one = evaluate(dataset[0], EvalConfig(num_views=3, options=options))
     finally:
         torch.set_num_threads(threads)
     assert [r["scene"] for r in two["scenes"]] == [r["scene"] for r in one["scenes"]]
@@ -206,7 +233,7 @@ def test_parallel_scenes_give_the_same_rows(dataset):
     s = two["summary"]
     assert s["jobs"] == 2 and s["wall_seconds_per_scene"] > 0 and math.isfinite(s["seconds_per_scene"])
     with pytest.raises(InputError, match="jobs"):
-        evaluate(dataset[0], EvalConfig(proxies="model", checkpoint="x"), jobs=2)
+        evaluate(dataset[0], EvalConfig(proxies="model-only", checkpoint="x"), jobs=2)
 
 
 @pytest.fixture
@@ -224,7 +251,7 @@ def with_a_damaged_scene(dataset, tmp_path):
 
 
 def test_a_damaged_scene_is_reported_and_the_others_kept(with_a_damaged_scene, recorded_fit):
-    out = evaluate(with_a_damaged_scene, EvalConfig(views=2))
+    out = evaluate(with_a_damaged_scene, EvalConfig(num_views=2))
     s = out["summary"]
     assert [r["scene"] for r in out["scenes"]] == ["scene_000000", "scene_000000b", "scene_000001b"]
     assert s["failed"] == 1 and [f["scene"] for f in s["failed_scenes"]] == ["scene_000000b"]
@@ -233,7 +260,7 @@ def test_a_damaged_scene_is_reported_and_the_others_kept(with_a_damaged_scene, r
 
 
 def test_cli_evaluate_goes_on_past_a_damaged_scene_and_exits_1_at_the_end(with_a_damaged_scene, recorded_fit):
-    res = CliRunner().invoke(app, ["evaluate", str(with_a_damaged_scene), "--views-sweep", "1,2", "--json"])
+    res = CliRunner().invoke(app, ["evaluate", str(with_a_damaged_scene), "--num-views-sweep", "1,2", "--json"])
     assert res.exit_code == 1, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert [s["failed_scenes"][0]["scene"] for s in out["sweep"]] == ["scene_000000b"] * 2
@@ -241,8 +268,10 @@ def test_cli_evaluate_goes_on_past_a_damaged_scene_and_exits_1_at_the_end(with_a
     assert "scene_000000b" in res.stderr
 
 
-@pytest.mark.parametrize("args, message", [(["--views-sweep", "1,99"], "--views-sweep: 99"),
-                                           (["--views", "9"], "--views: 9"),
+@pytest.mark.parametrize("args, message", [(["--num-views-sweep", "1,99"], "--num-views-sweep: 99"),
+                                           (["--num-views", "9"], "--num-views: 9"),
+                                           (["--proxies", "model-onyl"], "--proxies: evaluate takes gt or none or "
+                                                                         "model or model-only, got 'model-onyl'"),
                                            (["--plot", "{file}/views.png"], "--plot"),
                                            (["--plot", "{tmp}"], "--plot")])
 def test_cli_evaluate_checks_its_settings_and_outputs_before_the_first_fit(dataset, recorded_fit, tmp_path, args,
@@ -261,7 +290,7 @@ def test_cli_evaluate_prints_the_summary_when_the_plot_fails(dataset, recorded_f
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(engine.evaluation.plot, "plot_error_vs_views", broken)
-    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--views", "1", "--plot", str(tmp_path / "v.png"),
+    res = CliRunner().invoke(app, ["evaluate", str(dataset[0]), "--num-views", "1", "--plot", str(tmp_path / "v.png"),
                                    "--json", "--max-scenes", "1"])
     assert res.exit_code == 1 and "No space left" in res.output
     assert json.loads(res.stdout.strip().splitlines()[-1])["scenes"] == 1

@@ -46,7 +46,7 @@ def test_evaluate_none_scores_the_footage_path_on_a_render(held_out):
     from engine.evaluation.evidence import evaluate_evidence
     from engine.pipeline.reconstructor import Reconstructor
 
-    result = evaluate_evidence(held_out, Reconstructor.from_pretrained(), views=4)
+    result = evaluate_evidence(held_out, Reconstructor.from_pretrained(), num_views=4)
     row, summary = result["scenes"][0], result["summary"]
     assert summary["scenes"] == 1 and summary["failed"] == 0 and row["found"] >= 3
     for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "pa_mpjpe_mm"):

@@ -150,7 +150,7 @@ def test_chosen_cameras_alone_limit_the_frames_and_are_checked(tmp_path, frames)
     (tmp_path / "cam04.mp4").write_text("not a video")  # excluded: never opened
     with pytest.raises(InputError, match="cam04"):
         open_capture(tmp_path, CAMERAS)
-    capture = open_capture(tmp_path, CAMERAS, views=["cam03", "cam01"])
+    capture = open_capture(tmp_path, CAMERAS, cameras=["cam03", "cam01"])
     assert capture.cameras == ["cam03", "cam01"] and capture.frames == 4 and not capture.notes
     assert capture.frame_range() == [0, 1, 2, 3]
     (f, images), = capture.read([3])
@@ -160,7 +160,7 @@ def test_chosen_cameras_alone_limit_the_frames_and_are_checked(tmp_path, frames)
 def test_excluded_camera_with_another_rate_or_no_calibration_is_left_out(tmp_path, frames):
     videos(tmp_path, frames, rates={"cam02": 60.0})
     write_video(tmp_path / "extra.mp4", frames["cam01"][:1])
-    capture = open_capture(tmp_path, CAMERAS, views=["cam01", "cam03"])
+    capture = open_capture(tmp_path, CAMERAS, cameras=["cam01", "cam03"])
     assert capture.cameras == ["cam01", "cam03"] and capture.fps == 30.0
 
 
@@ -168,17 +168,17 @@ def test_chosen_frame_folders(tmp_path, frames):
     write_images(tmp_path / "cam01", frames["cam01"][:3], ".png")
     write_images(tmp_path / "cam02", frames["cam02"][:1], ".png")
     assert open_capture(tmp_path, CAMERAS).frames == 1
-    assert open_capture(tmp_path, CAMERAS, views=["cam01"]).frames == 3
+    assert open_capture(tmp_path, CAMERAS, cameras=["cam01"]).frames == 3
 
 
-@pytest.mark.parametrize("views,words", [(["cam01", "cam09"], ["cam09", "cam01, cam02, cam03"]),
+@pytest.mark.parametrize("cameras,words", [(["cam01", "cam09"], ["cam09", "cam01, cam02, cam03"]),
                                          (["cam04"], ["cam04", "no footage", "cam01, cam02, cam03"]),
                                          (["cam01", "cam01"], ["cam01", "twice"]),
                                          ([], ["no camera"])])
-def test_unknown_chosen_camera_is_refused_listing_the_available_ones(tmp_path, frames, views, words):
+def test_unknown_chosen_camera_is_refused_listing_the_available_ones(tmp_path, frames, cameras, words):
     for cam in CAMERAS[:3]:
         write_video(tmp_path / f"{cam}.mp4", frames[cam][:2])
-    message = one_line_error(tmp_path, CAMERAS, views=views)
+    message = one_line_error(tmp_path, CAMERAS, cameras=cameras)
     for word in words:
         assert word in message, (word, message)
 
@@ -210,10 +210,10 @@ def test_coincident_cameras_in_use_are_refused_before_the_footage_is_read(tmp_pa
     (footage / "cam04.mp4").write_text("not a video")
     message = one_line_error(footage, calib)
     assert "cameras.json" in message and "'cam01' and 'cam02'" in message and "centre" in message, message
-    message = one_line_error(footage, calib, views=["cam01", "cam02"])
+    message = one_line_error(footage, calib, cameras=["cam01", "cam02"])
     assert "cam01" in message and "cam02" in message and "centre" in message, message
-    assert open_capture(footage, calib, views=["cam01", "cam03"]).cameras == ["cam01", "cam03"]
-    assert open_capture(footage, calib, views=["cam02"]).frames == 3  # one camera alone is fine
+    assert open_capture(footage, calib, cameras=["cam01", "cam03"]).cameras == ["cam01", "cam03"]
+    assert open_capture(footage, calib, cameras=["cam02"]).frames == 3  # one camera alone is fine
 
 
 def test_all_cameras_at_one_pose_are_refused(tmp_path, frames):

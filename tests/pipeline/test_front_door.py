@@ -42,7 +42,7 @@ def test_the_library_call_gives_what_the_cli_writes(tmp_path):
 def test_the_library_call_checks_its_input_first(tmp_path):
     with pytest.raises(engine.errors.InputError, match="--samples"):
         engine.reconstruct(EXAMPLE / "videos", CALIB, options=engine.ReconstructOptions(proxies="model", samples=0))
-    with pytest.raises(engine.errors.InputError, match="--views: cam09 is not a camera"):
+    with pytest.raises(engine.errors.InputError, match="--cameras: cam09 is not a camera"):
         engine.prepare(EXAMPLE / "videos", CALIB, cameras=["cam01", "cam09"])
     job = engine.prepare(EXAMPLE / "videos", CALIB, frames="0:300:50", cameras="cam01,cam03")
     assert job.frames == [0, 50] and job.cameras == ["cam01", "cam03"] and job.fps == pytest.approx(60.0)

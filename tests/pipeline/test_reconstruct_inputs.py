@@ -406,10 +406,11 @@ def test_frames_outside_the_capture_are_refused(tmp_path, footage, reconstructor
     refused(Spy(reconstructor), inp, tmp_path / "out", toml, "--frames", frames=frames)
 
 
-@pytest.mark.parametrize("views,unknown", [("cam01,cam09", "cam09"), ("cam01, cam04", "cam04")])
-def test_views_naming_an_unknown_camera_are_refused(tmp_path, footage, reconstructor, toml, views, unknown):
+@pytest.mark.parametrize("cameras,unknown", [("cam01,cam09", "cam09"), ("cam01, cam04", "cam04")])
+def test_cameras_naming_an_unknown_camera_are_refused(tmp_path, footage, reconstructor, toml, cameras, unknown):
     inp = write_frames(tmp_path / "in", footage, cams=CAMERAS[:3])
-    refused(Spy(reconstructor), inp, tmp_path / "out", toml, "--views", unknown, "cam01, cam02, cam03", views=views)
+    refused(Spy(reconstructor), inp, tmp_path / "out", toml, "--cameras", unknown, "cam01, cam02, cam03",
+            cameras=cameras)
 
 
 def test_out_that_is_a_file_is_refused(tmp_path, footage, reconstructor, toml):

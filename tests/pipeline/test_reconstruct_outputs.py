@@ -250,7 +250,10 @@ def test_camera_to_world_given_instead_exits_1_naming_the_cause(tmp_path, footag
     (["--smooth", "-1"], "--smooth"), (["--smooth", "nan"], "--smooth"), (["--smooth", "inf"], "--smooth"),
     (["--frames", "0:4:2:x"], "--frames"), (["--device", "bogus"], "--device"), (["--device", "cuda"], "--device"),
     (["--fps", "0"], "--fps"), (["--units", "furlongs"], "--units"), (["--up", "sideways"], "--up"),
-    (["--overlay-scale", "0"], "--overlay-scale")])
+    (["--overlay-scale", "0"], "--overlay-scale"),
+    (["--proxies", "gt"], "--proxies: reconstruct takes none or model, got 'gt' (gt: a rendered scene's exact "
+                          "proxies, is for evaluate and fit)"),
+    (["--proxies", "models"], "--proxies: reconstruct takes none or model, got 'models'")])
 def test_bad_options_exit_2_naming_them(tmp_path, toml, args, named):
     import torch
 

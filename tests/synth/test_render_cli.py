@@ -65,7 +65,7 @@ def test_readme_commands_with_relative_paths_from_another_folder(work):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--views", "0"], "cameras.views"), (["--resolution", "7"], "cameras.width"),
+    (["--num-views", "0"], "cameras.views"), (["--resolution", "7"], "cameras.width"),
     (["--body", "nobody"], "body.model"), (["--backend", "slurm"], "--backend"),
     (["--config", "bad.toml"], "occluders.count"), (["--config", "bad_pose.toml"], "pose.family_weights"),
     (["--seed", "-1"], "seed"), (["--blender", "/nonexistent/blender"], "--blender"),
