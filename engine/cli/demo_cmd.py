@@ -18,8 +18,8 @@ from rich.table import Table
 
 from engine.cli.interrupts import interruptible
 from engine.cli.output import console, say
-from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, PROXIES_OPTION, SAMPLES_OPTION, STEPS_OPTION,
-                                        run_reconstruction)
+from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, POSE_MODEL_OPTION, PROXIES_OPTION, SAMPLES_OPTION,
+                                        STEPS_OPTION, run_reconstruction)
 from engine.errors import InputError
 from engine.evaluation.heldout import body_errors, triangulation_errors
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pose2sim_balancing"
@@ -33,6 +33,7 @@ def demo(
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
     samples: int = SAMPLES_OPTION,
     steps: int = STEPS_OPTION,
+    pose_model: str = POSE_MODEL_OPTION,
     refine_cameras: bool = typer.Option(False, help="Reconstruct with --refine-cameras (the held-out camera is "
                                                     "never refined: it is left out of each reconstruction)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
@@ -55,9 +56,12 @@ def demo(
             raise InputError(f"{root / 'pose2d_openpose_body25b'}: missing: the held-out score compares with these "
                              f"OpenPose detections (or run with --no-heldout)")
         checkpoint = generator_checkpoint(check_proxies(proxies, "demo"), checkpoint)
-        rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps)
+        from engine.detect.pose_models import check_pose_model
+
+        rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps,
+                                            pose_model=check_pose_model(pose_model))
         model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps,
-                     refine_cameras=refine_cameras)
+                     refine_cameras=refine_cameras, pose_model=pose_model)
         say(f"reconstructing frames {frames} of {root.name} from 4 cameras")
         summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames,
                                      reconstructor=rec, **model)

@@ -92,6 +92,8 @@ def evaluate(
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
     vposer: Optional[Path] = typer.Option(None, help=VPOSER_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    pose_model: str = typer.Option("full", help="With --proxies none or model: BlazePose's landmark model in "
+                                                "MediaPipe, full or heavy."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
@@ -104,7 +106,7 @@ def evaluate(
     if proxies in ("none", "model"):
         generator = None if proxies == "none" else dict(checkpoint=checkpoint, samples=samples, steps=steps,
                                                         uniform_weights=uniform_weights)
-        return _evaluate_evidence(dataset, num_views, num_views_sweep, max_scenes, plot, as_json, generator)
+        return _evaluate_evidence(dataset, num_views, num_views_sweep, max_scenes, plot, as_json, generator, pose_model)
 
     from engine.evaluation.proxies import BodyCache, EvalConfig
     from engine.evaluation.proxies import check_view_count
@@ -155,7 +157,8 @@ def evaluate(
 
 
 def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: str | None, max_scenes: int | None,
-                       plot: Path | None, as_json: bool, generator: dict | None = None) -> None:
+                       plot: Path | None, as_json: bool, generator: dict | None = None,
+                       pose_model: str = "full") -> None:
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
     sampled from the renders (engine.evaluation.evidence)."""
@@ -172,7 +175,9 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
             from engine.diffusion.checkpoint import default_checkpoint
 
             generator["checkpoint"] = default_checkpoint(generator["checkpoint"])
-        rec = Reconstructor.from_pretrained(**(generator or {}))
+        from engine.detect.pose_models import check_pose_model
+
+        rec = Reconstructor.from_pretrained(**(generator or {}), pose_model=check_pose_model(pose_model))
         summaries = []
         for count in counts:
             bar = tqdm(desc=f"detect + fit ({count or 'all'} views)", unit="scene", disable=as_json)

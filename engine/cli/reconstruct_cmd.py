@@ -22,6 +22,9 @@ CHECKPOINT_OPTION = typer.Option(None, help="With --proxies model: a model folde
                                             "the shipped model).")
 SAMPLES_OPTION = typer.Option(3, help="Proxy samples per view (K), with --proxies model.")
 STEPS_OPTION = typer.Option(4, help="Denoising steps, with --proxies model.")
+# the detector's option, shared by reconstruct, demo and evaluate
+POSE_MODEL_OPTION = typer.Option("full", help="BlazePose's landmark model in MediaPipe: full, or heavy (shipped with "
+                                              "DiffProxy; about twice the time per view).")
 
 
 def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = None, frames: str | None = None,
@@ -31,7 +34,7 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
                        keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
                        quiet: bool = False, reconstructor=None, refine_cameras: bool = False,
                        fps: float | None = None, units: str | None = None, up: str | None = None,
-                       overlay_scale: float = 1.0) -> dict:
+                       overlay_scale: float = 1.0, pose_model: str = "full") -> dict:
     """The CLI's job: ``engine.pipeline.job`` with the output folder locked while it runs (its
     detections cached there) and the files written into it; -> the summary (``--json``'s line).
     Every option is checked, and the footage opened, before anything is detected or written."""
@@ -42,7 +45,8 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
     from engine.pipeline.job import ReconstructOptions, prepare
 
     options = ReconstructOptions(proxies, checkpoint, samples, steps, device, body, smplx_model, keypoints,
-                                 keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale)
+                                 keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale,
+                                 pose_model)
     job = prepare(input_dir, calibration, frames=frames, cameras=cameras, options=options, out=out)
     with OutputFolder(out, "reconstruct") as folder:
         with tqdm(total=len(job.frames), desc="reconstruct", unit="frame", disable=quiet) as bar:
@@ -85,6 +89,7 @@ def reconstruct(
     up: Optional[str] = typer.Option(None, help="The world's up axis: +X, -X, +Y, -Y, +Z or -Z (default: found from "
                                                 "the person)."),
     overlay_scale: float = typer.Option(1.0, help="Size of overlay_<camera>.jpg against the footage (1: full size)."),
+    pose_model: str = POSE_MODEL_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line (stdout; progress "
                                                        "stays on stderr)."),
 ) -> None:
@@ -93,7 +98,7 @@ def reconstruct(
         summary = run_reconstruction(input_dir, out, calibration, frames, cameras, proxies, checkpoint, samples, steps,
                                      device, body, smplx_model, keypoints, keypoints_order, strict, smooth,
                                      refine_cameras=refine_cameras, fps=fps, units=units, up=up,
-                                     overlay_scale=overlay_scale)
+                                     overlay_scale=overlay_scale, pose_model=pose_model)
     for n in summary["notes"]:
         note(n)
     fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731  (None: no mask, e.g. --keypoints)

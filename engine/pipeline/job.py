@@ -48,6 +48,7 @@ class ReconstructOptions:
     units: str | None = None
     up: str | None = None
     overlay_scale: float = 1.0
+    pose_model: str = "full"  # BlazePose's landmark model for MediaPipe: "full" or "heavy" (engine.detect.pose_models)
 
     def checked(self) -> "ReconstructOptions":
         check_count("--samples", self.samples)
@@ -59,6 +60,9 @@ class ReconstructOptions:
             raise InputError(f"--overlay-scale: at most 1 (the footage's size), got {self.overlay_scale!r}")
         parse_units(self.units)
         parse_up(self.up)
+        from engine.detect.pose_models import check_pose_model
+
+        check_pose_model(self.pose_model)
         return replace(self, device=check_device(self.device),
                        checkpoint=generator_checkpoint(self.proxies, self.checkpoint))
 
@@ -88,7 +92,7 @@ class Job:
         o = self.options
         rec = reconstructor or Reconstructor.from_pretrained(o.checkpoint, body=o.body, device=o.device,
                                                              smplx_model=o.smplx_model, samples=o.samples,
-                                                             steps=o.steps)
+                                                             steps=o.steps, pose_model=o.pose_model)
         rec.options = replace(rec.options, refine_cameras=o.refine_cameras)
         keep = set(self.frames[:: max(1, -(-len(self.frames) // PREVIEW_FRAMES))][:PREVIEW_FRAMES])
         previews = {}

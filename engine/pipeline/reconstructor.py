@@ -61,7 +61,7 @@ class Reconstructor:
     @classmethod
     def from_pretrained(cls, checkpoint=None, body: str = "anny", device: str = "auto", smplx_model=None,
                         hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 4,
-                        uniform_weights: bool = False) -> "Reconstructor":
+                        uniform_weights: bool = False, pose_model: str = "full") -> "Reconstructor":
         from engine.body import load_body_model
         from engine.detect.mediapipe_detector import MediaPipeDetector
 
@@ -75,7 +75,7 @@ class Reconstructor:
 
             generator = ProxyGenerator(checkpoint, model, samples=samples, steps=steps, device=device,
                                        uniform_weights=uniform_weights)
-        return cls(model, table, MediaPipeDetector(hands=hands, mask=True), generator)
+        return cls(model, table, MediaPipeDetector(hands=hands, mask=True, model=pose_model), generator)
 
     # 1 -------------------------------------------------------------------------------
     @staticmethod

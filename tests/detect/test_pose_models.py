@@ -179,3 +179,42 @@ def test_bad_model_name():
 
     with pytest.raises(InputError, match="model: expected full or heavy, got 'lite'"):
         MediaPipeDetector(model="lite")
+
+
+# the option: reconstruct, demo and evaluate --pose-model -------------------------------------
+
+@pytest.mark.parametrize("command", ["reconstruct", "demo", "evaluate"])
+def test_cli_refuses_an_unknown_pose_model(command, example, tmp_path):
+    from typer.testing import CliRunner
+
+    from engine.cli.main import app
+
+    args = {"reconstruct": [str(example / "videos"), "--calibration", str(example / "calibration" / "Calib.toml")],
+            "demo": ["--no-heldout", "--frames", "0:1"],
+            "evaluate": [str(tmp_path / "nothing"), "--proxies", "none"]}[command]
+    res = CliRunner().invoke(app, [command, *args, "--out", str(tmp_path / "out"), "--pose-model", "lite"]
+                             if command != "evaluate" else [command, *args, "--pose-model", "lite"])
+    assert res.exit_code != 0 and "--pose-model: expected full or heavy, got 'lite'" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_job_builds_its_detector_with_the_pose_model(example, monkeypatch):
+    import engine
+    from engine.pipeline.reconstructor import Reconstructor
+
+    asked = {}
+
+    class Built(Exception):
+        pass
+
+    def from_pretrained(*args, **kwargs):
+        asked.update(kwargs)
+        raise Built
+
+    monkeypatch.setattr(Reconstructor, "from_pretrained", from_pretrained)
+    for model in ("heavy", None):
+        options = engine.ReconstructOptions(pose_model=model) if model else engine.ReconstructOptions()
+        job = engine.prepare(example / "videos", example / "calibration" / "Calib.toml", frames="0", options=options)
+        with pytest.raises(Built):
+            job.run()
+        assert asked["pose_model"] == (model or "full")
