@@ -5,7 +5,8 @@ and zips it with Blender's own builder (``blender_ext.py build``, shipped with t
 
 - ``blender_manifest.toml`` from the repository root;
 - the add-on package (this folder, less this script);
-- ``vendor/``: the engine's numpy-only modules, copied as they are, with their
+- ``vendor/``: the engine's numpy-only modules (the calibration readers and their atomic
+  writes, the fit's schema, the Blender camera, the world frame), copied as they are, with their
   ``from engine.... import`` lines turned into relative imports (``VENDORED``), plus
   ``errors.py`` (the ``InputError`` they raise; the engine's module also holds torch helpers)
   and ``parts.py`` (the body-part names, read from ``engine.proxy.parts`` at build time), and
@@ -32,7 +33,9 @@ ROOT = ADDON.parent
 MANIFEST = ROOT / "blender_manifest.toml"
 # engine module -> its place under vendor/ (a package maps its files one to one)
 VENDORED = {
+    "engine.atomic": "atomic",
     "engine.io.calibration": "calibration",
+    "engine.io.schema": "schema",
     "engine.geometry.blender_camera": "blender_camera",
     "engine.pipeline.world": "world",
     "engine.errors": "errors",

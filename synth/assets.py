@@ -26,13 +26,12 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import tomllib
 from pathlib import Path
 
-from engine.cache import atomic_write_bytes, cache_dir
+from engine.cache import cache_dir
 from engine.errors import InputError
+from engine.io.files import atomic_copy, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -381,22 +380,13 @@ def install_asset(store: AssetStore, file: Path, kind: str, asset_id: str,
                          f"this file has {sha}")
     if entry is None and not _ID_RE.match(asset_id):
         raise InputError(f"id: {asset_id!r}: letters, digits, '_', '-', '.', '/' only")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_copy(file, target)
     pins = [p for p in store.local_pins() if (p["kind"], p["id"]) != (kind, asset_id)]
     record = {"kind": kind, "id": asset_id, "filename": filename, "sha256": sha,
               "licence": licence or (entry.licence if entry else "unknown"), "url": url or (entry.url if entry else "")}
     pins.append(record)
     pins.sort(key=lambda p: (p["kind"], p["id"]))
-    atomic_write_bytes(store.root / "installed.json",
-                       json.dumps({"version": 1, "assets": pins}, indent=1).encode("utf-8"))
+    atomic_write_json(store.root / "installed.json", {"version": 1, "assets": pins})
     if entry is not None and entry.sha256 is None:
         log.info("pinned %s/%s locally; to pin it for everyone add to %s: sha256 = \"%s\"",
                  kind, asset_id, entry.source, sha)

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.io.files import check_writable_folder
+from engine.io.files import atomic_write_bytes, check_writable_folder
 from engine.io.scene import (DATASET_JSON, claim_scene, dataset_record, is_complete, remove_stale_temporaries,
                              remove_temporaries, scene_config_hashes, scene_folders, scene_name)
 from synth.blender_process import resolve_blender
@@ -89,7 +89,6 @@ def write_dataset_record(root: Path, cfg: SynthConfig) -> str:
                          f"{digest}, and {path} is missing: {len(others)} scene(s) of another config; use another "
                          f"--out or the config they were rendered with")
     from engine.io.scene import SCHEMA_VERSION
-    from engine.cache import atomic_write_bytes
 
     record = {"schema_version": SCHEMA_VERSION, "generator": "diffproxy.synth", "config_hash": digest,
               "config": cfg.to_dict()}

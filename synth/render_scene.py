@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.scene import SCHEMA_VERSION, SceneWriter, scene_name, write_json
+from engine.io.scene import SCHEMA_VERSION, scene_name, scene_writer, write_json
 from synth.blender_process import BlenderWorker
 from engine.proxy.raycast import ProxyRenderer
 from synth.scene_spec import SceneSpec
@@ -62,7 +62,7 @@ def render_scene(spec: SceneSpec, arrays: dict[str, np.ndarray], worker: Blender
     """Render one sampled scene into ``root/scene_XXXXXX`` (atomically); returns the folder."""
     final = Path(root) / scene_name(spec.index)
     t0 = time.perf_counter()
-    with SceneWriter(final) as tmp:
+    with scene_writer(final) as tmp:
         reply = _run_blender(spec, arrays, worker, tmp, render)
         t_blender = time.perf_counter() - t0
         t1 = time.perf_counter()

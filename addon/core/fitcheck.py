@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vendor.errors import InputError
+from ..vendor.schema import FIT_NPZ
 
 
 def read_json(path: Path) -> object:
@@ -44,7 +45,7 @@ def npz_path(record: dict, json_path: Path) -> Path:
     """fit.json's ``files.npz``: a file name inside the fit's own folder (no absolute path, no
     ``..`` out of it), fit.npz when absent."""
     files = field(record, "files", (dict,), json_path, {})
-    name = field(files, "npz", (str,), json_path, "fit.npz", "files")
+    name = field(files, "npz", (str,), json_path, FIT_NPZ, "files")
     folder = json_path.parent.resolve()
     path = (folder / name).resolve()
     if not name.strip() or Path(name).is_absolute() or not path.is_relative_to(folder) or path == folder:

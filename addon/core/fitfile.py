@@ -1,9 +1,11 @@
-"""A reconstruction as ``diffproxy reconstruct`` writes it (fit.json + fit.npz, see
-``engine.io.reconstruction``), read with json and numpy and turned into Blender's world.
+"""A reconstruction as ``diffproxy reconstruct`` writes it (fit.json + fit.npz, kind
+``diffproxy.fit``; the layouts are ``engine.io.schema``'s, vendored), read with json and numpy
+and turned into Blender's world. Older files are read in today's names (``schema.upgrade``).
 
-A fit without a ``world`` record (``diffproxy fit``) is already in the engine's frame: Z up,
-metres. Frames are footage frame numbers; Blender shows footage frame ``f`` at scene frame
-``f + 1`` (a movie clip starts at frame 1), and the body is keyed there (``scene_frames``).
+A scene fit (``diffproxy fit``, kind ``diffproxy.scene_fit``) has no ``world`` record: it is
+already in the engine's frame, Z up, metres. Frames are footage frame numbers; Blender shows
+footage frame ``f`` at scene frame ``f + 1`` (a movie clip starts at frame 1), and the body is
+keyed there (``scene_frames``).
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import numpy as np
 
 from ..vendor.errors import InputError
 from ..vendor.parts import PART_NAMES
+from ..vendor.schema import FIT_JSON, Layout, layout_of, upgrade
 from ..vendor.world import WorldFrame
 from .fitcheck import field, frame_rate, load_npz, npz_path as npz_file, numbers, read_json
 from .rig import Rig, read_rig
 from .world import points_to_blender, world_from_record
 
-KIND = "diffproxy.fit"
-SCHEMA_VERSION = 1
 CLIP_START = 1  # the scene frame of footage frame 0
 
 
@@ -47,22 +48,18 @@ class Fit:
 
 def fit_json_path(path: str | Path) -> Path:
     path = Path(path)
-    found = path / "fit.json" if path.is_dir() else path
+    found = path / FIT_JSON if path.is_dir() else path
     if not found.is_file():
-        raise InputError(f"{path}: no fit.json (expected the folder `diffproxy reconstruct --out` wrote, or its "
-                         f"fit.json)")
+        raise InputError(f"{path}: no {FIT_JSON} (expected the folder `diffproxy reconstruct --out` wrote, or its "
+                         f"{FIT_JSON})")
     return found
 
 
-def _read_record(json_path: Path) -> dict:
+def _read_record(json_path: Path) -> tuple[dict, Layout]:
+    """fit.json's record and its layout (either kind; an unknown kind or version is an error
+    naming the file)."""
     record = read_json(json_path)
-    if not isinstance(record, dict) or record.get("kind") != KIND:
-        got = record.get("kind") if isinstance(record, dict) else type(record).__name__
-        raise InputError(f"{json_path}: field 'kind': expected {KIND!r}, got {got!r}")
-    if record.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(f"{json_path}: field 'schema_version': this add-on reads {SCHEMA_VERSION}, got "
-                         f"{record.get('schema_version')!r}")
-    return record
+    return record, layout_of(record, json_path)
 
 
 def _world(record: dict, json_path: Path) -> WorldFrame:
@@ -73,18 +70,18 @@ def _world(record: dict, json_path: Path) -> WorldFrame:
 def read_fit_world(path: str | Path) -> WorldFrame:
     """Only the world a fit was made in (fit.json alone)."""
     json_path = fit_json_path(path)
-    return _world(_read_record(json_path), json_path)
+    return _world(_read_record(json_path)[0], json_path)
 
 
 def read_fit(path: str | Path) -> Fit:
     """The fit at ``path``; any damage is one InputError naming the file and the field. An
     unknown frame rate (0 or absent: fits from image folders) is ``fps`` None, with a note."""
     json_path = fit_json_path(path)
-    record = _read_record(json_path)
+    record, layout = _read_record(json_path)
     npz_path = npz_file(record, json_path)
     if not npz_path.is_file():
         raise InputError(f"{npz_path}: missing (named by {json_path.name})")
-    arrays = load_npz(npz_path)
+    record, arrays = upgrade(record, load_npz(npz_path), layout)
     for key in ("vertices", "faces", "vertex_part"):
         if key not in arrays:
             raise InputError(f"{npz_path}: array '{key}' missing")

@@ -92,7 +92,7 @@ def demo(
                 summary["all_cameras_openpose_error_px_per_view"] = {
                     c: float(np.median([r["median_px"] for r in inside if r["camera"] == c])) for c in calib.names()}
     summary["seconds_demo"] = time.perf_counter() - t0
-    from engine.cache import atomic_write_bytes
+    from engine.io.files import atomic_write_bytes
 
     atomic_write_bytes(out / "demo.json", json.dumps(summary, indent=1, default=lambda x: None).encode())
     _print(summary, out)

@@ -24,9 +24,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.cache import atomic_folder
 from engine.errors import InputError
-from engine.io.files import read_json
+from engine.io.files import atomic_folder, read_json
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 

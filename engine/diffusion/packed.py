@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from engine.cache import atomic_folder, atomic_write_bytes
 from engine.diffusion.evidence import ViewEvidence, detect_evidence
 from engine.errors import InputError
-from engine.io.files import check_writable_folder, read_json, read_rgb
+from engine.io.files import atomic_folder, atomic_write_bytes, check_writable_folder, read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
 
 PACK_VERSION = 2

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.cache import atomic_write_bytes
 from engine.diffusion.checkpoint import checkpoints, load_optimizer, resolve_model_folder, save_checkpoint
 from engine.diffusion.codec import PixelCodec, encode_views, proxy_images
 from engine.diffusion.configs import CONFIGS, build_model, model_config
@@ -33,7 +32,7 @@ from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
-from engine.io.files import check_writable_folder, read_json
+from engine.io.files import atomic_write_bytes, check_writable_folder, read_json
 
 
 @dataclass

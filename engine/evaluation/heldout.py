@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.io.schema import FIT_NPZ, LANDMARKS
+
 # MediaPipe landmark -> OpenPose BODY_25B index, the joints scored
 SCORED = {"left_shoulder": 5, "right_shoulder": 6, "left_elbow": 7, "right_elbow": 8, "left_wrist": 9,
           "right_wrist": 10, "left_knee": 13, "right_knee": 14, "left_ankle": 15, "right_ankle": 16}
@@ -55,9 +57,9 @@ def body_errors(fit_dir: Path, camera: str, calibration, names: tuple[str, ...],
     """Per frame of the fit in ``fit_dir``: its landmarks scored in ``camera``."""
     from engine.detect.openpose import list_openpose_files
 
-    with np.load(Path(fit_dir) / "fit.npz") as z:
+    with np.load(Path(fit_dir) / FIT_NPZ) as z:
         frames = z["frames"].tolist()
-        landmarks = z["keypoints"] if z["keypoints"].ndim == 3 else z["keypoints"][None]
+        landmarks = z[LANDMARKS] if z[LANDMARKS].ndim == 3 else z[LANDMARKS][None]
     files = list_openpose_files(openpose_dir)[camera]
     idx = [names.index(n) for n in SCORED]
     rows = [score_frame(landmarks[t, idx], calibration[camera], f, files[f]) for t, f in enumerate(frames)

@@ -1,4 +1,8 @@
-"""Reading the project's JSON, npz and image files with errors that name the file and the field."""
+"""The project's files: reading JSON, npz and images with errors that name the file and the
+field, and writing them. Every file the engine writes goes through the atomic writes here (a
+file appears whole or not at all; defined in ``engine.atomic``, below engine.io, which the
+Blender add-on shares too), or is staged in a folder published whole (``atomic_folder``,
+``engine.io.outdir``)."""
 
 from __future__ import annotations
 
@@ -7,8 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import (atomic_copy, atomic_create, atomic_folder, atomic_path, atomic_write_bytes,
+                           atomic_write_json, atomic_write_npz, atomic_write_text)
 from engine.errors import InputError
 from engine.io.calibration.safe_json import load_json
+
+__all__ = ["atomic_copy", "atomic_create", "atomic_folder", "atomic_path", "atomic_write_bytes", "atomic_write_json",
+           "atomic_write_npz", "atomic_write_text", "check_writable_file", "check_writable_folder", "read_json",
+           "read_npz", "read_rgb", "require_fields", "strict_json"]
 
 
 def read_json(path: Path, missing: str | None = None) -> dict:

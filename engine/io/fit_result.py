@@ -1,8 +1,10 @@
-"""The fit result on disk: readable with numpy + json alone (the add-on and other tools).
+"""The fit of one scene's proxies on disk (``diffproxy fit``): readable with numpy + json alone
+(the add-on and other tools). Its layout is ``engine.io.schema.SCENE_FIT``:
 
 ```
 out/
-  fit.json     schema_version, kind, body {model, pose_joint_names, shape_names, keypoint_names},
+  fit.json     schema_version 1, kind "diffproxy.scene_fit", body {model, pose_joint_names, shape_names,
+               keypoint_names (the body model's named points)},
                params {global_orient (3,), transl (3,), body_pose (P, 3) axis-angle, shape (S,),
                scale}: the layout of a scene's body.params; cameras[i] {K, R_cam_world,
                t_cam_world, width, height} (OpenCV; refined ones when the fit refined them);
@@ -15,14 +17,13 @@ out/
 ```
 
 The files are written into a hidden temporary folder beside them and moved into place,
-``fit.json`` last: a reader that finds ``fit.json`` finds the rest of the same fit.
+``fit.json`` removed first and moved in last (``engine.io.outdir``): a reader that finds
+``fit.json`` finds the rest of the same fit.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +34,15 @@ from engine.body.base import BodyModel, rotation_matrices
 from engine.errors import InputError
 from engine.fitting.types import FitResult
 from engine.proxy.views import ProxyViews
-from engine.io.files import read_json, read_npz
+from engine.io.files import read_json, read_npz, require_fields
+from engine.io.outdir import OutputFolder
 from engine.io.overlay import overlay_sheet
+from engine.io.schema import KEYPOINT_NAMES, KEYPOINTS, PARAM_NAMES, SCENE_FIT, layout_of, upgrade
 from engine.proxy.part_table import PartTable, build_part_table
 from engine.proxy.raycast import ProxyRenderer
 from engine.proxy.parts import PALETTE
 
-SCHEMA_VERSION = 1
-KIND = "diffproxy.fit"
-FILES = {"json": "fit.json", "npz": "fit.npz", "glb": "fit.glb", "overlay": "overlay.png"}
-PARAM_NAMES = ("global_orient", "transl", "body_pose", "shape", "scale")
-NPZ_KEYS = ("vertices", "faces", "joints", "keypoints", "vertex_part", "residual_px", "cameras_K",
-            "cameras_R_cam_world", "cameras_t_cam_world", *(f"params_{n}" for n in PARAM_NAMES))
+FILES = SCENE_FIT.files
 
 
 def params_arrays(result: FitResult) -> dict[str, np.ndarray]:
@@ -75,19 +73,13 @@ def write_fit(out_dir: Path, result: FitResult, body: BodyModel, views: ProxyVie
         raise InputError(f"part_table: {arrays['vertex_part'].shape[0]} vertices, "
                          f"the fit has {arrays['vertices'].shape[0]}")
     record = _record(result, body, meta or {}, arrays)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".tmp-fit-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with OutputFolder(out_dir, "fit") as folder:
+        tmp = folder.tmp()  # staged, then published: fit.json last
         np.savez_compressed(tmp / FILES["npz"], **arrays)
         _write_glb(tmp / FILES["glb"], arrays)
         _write_overlay(tmp / FILES["overlay"], arrays, body, views, images, part_table, result.residual_px)
         (tmp / FILES["json"]).write_text(json.dumps(record, indent=1, allow_nan=False))
-        for key in ("npz", "glb", "overlay", "json"):  # fit.json last
-            os.replace(tmp / FILES[key], out_dir / FILES[key])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.publish([FILES[key] for key in ("npz", "glb", "overlay", "json")], FILES["json"])
     return {key: out_dir / name for key, name in FILES.items()}
 
 
@@ -95,7 +87,7 @@ def _npz_arrays(result: FitResult, body: BodyModel, part_table: PartTable) -> di
     f64 = lambda x: x.detach().double().cpu().numpy()  # noqa: E731
     cams = result.cameras
     arrays = {"vertices": f64(result.vertices), "faces": body.faces.cpu().numpy().astype(np.int32),
-              "joints": f64(result.joints), "keypoints": f64(result.keypoints),
+              "joints": f64(result.joints), KEYPOINTS: f64(result.keypoints),
               "vertex_part": part_table.vertex_part.cpu().numpy().astype(np.uint8),
               "residual_px": f64(result.residual_px).reshape(-1),
               "cameras_K": f64(cams.K), "cameras_R_cam_world": f64(cams.R_cam_world),
@@ -113,9 +105,9 @@ def _record(result: FitResult, body: BodyModel, meta: dict, arrays: dict) -> dic
                 "t_cam_world": arrays["cameras_t_cam_world"][i].tolist(), "width": cams.widths[i],
                 "height": cams.heights[i]} for i in range(len(cams))]
     return {
-        "schema_version": SCHEMA_VERSION, "kind": KIND,
+        "schema_version": SCENE_FIT.version, "kind": SCENE_FIT.kind,
         "body": {"model": body.name, "pose_joint_names": list(body.pose_joint_names),
-                 "shape_names": list(body.shape_names), "keypoint_names": list(body.keypoint_names)},
+                 "shape_names": list(body.shape_names), KEYPOINT_NAMES: list(body.keypoint_names)},
         "params": {k: arrays[f"params_{k}"].tolist() for k in PARAM_NAMES},
         "cameras": cameras,
         "views": [{"residual_px": float(r)} for r in arrays["residual_px"]],
@@ -147,18 +139,18 @@ def _write_overlay(path: Path, arrays: dict, body: BodyModel, views: ProxyViews,
 
 
 def read_fit(out_dir: Path) -> dict:
-    """fit.json's record, with the arrays of fit.npz under ``"arrays"``; errors name the file and field."""
+    """fit.json's record, with the arrays of fit.npz under ``"arrays"``, of a fit ``diffproxy
+    fit`` wrote (an older one in today's names); errors name the file and field."""
     out_dir = Path(out_dir)
     path = out_dir / FILES["json"]
     record = read_json(path, missing=f"{path}: missing (no fit in {out_dir})")
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        version = record.get("schema_version") if isinstance(record, dict) else None
-        raise InputError(f"{path}: field 'schema_version' is {version!r}, this reader knows {SCHEMA_VERSION}")
+    layout = layout_of(record, path, accept=(SCENE_FIT,))
     for key in ("body", "params", "cameras", "views"):
         if key not in record:
             raise InputError(f"{path}: field '{key}' missing")
     npz = out_dir / FILES["npz"]
-    arrays = read_npz(npz, required=NPZ_KEYS)
+    record, arrays = upgrade(record, read_npz(npz), layout)
+    require_fields(npz, arrays, layout.arrays)
     n, v = len(record["cameras"]), arrays["vertices"].shape[0]
     checks = {"vertices": (v, 3), "vertex_part": (v,), "residual_px": (n,), "cameras_K": (n, 3, 3),
               "cameras_R_cam_world": (n, 3, 3), "cameras_t_cam_world": (n, 3)}

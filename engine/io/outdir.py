@@ -2,8 +2,9 @@
 what this run wrote, and how a new result replaces an old one.
 
 - **A lock.** ``.diffproxy-lock.json`` (pid, host, command, start time) is created
-  exclusively when the run starts. A second run into the same folder is refused, naming the
-  holder; a lock whose process is gone (a killed run) is taken over with a note.
+  exclusively and whole (``engine.io.files.atomic_create``) when the run starts. A second run
+  into the same folder is refused, naming the holder; a lock whose process is gone (a killed
+  run) is taken over with a note.
 - **Only this run's files.** On failure the run removes the files it created (which it
   tracks) and the folders it made that are left empty; never a file it did not make, so an
   interrupted run cannot delete another run's finished result. Detections cached by an
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.io.files import check_writable_folder
+from engine.io.files import atomic_create, check_writable_folder
 
 LOCK = ".diffproxy-lock.json"
 
@@ -143,8 +144,10 @@ class OutputFolder:
                   "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         for _ in range(2):
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+                created = atomic_create(path, json.dumps(record).encode())
+            except OSError as e:
+                raise InputError(f"{self.option} {self.path}: cannot be written ({e.strerror or e})") from None
+            if not created:
                 holder = _read_lock(path)
                 if holder and holder.get("host") == record["host"] and not pid_alive(int(holder.get("pid", -1))):
                     path.unlink(missing_ok=True)  # its process is gone (killed): take it over
@@ -154,12 +157,7 @@ class OutputFolder:
                 who = (f"pid {holder.get('pid')} on {holder.get('host')}, {holder.get('command')}, started "
                        f"{holder.get('started')}") if holder else "unknown"
                 raise InputError(f"{self.option} {self.path}: another run is writing into this folder ({who}); wait "
-                                 f"for it to finish or choose another folder (if that run is gone, delete {path})"
-                                 ) from None
-            except OSError as e:
-                raise InputError(f"{self.option} {self.path}: cannot be written ({e.strerror or e})") from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f)
+                                 f"for it to finish or choose another folder (if that run is gone, delete {path})")
             self._locked = True
             return
 

@@ -3,14 +3,15 @@ up with the user's cameras), readable with numpy + json alone:
 
 ```
 out/
-  fit.json      schema_version, kind "diffproxy.fit", body {model, pose_joint_names, shape_names,
-                keypoint_names (the landmark table's), part_names (vertex_part's)}, params (user frame: a forward pass of the
+  fit.json      schema_version 2, kind "diffproxy.fit" (``engine.io.schema.RECONSTRUCTION``), body {model,
+                pose_joint_names, shape_names, landmark_names (the landmark table's), part_names
+                (vertex_part's)}, params (user frame: a forward pass of the
                 body model with them gives the vertices below), cameras[i] {name, K, dist,
                 R_cam_world, t_cam_world, width, height} (the images' sizes), world
                 {world_units_per_metre, unit, up_axis}, frames, fps, rig {rest_shape_frame,
                 vertex_error_max (user units)} or null, views[i] {name, residual_px,
                 mask_iou}, notes, timings, meta, files
-  fit.npz       vertices (V,3), joints (J,3), keypoints (L,3): user frame; faces (F,3); vertex_part
+  fit.npz       vertices (V,3), joints (J,3), landmarks (L,3): user frame; faces (F,3); vertex_part
                 (V,); params_<name>; cameras_K/R_cam_world/t_cam_world; residual_px (N,), mask_iou
                 (N,); frames (T,), fps; uv_coords (U,2), uv_faces (F,3). The rig (Anny; see
                 ``engine.io.rig``): rig_bone_names (J,), rig_parents (J,) (-1: root), rig_rest
@@ -18,7 +19,7 @@ out/
                 rig_pose (J,4,4) per frame, rig_vertex_error per frame: user frame, a posed
                 vertex is sum_s skin_weight * rig_pose[i] @ inv(rig_rest[i]) @ rest vertex
                 (i = skin_index). A sequence (T > 1) puts a leading frame axis on vertices,
-                joints, keypoints, params_*, residual_px, mask_iou, rig_pose, rig_vertex_error.
+                joints, landmarks, params_*, residual_px, mask_iou, rig_pose, rig_vertex_error.
   fit.glb       the body of the first frame (user frame), coloured by part
   overlay_<camera>.jpg, contact_sheet.jpg   the fitted body over the (undistorted) footage
   report.json   the summary (the --json line) with the per-frame, per-view figures
@@ -37,8 +38,9 @@ import roma
 import torch
 
 from engine.io.files import strict_json
-from engine.io.fit_result import FILES, KIND, SCHEMA_VERSION, _write_glb
+from engine.io.fit_result import _write_glb
 from engine.io.rig import rig_arrays
+from engine.io.schema import CONTACT_SHEET, LANDMARK_NAMES, LANDMARKS, PROXY_SHEET, RECONSTRUCTION, overlay_name
 from engine.proxy.parts import PART_NAMES
 
 PREVIEW_HEIGHT = 480  # the contact sheet's rows
@@ -67,24 +69,26 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
             return write_reconstruction(opened, rec, body, part_table, summary, previews, overlay_scale)
     w = rec.world
     seq = len(rec.frames) > 1
-    pick = (lambda x: x) if seq else (lambda x: x[0])
-    arrays = {"vertices": pick(w.points_to_user(rec.vertices)), "joints": pick(w.points_to_user(rec.joints)),
-              "keypoints": pick(w.points_to_user(rec.landmarks)), "faces": body.faces.cpu().numpy().astype(np.int32),
+    layout = RECONSTRUCTION
+    arrays = {"vertices": w.points_to_user(rec.vertices), "joints": w.points_to_user(rec.joints),
+              LANDMARKS: w.points_to_user(rec.landmarks), "faces": body.faces.cpu().numpy().astype(np.int32),
               "vertex_part": part_table.vertex_part.cpu().numpy().astype(np.uint8),
-              "residual_px": pick(rec.keypoint_reprojection_px), "mask_iou": pick(rec.mask_iou),
+              "residual_px": rec.keypoint_reprojection_px, "mask_iou": rec.mask_iou,
               "frames": np.asarray(rec.frames, np.int64), "fps": np.asarray(rec.fps, np.float64),
               "uv_coords": body.uv_coords.cpu().numpy().astype(np.float32),
               "uv_faces": body.uv_faces.cpu().numpy().astype(np.int32)}
-    arrays.update({f"params_{k}": pick(v) for k, v in user_params(rec).items()})
+    arrays.update({f"params_{k}": v for k, v in user_params(rec).items()})
     rig = rig_arrays(body, rec.params, w, w.points_to_user(rec.vertices))
-    arrays.update({k: pick(v) if k in ("rig_pose", "rig_vertex_error") else v for k, v in rig.items()})
+    arrays.update(rig)
     cams = rec.calibration.cameras
     arrays.update(cameras_K=np.stack([c.K for c in cams]), cameras_R_cam_world=np.stack([c.R_cam_world for c in cams]),
                   cameras_t_cam_world=np.stack([c.t_cam_world for c in cams]))
+    if not seq:  # one frame: no frame axis
+        arrays = {k: v[0] if k in layout.per_frame else v for k, v in arrays.items()}
     record = {
-        "schema_version": SCHEMA_VERSION, "kind": KIND,
+        "schema_version": layout.version, "kind": layout.kind,
         "body": {"model": body.name, "pose_joint_names": list(body.pose_joint_names),
-                 "shape_names": list(body.shape_names), "keypoint_names": list(rec.landmark_names),
+                 "shape_names": list(body.shape_names), LANDMARK_NAMES: list(rec.landmark_names),
                  "part_names": list(PART_NAMES)},
         "params": {k[7:]: v.tolist() for k, v in arrays.items() if k.startswith("params_")},
         "cameras": [{"name": c.name, "K": c.K.tolist(), "dist": c.dist.tolist(), "R_cam_world": c.R_cam_world.tolist(),
@@ -95,16 +99,17 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
                  "vertex_error_max": float(rig["rig_vertex_error"].max())} if rig else None),
         "views": [{"name": n, "residual_px": _quiet(np.nanmedian, rec.keypoint_reprojection_px[:, i]),
                    "mask_iou": _quiet(np.nanmean, rec.mask_iou[:, i])} for i, n in enumerate(rec.cameras)],
-        "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(FILES),
+        "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(layout.files),
     }
-    tmp = folder.tmp()
-    np.savez_compressed(tmp / FILES["npz"], **arrays)
+    files = layout.files
+    tmp = folder.tmp()  # staged, then published: fit.json last
+    np.savez_compressed(tmp / files["npz"], **arrays)
     first = {k: (v[0] if seq and k in ("vertices",) else v) for k, v in arrays.items()}
-    _write_glb(tmp / FILES["glb"], first)
+    _write_glb(tmp / files["glb"], first)
     names = _write_previews(tmp, rec, body, part_table, previews, overlay_scale) if previews else []
-    (tmp / "report.json").write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
-    (tmp / FILES["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
-    return folder.publish([FILES["npz"], FILES["glb"], "report.json", *names, FILES["json"]], FILES["json"],
+    (tmp / files["report"]).write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
+    (tmp / files["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
+    return folder.publish([files["npz"], files["glb"], files["report"], *names, files["json"]], files["json"],
                           replaced=_earlier_outputs(folder.path))
 
 
@@ -113,11 +118,11 @@ def _earlier_outputs(out: Path) -> list[str]:
     cameras' overlays): only those are removed when a new one does not write them again, never
     a user's file that happens to match a pattern."""
     try:
-        record = json.loads((out / FILES["json"]).read_text())
-        cameras = [c["name"] for c in record["cameras"]] if record.get("kind") == KIND else []
+        record = json.loads((out / RECONSTRUCTION.files["json"]).read_text())
+        cameras = [c["name"] for c in record["cameras"]] if record.get("kind") == RECONSTRUCTION.kind else []
     except (OSError, ValueError, KeyError, TypeError):
         return []
-    return [f"overlay_{c}.jpg" for c in cameras if isinstance(c, str) and "/" not in c] + ["proxies.jpg"]
+    return [overlay_name(c) for c in cameras if isinstance(c, str) and "/" not in c] + [PROXY_SHEET]
 
 
 def _quiet(fn, x) -> float | None:
@@ -140,17 +145,17 @@ def _write_previews(folder: Path, rec, body, part_table, previews: dict, overlay
             for v, c in enumerate(rec.cameras):
                 if c in images:
                     height = max(16, round(images[c].shape[0] * overlay_scale))
-                    names.append(f"overlay_{c}.jpg")
+                    names.append(overlay_name(c))
                     Image.fromarray(_overlay(rec, body, part_table, t, v, images[c], height)).save(
                         folder / names[-1], quality=92)
         h = min(t.shape[0] for t in tiles)
         rows.append(np.concatenate([t[:h] for t in tiles], axis=1))
     width = min(r.shape[1] for r in rows)
-    Image.fromarray(np.concatenate([r[:, :width] for r in rows], axis=0)).save(folder / "contact_sheet.jpg", quality=88)
-    names.append("contact_sheet.jpg")
+    Image.fromarray(np.concatenate([r[:, :width] for r in rows], axis=0)).save(folder / CONTACT_SHEET, quality=88)
+    names.append(CONTACT_SHEET)
     if rec.first_proxies is not None and rec.frames[0] in previews:
-        Image.fromarray(proxy_sheet(rec, previews[rec.frames[0]])).save(folder / "proxies.jpg", quality=90)
-        names.append("proxies.jpg")
+        Image.fromarray(proxy_sheet(rec, previews[rec.frames[0]])).save(folder / PROXY_SHEET, quality=90)
+        names.append(PROXY_SHEET)
     return names
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.io.files import read_json, read_npz
+from engine.io.files import atomic_folder, read_json, read_npz
 
 SCHEMA_VERSION = 1
 SCENE_JSON = "scene.json"
@@ -50,27 +50,18 @@ def is_complete(folder: Path) -> bool:
     return (Path(folder) / SCENE_JSON).is_file()
 
 
-class SceneWriter:
-    """``with SceneWriter(final) as tmp: ...write into tmp...`` renames tmp to ``final`` on
-    success and removes it on any error."""
-
-    def __init__(self, final: Path):
-        self.final = Path(final)
-        self.tmp = self.final.parent / f".tmp-{self.final.name}-{os.getpid()}"
-
-    def __enter__(self) -> Path:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        (self.tmp / "images").mkdir(parents=True)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None or self.final.exists():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if not (self.tmp / SCENE_JSON).is_file():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise RuntimeError(f"{self.final}: writer finished without {SCENE_JSON}")
-        os.rename(self.tmp, self.final)
+@contextmanager
+def scene_writer(final: Path) -> Iterator[Path]:
+    """``with scene_writer(final) as tmp:`` write the scene into ``tmp`` (``.tmp-<name>-<pid>``
+    beside ``final``, as ``remove_temporaries`` knows it). It is published whole as ``final``
+    (``engine.io.files.atomic_folder``) unless another render wrote ``final`` first, and
+    removed on any error."""
+    final = Path(final)
+    with atomic_folder(final, final.parent / f".tmp-{final.name}-{os.getpid()}", replace=False) as tmp:
+        (tmp / "images").mkdir()
+        yield tmp
+        if not final.exists() and not (tmp / SCENE_JSON).is_file():
+            raise RuntimeError(f"{final}: writer finished without {SCENE_JSON}")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.io.files import read_rgb
+from engine.io.files import atomic_write_npz, read_rgb
 from engine.io.scene import read_scene, scene_folders
 from engine.landmarks.learn import hand_targets, learn_detected, learn_from_joints, make_table
 from engine.landmarks.table import LandmarkTable
@@ -27,10 +27,7 @@ def scene_detections(scene, detector, cache: Path) -> tuple[np.ndarray, np.ndarr
         det = detector(read_rgb(scene.image_path(v)))
         if det is not None:
             xy[v], score[v] = det.body_xy, det.body_score
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, xy=xy, score=score)
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=False, xy=xy, score=score)
     return xy, score
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.io.files import atomic_write_npz
 
 DATA = Path(__file__).parent / "data"
 
@@ -49,13 +50,9 @@ class LandmarkTable:
         return torch.einsum("lk,...lkd->...ld", w, vertices[..., ids, :])
 
     def save(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, body=self.body, names=np.array(self.names), vertex_ids=self.vertex_ids.astype(np.int32),
-                 weights=self.weights, residual_px=self.residual_px, observations=self.observations,
-                 source=np.array(self.source))
-        tmp.replace(path)
+        atomic_write_npz(path, compressed=False, body=self.body, names=np.array(self.names),
+                         vertex_ids=self.vertex_ids.astype(np.int32), weights=self.weights,
+                         residual_px=self.residual_px, observations=self.observations, source=np.array(self.source))
 
 
 def load_landmark_table(body: str, path: Path | None = None, num_vertices: int | None = None) -> LandmarkTable:

@@ -11,14 +11,13 @@ afresh instead of passing old detections off as new.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from engine.cache import atomic_write_bytes
+from engine.io.files import atomic_write_npz
 
 VERSION = 2  # bump when what a cached detection means changes (multi-view agreement, fields)
 
@@ -95,8 +94,6 @@ class DetectionCache:
                 arrays.update({f"{i}_{k}": v for k, v in d.to_npz_dict().items()})
         path = self.path(frame)
         existed = path.exists()
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_npz(path, **arrays)
         if not existed:
             self.track(path)

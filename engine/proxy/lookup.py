@@ -18,14 +18,14 @@ UVs, part table and grid size.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from engine.cache import atomic_write_bytes, cache_dir
+from engine.atomic import atomic_write_npz  # not engine.io.files: engine.io imports engine.proxy
+from engine.cache import cache_dir
 from engine.errors import InputError, check_finite, check_shape
 from engine.proxy.parts import check_part_ids
 
@@ -95,11 +95,9 @@ class UVLookup:
                 return cls(d["uv_tri"], d["face_part"], d["cell_start"], d["cell_faces"], int(d["grid"]))
         log.info("building the UV lookup of %s (grid %d) into %s", body.name, grid, path)
         lookup = cls.build(**arrays, grid=grid, name=body.name)
-        buf = io.BytesIO()
-        np.savez(buf, uv_tri=lookup.uv_tri.numpy(), face_part=arrays["face_part"], grid=grid,
-                 cell_start=lookup.cell_start, cell_faces=lookup.cell_faces)
         try:
-            atomic_write_bytes(path, buf.getvalue())
+            atomic_write_npz(path, compressed=False, uv_tri=lookup.uv_tri.numpy(), face_part=arrays["face_part"],
+                             grid=grid, cell_start=lookup.cell_start, cell_faces=lookup.cell_faces)
         except OSError as e:  # a read-only cache: use the lookup, build it again next time
             log.warning("cannot cache the UV lookup in %s (%s); it is built again by every process", path, e)
         return lookup

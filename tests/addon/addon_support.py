@@ -75,12 +75,16 @@ def blender_home(extension_zip, tmp_path_factory):
 
 
 def write_fit(folder: Path, vertices, faces, vertex_part, frames, fps=30.0, world=None, files=None) -> Path:
-    """A fit as ``diffproxy reconstruct`` writes it (the fields the add-on reads)."""
+    """A fit as ``diffproxy reconstruct`` writes it (the fields the add-on reads); without a
+    ``world``, one as ``diffproxy fit`` writes it (the engine's frame)."""
+    from engine.io.schema import RECONSTRUCTION, SCENE_FIT
+
+    layout = SCENE_FIT if world is None else RECONSTRUCTION
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / "fit.npz", vertices=np.asarray(vertices, np.float64), faces=np.asarray(faces, np.int32),
              vertex_part=np.asarray(vertex_part, np.uint8), frames=np.asarray(frames, np.int64),
              fps=np.asarray(fps, np.float64))
-    record = {"schema_version": 1, "kind": "diffproxy.fit", "body": {"model": "anny"}, "frames": list(frames),
+    record = {"schema_version": layout.version, "kind": layout.kind, "body": {"model": "anny"}, "frames": list(frames),
               "fps": fps, "files": files or {"json": "fit.json", "npz": "fit.npz"}}
     if world is not None:
         record["world"] = world

@@ -468,3 +468,31 @@ def test_device_setting_is_checked_before_a_run(core, tmp_path):
             job.check_device(sys.executable, "cuda")
     with pytest.raises(err, match="^device cuda: could not ask the engine interpreter /bin/false for a GPU .exit 1"):
         job.check_device("/bin/false", "cuda")
+
+
+def test_the_add_on_reads_fits_with_the_engines_schema(core, staged, tmp_path):
+    """vendor/schema.py is engine.io.schema: the same kinds and versions. Both layouts read
+    (a reconstruction, a scene fit), and so do the files written before either had its own
+    kind (kind 'diffproxy.fit', schema 1, landmarks called keypoints); a kind or a version the
+    add-on does not know is one error naming the file."""
+    from engine.io import schema
+
+    vendored = staged_module("vendor.schema")
+    assert [(v.kind, v.version, v.arrays) for v in vendored.LAYOUTS] == [
+        (e.kind, e.version, e.arrays) for e in schema.LAYOUTS]
+    read, err = core["fitfile"].read_fit, core["errors"].InputError
+    folder, _ = cube_fit(tmp_path / "old")
+    _edit_json(folder, kind="diffproxy.fit", schema_version=1, body={"model": "anny", "keypoint_names": ["nose"]})
+    _edit_npz(folder, keypoints=np.zeros((1, 1, 3)))
+    assert read(folder).vertices.shape == (3, 8, 3)
+    write_fit(tmp_path / "old_scene_fit", np.ones((8, 3)), [[0, 1, 2]], [1] * 8, [0])
+    _edit_json(tmp_path / "old_scene_fit", kind="diffproxy.fit", schema_version=1)
+    assert read(tmp_path / "old_scene_fit").world.up_axis == "+Z"
+    _edit_json(folder, schema_version=3)
+    with pytest.raises(err, match=f"^{re.escape(str(folder / 'fit.json'))}: field 'schema_version': this reader "
+                                  f"knows 2 and 1 of kind 'diffproxy.fit', got 3"):
+        read(folder)
+    _edit_json(folder, kind="diffproxy.cameras", schema_version=1)
+    with pytest.raises(err, match=f"^{re.escape(str(folder / 'fit.json'))}: field 'kind': expected 'diffproxy.fit' "
+                                  f"or 'diffproxy.scene_fit', got 'diffproxy.cameras'"):
+        core["fitfile"].read_fit_world(folder)

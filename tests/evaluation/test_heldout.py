@@ -62,7 +62,7 @@ def test_a_fit_is_scored_like_the_baseline(tmp_path, sized):
     score = np.stack([d.body_score[idx] for d in picked])
     keypoints[0, [names.index(n) for n in SCORED]] = triangulate(xy, score, np.stack([sized[c].projection()
                                                                                      for c in sized.names()]))
-    np.savez(tmp_path / "fit.npz", frames=np.array([0]), keypoints=keypoints)
+    np.savez(tmp_path / "fit.npz", frames=np.array([0]), landmarks=keypoints)
     for cam in sized.names():
         (fitted,) = body_errors(tmp_path, cam, sized, names, OPENPOSE)
         (baseline,) = triangulation_errors([0], cam, sized, OPENPOSE)

@@ -110,3 +110,27 @@ def test_read_errors_name_the_file_and_field(tmp_path, anny32, posed):
     np.savez(tmp_path / "fit.npz", **arrays)
     with pytest.raises(InputError, match="fit.npz: field 'vertices' missing"):
         read_fit(tmp_path)
+
+
+def test_the_fit_is_written_in_the_scene_fit_layout(tmp_path, anny32, posed):
+    """Every field and array of ``engine.io.schema.SCENE_FIT``, and no other; a fit written
+    before it had its own kind (kind 'diffproxy.fit', schema 1) reads the same; a
+    reconstruction's fit.json is refused, naming the file."""
+    from engine.io.schema import SCENE_FIT
+
+    *_, table, views, result = posed
+    write_fit(tmp_path, result, anny32, views, None, {}, part_table=table)
+    record = json.loads((tmp_path / "fit.json").read_text())
+    assert (record["kind"], record["schema_version"]) == ("diffproxy.scene_fit", 1)
+    assert list(record) == list(SCENE_FIT.fields) and list(record["body"]) == list(SCENE_FIT.body_fields)
+    assert [list(c) for c in record["cameras"]] == [list(SCENE_FIT.camera_fields)] * 3
+    assert [list(v) for v in record["views"]] == [list(SCENE_FIT.view_fields)] * 3
+    assert record["files"] == SCENE_FIT.files and all((tmp_path / f).is_file() for f in SCENE_FIT.files.values())
+    assert set(np.load(tmp_path / "fit.npz").files) == set(SCENE_FIT.arrays)
+    assert not list(tmp_path.glob(".*"))  # no staging folder, no lock left
+    (tmp_path / "fit.json").write_text(json.dumps({**record, "kind": "diffproxy.fit", "schema_version": 1}))
+    assert read_fit(tmp_path)["kind"] == "diffproxy.scene_fit"
+    (tmp_path / "fit.json").write_text(json.dumps({**record, "kind": "diffproxy.fit", "schema_version": 2}))
+    with pytest.raises(InputError, match=f"{tmp_path / 'fit.json'}: field 'kind': a fit written by `diffproxy "
+                                         f"reconstruct`"):
+        read_fit(tmp_path)

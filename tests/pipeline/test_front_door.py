@@ -30,7 +30,7 @@ def test_the_library_call_gives_what_the_cli_writes(tmp_path):
         assert z["frames"].tolist() == result.frames == [40, 41]
         user = result.world.points_to_user(result.vertices)
         np.testing.assert_allclose(user, z["vertices"], atol=1e-4)
-        np.testing.assert_allclose(result.world.points_to_user(result.landmarks), z["keypoints"], atol=1e-4)
+        np.testing.assert_allclose(result.world.points_to_user(result.landmarks), z["landmarks"], atol=1e-4)
     assert result.summary["cameras"] == ["cam01", "cam02", "cam03", "cam04"] and not result.summary["problems"]
     written = result.save(tmp_path / "lib")
     assert set(written) >= {"fit.json", "fit.npz", "fit.glb", "report.json", "contact_sheet.jpg"}

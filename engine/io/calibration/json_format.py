@@ -11,11 +11,10 @@ the scene's images (``images/view_00.png``); ``dist`` absent means none.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.atomic import atomic_write_text
 from engine.io.calibration import checks
 from engine.io.calibration.camera import Calibration, CameraCalibration
 from engine.io.calibration.safe_json import load_json
@@ -61,8 +60,8 @@ def _camera(path: Path, index: int, entry) -> CameraCalibration:
 
 
 def write_calibration_json(calibration: Calibration, path: str | Path) -> None:
-    """Write ``calibration`` in the project's JSON, atomically (a temporary file in the same
-    folder, then ``os.replace``), so a reader never sees half a file."""
+    """Write ``calibration`` in the project's JSON, atomically (``engine.atomic``): a reader
+    never sees half a file."""
     path = Path(path)
     record = {"schema_version": SCHEMA_VERSION, "kind": KIND, "cameras": [
         {"name": c.name, "K": c.K.tolist(), "dist": c.dist.tolist(), "R_cam_world": c.R_cam_world.tolist(),
@@ -72,12 +71,4 @@ def write_calibration_json(calibration: Calibration, path: str | Path) -> None:
         text = json.dumps(record, indent=1, allow_nan=False)
     except ValueError:
         raise InputError(f"{path}: cannot write non-finite camera values (NaN or inf) as JSON") from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text + "\n")
