@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from engine.cache import cache_dir
 from engine.errors import InputError
+from engine.io.files import atomic_copy
 
 POSE_MODELS = ("full", "heavy")
 MODEL_COMPLEXITY = {"full": 1, "heavy": 2}   # MediaPipe Pose's model_complexity
@@ -93,7 +93,7 @@ def pose_model_resources(model: str, package: Path | None = None, cache: Path | 
         return None
     source = shipped_heavy()
     try:
-        _atomic_copy(source, target)
+        atomic_copy(source, target)
         return None
     except OSError as e:
         first = e
@@ -132,20 +132,6 @@ def mediapipe_resources(root: Path | None) -> Iterator[None]:
         yield
     finally:
         solution_base.resource_util, pose._download_oss_pose_landmark_model = real, download
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    """``source`` copied to ``target``: written beside it, then renamed over it (readers see the
-    old file or the new one; a failed copy leaves nothing behind)."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, name)
-        os.chmod(name, 0o644)
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 def _tree_name(package: Path) -> str:
