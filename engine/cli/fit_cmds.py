@@ -187,7 +187,7 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
                                 f"{count or 'all'} views")
             for name in ("scene", "found", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "px", "s", "world"):
                 table.add_column(name, no_wrap=True)
-            keys = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+            keys = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
             for r in result["scenes"]:
                 table.add_row(r["scene"], f"{r['found']}/{r['views']}", *(f"{r[k]:.1f}" for k in keys),
                               f"{r['residual_px']:.1f}", f"{r['seconds']:.1f}", f"{r['unit']} {r['up_axis']}")
@@ -222,7 +222,8 @@ def _print_table(result: dict, count: int | None) -> None:
     names = ("scene", "views", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "PA body", "PA hands", "res. px", "s")
     for name in names + (("mIoU", "surf. mm") if quality else ()):
         table.add_column(name, no_wrap=True)
-    errors = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "pa_mpvpe_body_mm", "pa_mpvpe_hands_mm")
+    errors = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "pa_mpvpe_body_mm",
+              "pa_mpvpe_hands_mm")
     extra = lambda r: (f"{r.get('seg_miou', math.nan):.3f}", f"{r.get('surface_error_mm', math.nan):.1f}") if quality else ()  # noqa: E731
     for r in result["scenes"]:
         table.add_row(r["scene"], str(r["views"]), *(f"{r[k]:.1f}" for k in errors), f"{r['residual_px']:.2f}",

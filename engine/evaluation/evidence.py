@@ -1,11 +1,12 @@
 """``diffproxy evaluate --proxies none`` and ``--proxies model``: run the product's path on
 rendered scenes (the detector on the renders, the fit to its landmarks and masks, and with a
 generator loaded in the ``Reconstructor``, to the proxies it samples) and score the bodies
-against the scenes' ground truth (MPVPE, PA-MPVPE, MPJPE, PA-MPJPE in mm: the keys of the
-proxy evaluation); with a generator also the sampled proxies against the exact ones in the
-same crops (``seg_miou``, ``surface_error_mm``). A scene's world is known (metres, Z up) and is given to the fit; the units and
-up axis that footage would get (found from the person) are reported beside (``world_found``:
-scenes where that gives metres and +Z)."""
+against the scenes' ground truth (MPVPE, PA-MPVPE, and MPJPE, PA-MPJPE on the body model's 33
+keypoints, in mm: the keys of the proxy evaluation); with a generator also the sampled proxies
+against the exact ones in the same crops (``seg_miou``, ``surface_error_mm``). A scene's world
+is known (metres, Z up) and is given to the fit; the units and up axis that footage would get
+(found from the person) are reported beside (``world_found``: scenes where that gives metres
+and +Z)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from engine.io.scene import read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
 from engine.pipeline.world import WorldFrame
 
-METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+METRICS = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 
 
 def score_scene(folder: Path, rec, num_views: int | None) -> dict:
@@ -49,7 +50,8 @@ def score_scene(folder: Path, rec, num_views: int | None) -> dict:
     v, k = to_user(out.vertices), to_user(out.keypoints)
     row = {"scene": Path(folder).name, "views": n, "found": sum(d is not None for d in result.detections),
            "mpvpe_mm": float(mpvpe(v, gt["vertices"])), "pa_mpvpe_mm": float(pa_mpvpe(v, gt["vertices"])),
-           "mpjpe_mm": float(mpjpe(k, gt["keypoints"])), "pa_mpjpe_mm": float(pa_mpjpe(k, gt["keypoints"])),
+           "keypoint_mpjpe_mm": float(mpjpe(k, gt["keypoints"])),
+           "keypoint_pa_mpjpe_mm": float(pa_mpjpe(k, gt["keypoints"])),
            "residual_px": float(np.nanmedian(result.keypoint_reprojection_px)), "seconds": seconds,
            "seconds_detect": seconds_detect, "seconds_fit": result.timings["fit_s"], **found.record()}
     if rec.generator is not None:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SERIES = {"mpvpe_mm": ("MPVPE", (31, 119, 180)), "pa_mpvpe_mm": ("PA-MPVPE", (255, 127, 14)),
-          "mpjpe_mm": ("MPJPE", (44, 160, 44)), "pa_mpjpe_mm": ("PA-MPJPE", (214, 39, 40))}
+          "keypoint_mpjpe_mm": ("MPJPE", (44, 160, 44)), "keypoint_pa_mpjpe_mm": ("PA-MPJPE", (214, 39, 40))}
 
 
 def plot_error_vs_views(summaries: list[dict], path: Path, title: str = "") -> Path:

@@ -8,7 +8,9 @@ With ``hand_crops`` N, the oracle adds up to N hand crops with exact proxies as 
 (``engine.evaluation.corrupt``) aggregated by the paper's rule (``engine.proxy.aggregate_samples``);
 ``uniform_weights`` then keeps the aggregated seg and UV but weighs every foreground pixel 1,
 the ablation that shows what the uncertainty weights are worth. Errors against the scene's
-ground truth: MPJPE and PA-MPJPE on the 33 keypoints, MPVPE and PA-MPVPE on the vertices (mm),
+ground truth: MPJPE and PA-MPJPE on the body model's 33 named keypoints, the same for every model
+(``keypoint_mpjpe_mm``, ``keypoint_pa_mpjpe_mm``; a reconstruction's ``mpjpe_mm`` is on its
+joints, ``engine.pipeline.report``), MPVPE and PA-MPVPE on the vertices (mm),
 and PA-MPVPE's vertex errors split between the hands (palms and fingers) and the rest.
 A scene whose proxies give nothing to fit, or that cannot be read at all (a damaged file), is
 reported (``error``, counted in ``failed``, listed in ``failed_scenes`` with the reason) and left
@@ -38,7 +40,7 @@ from engine.proxy import PART_ID, BodyCache, BodyProxy, PartTable, aggregate_sam
 from engine.proxy.parts import HAND_PARTS
 from engine.proxy.oracle_crops import oracle_hand_crops
 
-METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+METRICS = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 REGION_METRICS = ("pa_mpvpe_body_mm", "pa_mpvpe_hands_mm")  # PA-MPVPE's vertices without / on the hands
 PROXY_METRICS = ("seg_miou", "surface_error_mm", "surface_valid", "sample_seconds", "fit_seconds")
 
@@ -150,7 +152,7 @@ def scene_errors(result: FitResult, gt: dict[str, np.ndarray], part_table: PartT
     gt_v = torch.as_tensor(gt["vertices"], dtype=torch.float64)[None]
     if gt_v.shape != pred_v.shape:
         raise InputError(f"gt.vertices: {gt_v.shape[1]} vertices, the fitted body model has {pred_v.shape[1]}")
-    errors = {"mpjpe_mm": mpjpe(pred_k, gt_k).item(), "pa_mpjpe_mm": pa_mpjpe(pred_k, gt_k).item(),
+    errors = {"keypoint_mpjpe_mm": mpjpe(pred_k, gt_k).item(), "keypoint_pa_mpjpe_mm": pa_mpjpe(pred_k, gt_k).item(),
               "mpvpe_mm": mpvpe(pred_v, gt_v).item(), "pa_mpvpe_mm": pa_mpvpe(pred_v, gt_v).item()}
     if part_table is not None:
         hand_parts = torch.tensor([PART_ID[name] for name in HAND_PARTS])

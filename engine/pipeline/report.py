@@ -69,7 +69,9 @@ def _nan(fn, x, axis=None):
 
 
 def ground_truth(input_dir: Path, result, rec) -> dict:
-    """Errors against a rendered scene's ground truth (same body model), else nothing."""
+    """Errors against a rendered scene's ground truth (same body model), else nothing: MPVPE on
+    the vertices and MPJPE on the body model's joints (``evaluate``'s MPJPE is on the 33
+    keypoints: ``keypoint_mpjpe_mm``)."""
     import torch
 
     from engine.io.scene import read_scene

@@ -208,8 +208,8 @@ def test_evaluate_with_model_proxies(one_scene, overfit):
                                       "--steps", "4", "--samples", "2", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
-    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes", "seg_miou",
-                "surface_error_mm"):
+    for key in ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes",
+                "seg_miou", "surface_error_mm"):
         assert key in summary
     assert summary["seg_miou"] >= 0.9 and summary["surface_error_mm"] < 20 and summary["samples"] == 2
     assert summary["proxies"] == "model-only"  # the summary says what the command line said

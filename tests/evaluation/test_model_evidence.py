@@ -36,7 +36,7 @@ def test_evaluate_model_scores_the_fit_and_the_proxies(held_out, conditioned_che
     s = json.loads(result.output.strip().splitlines()[-1])
     assert s["proxies"] == "model" and s["scenes"] == 1 and s["samples"] == 2 and s["evidence_channels"] == 21
     assert s["uniform_weights"] is False
-    for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "seg_miou", "surface_error_mm", "seconds_proxies"):
+    for key in ("mpvpe_mm", "pa_mpvpe_mm", "keypoint_mpjpe_mm", "seg_miou", "surface_error_mm", "seconds_proxies"):
         assert key in s, key
     assert 0 <= s["seg_miou"] <= 1 and s["seconds_proxies"] > 0
     assert s["mpvpe_mm"] < 300  # a random model's proxies weigh in, but the landmarks still hold the body

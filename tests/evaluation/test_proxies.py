@@ -63,7 +63,7 @@ def test_evaluate_gt_proxies(dataset, recorded_fit):
     result = evaluate(dataset[0], EvalConfig(num_views=3))
     s = result["summary"]
     assert s["scenes"] == 2 and s["views"] == 3 and len(result["scenes"]) == 2
-    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"):
+    for key in ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"):
         assert 0 < s[key] < 80  # 48 px views and capped iterations: coarse, but on the body
     for row in result["scenes"]:  # the split of PA-MPVPE's vertices: hands and the rest
         assert min(row["pa_mpvpe_body_mm"], row["pa_mpvpe_hands_mm"]) < row["pa_mpvpe_mm"] \
@@ -113,7 +113,7 @@ def test_cli_evaluate_json_and_plot(dataset, recorded_fit, tmp_path):
                                    "--json", "--set", "body_iters=7"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes"):
+    for key in ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes"):
         assert math.isfinite(out[key])
     assert [s["views"] for s in out["sweep"]] == [1, 2, 4] and out["scenes"] == 2
     assert recorded_fit[-1][1].body_iters == 7
@@ -194,7 +194,7 @@ def test_real_fit_gives_finite_metrics(dataset):
     fast = FitOptions(max_per_part=8, global_iters=10, body_iters=10, lm_iters=2)
     result = evaluate(dataset[0], EvalConfig(num_views=4, max_scenes=1, options=fast))
     s = result["summary"]
-    assert all(math.isfinite(s[k]) for k in ("mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
+    assert all(math.isfinite(s[k]) for k in ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm"))
     assert s["mpvpe_mm"] < 300
 
 
@@ -228,7 +228,7 @@ def test_parallel_scenes_give_the_same_rows(dataset):
     assert [r["scene"] for r in two["scenes"]] == [r["scene"] for r in one["scenes"]]
     for a, b in zip(one["scenes"], two["scenes"]):
         assert (b["views"], b["correspondences"], b["init"]) == (a["views"], a["correspondences"], a["init"])
-        for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "residual_px"):
+        for key in ("mpvpe_mm", "pa_mpvpe_mm", "keypoint_mpjpe_mm", "residual_px"):
             assert b[key] == pytest.approx(a[key], rel=1e-3)  # not bit for bit across processes (5e-6 seen)
     s = two["summary"]
     assert s["jobs"] == 2 and s["wall_seconds_per_scene"] > 0 and math.isfinite(s["seconds_per_scene"])

@@ -49,7 +49,7 @@ def test_evaluate_none_scores_the_footage_path_on_a_render(held_out):
     result = evaluate_evidence(held_out, Reconstructor.from_pretrained(), num_views=4)
     row, summary = result["scenes"][0], result["summary"]
     assert summary["scenes"] == 1 and summary["failed"] == 0 and row["found"] >= 3
-    for key in ("mpvpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "pa_mpjpe_mm"):
+    for key in ("mpvpe_mm", "pa_mpvpe_mm", "keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm"):
         assert 0 < summary[key] < 120, (key, summary[key])  # a standing person, 4 views, 384 px
     assert row["residual_px"] < 6
 
