@@ -163,6 +163,6 @@ def write_body_fit(folder, body, params, world, frames=None, fps: float = 30.0):
                           calibration=Calibration([cam], folder / "cameras.json", "json"),
                           vertices=out.vertices.double().numpy(), joints=out.joints.double().numpy(),
                           landmarks=out.keypoints.double().numpy(), landmark_names=body.keypoint_names,
-                          keypoint_reprojection_px=np.zeros((T, 1)), mask_iou=np.ones((T, 1)), notes=[], timings={})
+                          landmark_reprojection_px=np.zeros((T, 1)), mask_iou=np.ones((T, 1)), notes=[], timings={})
     write_reconstruction(folder, rec, body, build_part_table(body), {})
     return folder

@@ -130,7 +130,7 @@ def _print(s: dict, out: Path) -> None:
     inside = s.get("all_cameras_openpose_error_px_per_view", {})
     for i, cam in enumerate(s["cameras"]):
         rows = [r for r in held if r["camera"] == cam]
-        table.add_row(cam, f"{s['keypoint_reprojection_px_per_view'][i]:.1f}", f"{s['mask_iou_per_view'][i]:.2f}",
+        table.add_row(cam, f"{s['landmark_reprojection_px_per_view'][i]:.1f}", f"{s['mask_iou_per_view'][i]:.2f}",
                       f"{inside.get(cam, float('nan')):.1f}",
                       f"{np.median([r['median_px'] for r in rows]):.1f}" if rows else "-",
                       f"{np.median([r['median_pct'] for r in rows]):.2f}" if rows else "-",

@@ -103,7 +103,7 @@ def reconstruct(
         note(n)
     fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731  (None: no mask, e.g. --keypoints)
     say(f"{summary['frames']} frame(s), {summary['views']} views in {summary['seconds_total']:.1f} s: "
-        f"landmarks {fmt(summary['keypoint_reprojection_px'], '.1f')} px off (median), mask IoU "
+        f"landmarks {fmt(summary['landmark_reprojection_px'], '.1f')} px off (median), mask IoU "
         f"{fmt(summary['mask_iou'], '.2f')}; world: {summary['unit']}, up {summary['up_axis']}; wrote {out}")
     for problem in summary["problems"]:
         error(problem)

@@ -52,7 +52,7 @@ def score_scene(folder: Path, rec, num_views: int | None) -> dict:
            "mpvpe_mm": float(mpvpe(v, gt["vertices"])), "pa_mpvpe_mm": float(pa_mpvpe(v, gt["vertices"])),
            "keypoint_mpjpe_mm": float(mpjpe(k, gt["keypoints"])),
            "keypoint_pa_mpjpe_mm": float(pa_mpjpe(k, gt["keypoints"])),
-           "residual_px": float(np.nanmedian(result.keypoint_reprojection_px)), "seconds": seconds,
+           "residual_px": float(np.nanmedian(result.landmark_reprojection_px)), "seconds": seconds,
            "seconds_detect": seconds_detect, "seconds_fit": result.timings["fit_s"], **found.record()}
     if rec.generator is not None:
         row.update(proxy_quality(result.proxies, scene, rec.body))

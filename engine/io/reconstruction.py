@@ -73,7 +73,7 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
     arrays = {"vertices": w.points_to_user(rec.vertices), "joints": w.points_to_user(rec.joints),
               LANDMARKS: w.points_to_user(rec.landmarks), "faces": body.faces.cpu().numpy().astype(np.int32),
               "vertex_part": part_table.vertex_part.cpu().numpy().astype(np.uint8),
-              "residual_px": rec.keypoint_reprojection_px, "mask_iou": rec.mask_iou,
+              "residual_px": rec.landmark_reprojection_px, "mask_iou": rec.mask_iou,
               "frames": np.asarray(rec.frames, np.int64), "fps": np.asarray(rec.fps, np.float64),
               "uv_coords": body.uv_coords.cpu().numpy().astype(np.float32),
               "uv_faces": body.uv_faces.cpu().numpy().astype(np.int32)}
@@ -97,7 +97,7 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
         "world": w.record(), "frames": list(rec.frames), "fps": rec.fps,
         "rig": ({"rest_shape_frame": rec.frames[0],
                  "vertex_error_max": float(rig["rig_vertex_error"].max())} if rig else None),
-        "views": [{"name": n, "residual_px": _quiet(np.nanmedian, rec.keypoint_reprojection_px[:, i]),
+        "views": [{"name": n, "residual_px": _quiet(np.nanmedian, rec.landmark_reprojection_px[:, i]),
                    "mask_iou": _quiet(np.nanmean, rec.mask_iou[:, i])} for i, n in enumerate(rec.cameras)],
         "notes": rec.notes, "timings": rec.timings, "meta": summary, "files": dict(layout.files),
     }
@@ -231,6 +231,6 @@ def _overlay(rec, body, part_table, t: int, v: int, image: np.ndarray, height: i
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default(size=max(11, height // 45))
     draw.text((4, 4), font=font,
-              text=f"{rec.cameras[v]} frame {rec.frames[t]}  {rec.keypoint_reprojection_px[t, v]:.1f} px  "
+              text=f"{rec.cameras[v]} frame {rec.frames[t]}  {rec.landmark_reprojection_px[t, v]:.1f} px  "
                    f"IoU {rec.mask_iou[t, v]:.2f}", fill=(255, 255, 255))
     return np.asarray(img)

@@ -45,7 +45,7 @@ class FrameResult:
     fit: FitResult  # engine frame
     detections: list  # per view: Detection or None
     used_views: list[str]
-    keypoint_reprojection_px: np.ndarray  # (N,) median landmark error per view, NaN where unused
+    landmark_reprojection_px: np.ndarray  # (N,) median landmark error per view, NaN where unused
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
     disagreeing: tuple[int, int] = (0, 0)  # landmark observations dropped, left/right swaps undone

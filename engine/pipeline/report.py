@@ -28,7 +28,7 @@ def far_off(result) -> list[str]:
     ratios = []
     for t, dets in enumerate(result.detections):
         for v, d in enumerate(dets):
-            px = result.keypoint_reprojection_px[t, v]
+            px = result.landmark_reprojection_px[t, v]
             if d is not None and np.isfinite(px) and d.height > 0:
                 ratios.append(px / d.height)
     centre = result.world.points_to_user(result.vertices.mean(1)).mean(0)
@@ -47,13 +47,13 @@ def far_off(result) -> list[str]:
 
 
 def summary(result, t_start: float) -> dict:
-    px = result.keypoint_reprojection_px
+    px = result.landmark_reprojection_px
     return {"frames": len(result.frames), "views": len(result.cameras), "cameras": result.cameras,
             "fps": result.fps, "seconds_detect": result.timings["seconds_detect"],
             "seconds_proxies": result.timings["seconds_proxies"], "seconds_fit": result.timings["seconds_fit"],
             "seconds_per_frame": (time.perf_counter() - t_start) / len(result.frames),
-            "keypoint_reprojection_px": _nan(np.nanmedian, _nan(np.nanmedian, px, axis=0)),
-            "keypoint_reprojection_px_per_view": list(_nan(np.nanmedian, px, axis=0)),
+            "landmark_reprojection_px": _nan(np.nanmedian, _nan(np.nanmedian, px, axis=0)),
+            "landmark_reprojection_px_per_view": list(_nan(np.nanmedian, px, axis=0)),
             "mask_iou": _nan(np.nanmean, result.mask_iou),
             "mask_iou_per_view": list(_nan(np.nanmean, result.mask_iou, axis=0)),
             **result.world.record(), "notes": result.notes}

@@ -37,7 +37,7 @@ class Reconstruction:
     vertices: np.ndarray  # (T, V, 3) engine frame
     joints: np.ndarray  # (T, J, 3)
     landmarks: np.ndarray  # (T, L, 3)
-    keypoint_reprojection_px: np.ndarray  # (T, N) median landmark error, NaN where no person
+    landmark_reprojection_px: np.ndarray  # (T, N) median landmark error, NaN where no person
     mask_iou: np.ndarray  # (T, N)
     detections: list[list]  # (T, N) Detection or None
     timings: dict[str, float]
@@ -194,7 +194,7 @@ def _refine_cameras(rec: Reconstructor, images, calibration: Calibration, world,
         given, world = rec(images, calibration, world=world, detections=detections)
     with _options(rec, refine_cameras=True):
         refined, world = rec(images, calibration, world=world, detections=detections)
-    before, after = (float(np.nanmedian(r.keypoint_reprojection_px)) for r in (given, refined))
+    before, after = (float(np.nanmedian(r.landmark_reprojection_px)) for r in (given, refined))
     if not after < before - 0.25:
         return given, world, calibration, (
             f"--refine-cameras: the refined cameras did not bring the landmarks closer on the first frame "

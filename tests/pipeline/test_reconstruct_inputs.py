@@ -486,7 +486,7 @@ def test_full_run_on_the_four_cameras(all_four):
     summary, out = all_four
     report = assert_outputs(out, CAMERAS)
     assert summary["frames"] == 1 and summary["views"] == 4
-    assert report["keypoint_reprojection_px"] < 25, report["keypoint_reprojection_px_per_view"]
+    assert report["landmark_reprojection_px"] < 25, report["landmark_reprojection_px_per_view"]
     assert report["mask_iou"] > 0.5, report["mask_iou_per_view"]
     # cam01/cam02 are 1080 wide, calibrated at 1088: within 1% of the aspect, rescaled with a note
     for cam in ("cam01", "cam02"):
@@ -500,9 +500,9 @@ def test_one_view_without_person(one_without_person):
     assert summary["frames"] == 1  # the common range of 1 and 2 frames
     assert "no person found in cam02: fitting without it" in report["notes"]
     assert not any("fewer than two views" in n for n in report["notes"])
-    per_view = report["keypoint_reprojection_px_per_view"]
+    per_view = report["landmark_reprojection_px_per_view"]
     assert per_view[1] is None  # strict JSON: no NaN
-    assert np.isfinite(report["keypoint_reprojection_px"]) and report["keypoint_reprojection_px"] < 25
+    assert np.isfinite(report["landmark_reprojection_px"]) and report["landmark_reprojection_px"] < 25
 
 
 def test_capture_notes_reach_the_report(one_without_person):
@@ -517,6 +517,6 @@ def test_single_view_reconstructs_with_a_note(single_view):
     report = assert_outputs(out, ("cam03", "cam04"))
     assert "no person found in cam04: fitting without it" in report["notes"]
     assert "fewer than two views show the person: depth and scale come from the body prior" in report["notes"]
-    assert np.isfinite(report["keypoint_reprojection_px"])
+    assert np.isfinite(report["landmark_reprojection_px"])
     with np.load(out / "fit.npz") as z:
         assert np.isfinite(z["vertices"]).all()

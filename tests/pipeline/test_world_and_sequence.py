@@ -48,7 +48,7 @@ def test_millimetres_and_y_up_reconstruct_to_the_same_body(tmp_path, reconstruct
     back = vb @ M / 1000.0  # the Y-up millimetres back in the lab's frame
     assert np.median(np.linalg.norm(back - va, axis=1)) < 0.01  # the same body within 1 cm
     # float32 fits of the two frames end within a pixel or two of each other
-    assert abs(a["keypoint_reprojection_px"] - b["keypoint_reprojection_px"]) < 2.0
+    assert abs(a["landmark_reprojection_px"] - b["landmark_reprojection_px"]) < 2.0
     record = json.loads((tmp_path / "mm" / "fit.json").read_text())
     assert record["world"]["up_axis"] == "+Y" and record["cameras"][0]["name"] == "cam01"
     np.testing.assert_allclose(record["cameras"][2]["t_cam_world"], moved.cameras[2].t_cam_world, atol=1e-9)
@@ -125,7 +125,7 @@ def test_a_sequence_keeps_each_frames_own_body(tmp_path, reconstructor):
     # frame 0 of the sequence is frame 0 fitted alone (10 frames apart, the 1-frame filter leaves
     # it), but for the one shape and scale the sequence keeps (the frames' mean: about 1 cm here)
     assert np.median(np.linalg.norm(z["vertices"][0] - z1["vertices"], axis=1)) < 0.02
-    assert s["frames"] == 3 and s["keypoint_reprojection_px"] < 20
+    assert s["frames"] == 3 and s["landmark_reprojection_px"] < 20
 
 
 def test_the_rig_skins_its_rest_mesh_into_the_fitted_vertices(tmp_path, anny64):
@@ -183,7 +183,7 @@ def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
     for refine in (False, True):
         runs[refine] = run_reconstruction(EXAMPLE / "videos", tmp_path / str(refine), tmp_path / "bumped.json", "0",
                                           quiet=True, reconstructor=reconstructor, refine_cameras=refine)
-    before, after = (runs[r]["keypoint_reprojection_px_per_view"][2] for r in (False, True))
+    before, after = (runs[r]["landmark_reprojection_px_per_view"][2] for r in (False, True))
     assert after < before - 3, (before, after)
     for given, refined in zip(cams, json.loads((tmp_path / "True" / "fit.json").read_text())["cameras"]):
         R = torch.tensor(refined["R_cam_world"], dtype=torch.float64)
@@ -209,7 +209,7 @@ def test_openpose_keypoints_instead_of_mediapipe(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["frames"] == 2 and summary["mask_iou"] is None
-    assert summary["keypoint_reprojection_px"] < 20  # the person, not a bystander
+    assert summary["landmark_reprojection_px"] < 20  # the person, not a bystander
     assert (tmp_path / "kp" / "keypoints" / "frame_000010.npz").exists()
 
 
@@ -254,7 +254,7 @@ def test_refine_cameras_kept_as_calibrated_scores_at_the_images_sizes(tmp_path, 
     assert any("the calibration is kept" in n for n in kept["notes"]), kept["notes"]
     cams = json.loads((tmp_path / "kept" / "fit.json").read_text())["cameras"]
     assert [c["width"] for c in cams] == [1080, 1080, 1088, 1088]
-    np.testing.assert_allclose(kept["keypoint_reprojection_px_per_view"], plain["keypoint_reprojection_px_per_view"],
+    np.testing.assert_allclose(kept["landmark_reprojection_px_per_view"], plain["landmark_reprojection_px_per_view"],
                                atol=0.05)
 
 
