@@ -1,7 +1,7 @@
 """Procedural body poses and shapes for the synthetic scenes (no motion-capture data).
 
 A pose comes from a family template (standing, walking, sitting, ...) with random
-variation, written as anatomical joint angles (``synth.pose_limits``), clamped to per-joint
+variation, written as anatomical joint angles (``engine.body.joint_limits``), clamped to per-joint
 limits, plus a finger style per hand. ``synth.pose_rig`` turns it into the body model's
 ``body_pose``; a cheap capsule test rejects poses with a limb through the body, and the
 sampler draws again (up to ``max_attempts``, keeping the best).
@@ -26,9 +26,9 @@ import numpy as np
 import roma
 import torch
 
+from engine.body.joint_limits import FINGER_CURL_LIMITS, JOINTS, SPREAD_LIMITS, THUMB_CURL_LIMITS, limits
 from engine.errors import InputError
 from synth.checks import check_number, check_weights
-from synth.pose_limits import FINGER_CURL_LIMITS, JOINTS, SPREAD_LIMITS, THUMB_CURL_LIMITS, limits
 from synth.pose_rig import capsule_penetration, euler_xyz, rig_for
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _u(rng, lo, hi) -> float:
     return float(rng.uniform(lo, hi))
 
 
-# --- family templates: anatomical angles (see synth.pose_limits), degrees ---------------
+# --- family templates: anatomical angles (see engine.body.joint_limits), degrees ---------
 def _base(rng) -> tuple[dict, float]:
     """Relaxed upright: arms hanging, small spine/neck/head rotations. Returns (angles, tilt)."""
     a = {j: np.zeros(3) for j in JOINTS}
@@ -357,7 +357,7 @@ def _hand(rng, style: str) -> list[list[float]]:
 
 # --- sampling ---------------------------------------------------------------------------
 def clamp_angles(angles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Clip every anatomical angle to its joint's limits (synth.pose_limits.ANATOMY)."""
+    """Clip every anatomical angle to its joint's limits (engine.body.joint_limits.ANATOMY)."""
     return {j: np.clip(angles[j], *np.array(limits(j), dtype=float).T) for j in JOINTS}
 
 

@@ -20,9 +20,8 @@ import numpy as np
 import roma
 import torch
 
+from engine.body.joint_limits import ANATOMY, FINGERS, JOINTS, base_joint
 from engine.errors import InputError
-from synth.pose_limits import (ANATOMY, ARM_BONES, BONES, FINGER_BONES, HEAD_EXTENSION, JOINTS, SEGMENTS,
-                               base_joint)
 
 _RIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PENETRATION_DEPTH = 0.6  # a vertex counts when closer to a foreign capsule's axis than this x its radius
@@ -31,6 +30,48 @@ STRAIGHT_ARM_DEG = 10.0  # a rest elbow bent less than this is straight: its hin
 # walk cycle's rotations of Anny's spine bones, which are close to it, use it on models
 # without Anny's rest frames.
 UPRIGHT_BONE_FRAME = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+
+# --- the rig's own per-model tables (the joint limits and their bones: BodyModel.joint_limits) ---
+# Per side: (shoulder bone, elbow bone, wrist bone) of the arm whose rest direction is
+# turned into the neutral hanging arm (Anny rests in an A-pose with bent elbows).
+# SMPL-X rests in a T-pose with straight arms (its elbow hinge is then taken as the one
+# that bends the forearm forward).
+ARM_BONES = {"anny": {s: (f"upperarm01.{s.upper()}", f"lowerarm01.{s.upper()}", f"wrist.{s.upper()}")
+                      for s in ("l", "r")},
+             "smplx": {s: (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+                       for s, side in (("l", "left"), ("r", "right"))}}
+# Capsules of the self-intersection check: name -> (start joint, end joint, skinned bones).
+# A bone's skin belongs to the first segment listing a prefix of its name (without the side).
+SEGMENTS = {
+    "anny": {
+        "torso_low": ("spine05", "spine02", ("root", "pelvis", "spine05", "spine04", "spine03")),
+        "torso_high": ("spine02", "neck01", ("spine02", "spine01", "clavicle", "shoulder01")),
+        "head": ("neck01", "head", ("neck", "head", "eye")),
+        **{f"{n}_{s}": (f"{a}.{S}", f"{b}.{S}", tuple(f"{m}" for m in members)) for s, S in (("l", "L"), ("r", "R"))
+           for n, a, b, members in (
+               ("upperarm", "upperarm01", "lowerarm01", ("upperarm",)),
+               ("forearm", "lowerarm01", "wrist", ("lowerarm",)),
+               ("hand", "wrist", "finger3-1", ("wrist", "finger", "metacarpal")),
+               ("thigh", "upperleg01", "lowerleg01", ("upperleg",)),
+               ("shin", "lowerleg01", "foot", ("lowerleg",)),
+               ("foot", "foot", "toe3-1", ("foot", "toe")))},
+    },
+    "smplx": {
+        "torso_low": ("spine1", "spine3", ("pelvis", "spine1", "spine2")),
+        "torso_high": ("spine3", "neck", ("spine3", "collar")),
+        "head": ("neck", "head", ("neck", "head", "jaw", "eye")),
+        **{f"{n}_{s}": (f"{side}_{a}", f"{side}_{b}", members) for s, side in (("l", "left"), ("r", "right"))
+           for n, a, b, members in (
+               ("upperarm", "shoulder", "elbow", ("shoulder",)),
+               ("forearm", "elbow", "wrist", ("elbow",)),
+               ("hand", "wrist", "middle1", ("wrist",) + FINGERS),
+               ("thigh", "hip", "knee", ("hip",)),
+               ("shin", "knee", "ankle", ("knee",)),
+               ("foot", "ankle", "foot", ("ankle", "foot")))},
+    },
+}
+# The head capsule runs from neck01 to the head joint and on by this factor (the skull).
+HEAD_EXTENSION = 2.5
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -87,8 +128,9 @@ class PoseRig:
     """Per-model tables in bone indices: neutral offsets G, finger axes, capsules."""
 
     def __init__(self, body):
-        if body.name not in BONES:
-            raise InputError(f"body model: the pose sampler supports {sorted(BONES)}, got '{body.name}'")
+        limits = body.joint_limits()
+        if limits.bones is None or body.name not in SEGMENTS:
+            raise InputError(f"body model: the pose sampler supports {sorted(SEGMENTS)}, got '{body.name}'")
         names = list(body.joint_names)
         self.index = {n: i for i, n in enumerate(names)}
         self.model = body.name
@@ -102,9 +144,9 @@ class PoseRig:
         self.rest_frames = None if transforms is None else transforms[0, :, :3, :3].double().cpu().numpy()
         C = getattr(body, "to_canonical", None)  # the frame of the model's pose parameters
         self.to_canonical = np.eye(3) if C is None else C.double().cpu().numpy()
-        self.joint_bones = {j: [self.index[b] for b in BONES[body.name][j]] for j in JOINTS}
+        self.joint_bones = {j: [self.index[b] for b in limits.bones[j]] for j in JOINTS}
         self.G = self._neutral_offsets(body.name, J)
-        self.fingers = {s: self._finger_axes(body.name, J, s) for s in ("l", "r")}
+        self.fingers = {s: self._finger_axes(body.name, limits.finger_bones[s], J, s) for s in ("l", "r")}
         self._capsules(body)
 
     def _neutral_offsets(self, model: str, J: np.ndarray) -> np.ndarray:
@@ -124,9 +166,10 @@ class PoseRig:
             G[i] = own.get(i, G[p] if p >= 0 else np.eye(3))
         return G
 
-    def _finger_axes(self, model: str, J: np.ndarray, side: str):
-        """Per finger: bone indices (3,), curl axes (3, 3) and spread axis (3,) in rest coordinates."""
-        bones = [[self.index[b] for b in finger] for finger in FINGER_BONES[model][side]]
+    def _finger_axes(self, model: str, fingers, J: np.ndarray, side: str):
+        """Per finger (``fingers``: its bones, thumb to pinky): bone indices (3,), curl axes (3, 3)
+        and spread axis (3,) in rest coordinates."""
+        bones = [[self.index[b] for b in finger] for finger in fingers]
         wrist = J[self.index[ARM_BONES[model][side][2]]]
         hand_dir = _unit(J[bones[2][0]] - wrist)  # towards the middle knuckle
         across = J[bones[1][0]] - J[bones[4][0]]  # pinky -> index knuckle

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 import roma
 import torch
 
+from engine.body.joint_limits import JointLimits
 from engine.errors import InputError, check_finite, check_shape
 
 
@@ -139,6 +140,11 @@ class BodyModel(torch.nn.Module):
 
     def default_shape(self) -> torch.Tensor:
         return torch.zeros(len(self.shape_names), dtype=self.dtype, device=self.device)
+
+    def joint_limits(self) -> JointLimits:
+        """The model's joint limits: the fit's rotation bound per pose bone and the pose
+        sampler's anatomical ranges on its bones (``joint_limits.py``)."""
+        return JointLimits(self.name, tuple(self.pose_joint_names))
 
     def neutral_params(self, batch_size: int = 1, rot_dim: int = 3) -> BodyParams:
         """Rest pose, default shape, at the origin, unit scale."""

@@ -32,6 +32,7 @@ from engine.body import BodyModel
 from engine.errors import InputError
 from engine.evaluation.corrupt import corrupt_proxies
 from engine.fitting.fit import fit
+from engine.fitting.observations import Observations
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 from engine.geometry.camera import Cameras
 from engine.io.scene import Scene, dataset_smplx_model, read_scene, scene_folders
@@ -164,7 +165,7 @@ def scene_errors(result: FitResult, gt: dict[str, np.ndarray], part_table: PartT
 
 def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOptions) -> tuple[FitResult, float]:
     t0 = time.perf_counter()
-    result = fit(views, body, proxy, options)
+    result = fit(Observations(proxies=views, body_proxy=proxy), body, options)
     return result, time.perf_counter() - t0
 
 

@@ -1,7 +1,9 @@
-"""Fitting a body model to dense multi-view proxies."""
+"""Fitting a body model to what the views show: ``fit(observations, body, options)``."""
 
 from engine.fitting.correspondences import Correspondences, proxy_correspondences
 from engine.fitting.fit import fit
+from engine.fitting.observations import Observations
 from engine.fitting.types import FitOptions, FitResult, ProxyViews
 
-__all__ = ["Correspondences", "FitOptions", "FitResult", "ProxyViews", "fit", "proxy_correspondences"]
+__all__ = ["Correspondences", "FitOptions", "FitResult", "Observations", "ProxyViews", "fit",
+           "proxy_correspondences"]

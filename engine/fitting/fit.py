@@ -1,170 +1,46 @@
-"""Fit a body model to dense multi-view proxies, coarse to fine.
+"""The fit: ``fit(observations, body, options)`` poses and shapes a body model to what
+``observations`` hold (``observations.py``: any mix of landmarks, masks and dense proxies,
+with their cameras), under the priors of ``priors.py``.
 
-1. placement without a guess (``init.py``): rotation, translation, scale of the rest-pose
-   template from its torso correspondences;
-2. body: placement + pose of every bone but the hands' + shape, by L-BFGS at two wide
-   robust scales, then by Levenberg-Marquardt (``refine.py``, analytic Jacobian) at the
-   final one;
-3. hands: everything, fingers included (Levenberg-Marquardt), with the hand crops when the
-   views have some (``ProxyViews.hand_views``). A crop magnifies its hand up to 8x; its
-   residuals are measured in pixels of the body views' focal length, so that a crop pixel
-   does not outweigh a view pixel 64-fold, and the stages before see the body views only.
+Two schedules, chosen by the observations:
 
-Each stage minimises the robust (Geman-McClure), weighted reprojection error of the proxy
-surface points, plus a pose regulariser, per-bone angle limits, the finger-joint coupling
-and, for SMPL-X with the user's VPoser weights, VPoser's prior (``vposer.py``), and ends
-when the loss drops by less than ``rel_tol``. With ``refine_cameras`` the stages 2-3 also
-correct each camera's rotation, position and focal length, held near the calibration.
+- with landmarks (``landmark_fit.py``): a start from the triangulated landmarks (or a
+  previous frame's fit, ``init``), L-BFGS on landmarks, masks and proxies, then
+  Levenberg-Marquardt on the landmarks; tuned as ``FitOptions.for_landmarks()``;
+- proxies alone (``proxy_fit.py``): a start from the torso's correspondences, L-BFGS at two
+  wide robust scales, then Levenberg-Marquardt on the body and on the hands (with hand
+  crops); tuned as ``FitOptions.for_proxies()`` (= ``FitOptions()``).
+
+``options`` None takes the tuning of the schedule the observations choose.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import replace
 
-import torch
+from engine.body.base import BodyModel, BodyParams
+from engine.errors import InputError
+from engine.fitting.landmark_fit import fit_landmarks
+from engine.fitting.observations import Observations
+from engine.fitting.proxy_fit import fit_proxies
+from engine.fitting.types import FitOptions, FitResult
 
-from engine.body.base import BodyModel
-from engine.fitting.correspondences import Correspondences, proxy_correspondences
-from engine.fitting.init import TORSO_PARTS, initial_placement
-from engine.fitting.jacobian import SkinnedPoints
-from engine.fitting.refine import lm_stage
-from engine.fitting.variables import SCALE_PRIOR, Variables
-from engine.fitting.vposer import vposer_code, vposer_for
-from engine.fitting.objective import CameraDelta, angle_limits, pose_priors, reprojection
-from engine.fitting.types import FitOptions, FitResult, ProxyViews
-from engine.geometry.camera import Cameras
-from engine.proxy import BodyProxy, surface_points
-from engine.proxy.parts import PART_ID
 
-def fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: FitOptions = FitOptions()) -> FitResult:
+def fit(observations: Observations, body: BodyModel, options: FitOptions | None = None, *,
+        init: BodyParams | None = None) -> FitResult:
+    """The body fitted to ``observations``; ``init``: a previous frame's fit of the same person
+    to start from (landmarks only). ``body`` is not changed (a copy is converted to
+    ``options.dtype`` when it differs)."""
     t_start = time.perf_counter()
-    opt = options
-    dtype, device = opt.dtype, body.faces.device
-    if body.dtype != dtype:  # Module.to converts in place: convert a copy, never the caller's model
-        body = copy.deepcopy(body).to(dtype=dtype)
-    cams = views.cameras.to(dtype=dtype, device=device)
-    vposer = vposer_for(body, opt.vposer, dtype, device)
-    every = proxy_correspondences(views.seg.to(device), views.uv.to(device, dtype), proxy.lookup,
-                                  None if views.weight is None else views.weight.to(device, dtype),
-                                  max_per_part=opt.max_per_part, seed=opt.seed)
-    cams, every, zoom = _body_view_pixels(cams, every, views.body_views)
-    corr = every.select(every.view < views.body_views)
-    if len(corr) < 10:
-        raise ValueError(f"only {len(corr)} proxy pixels of the body views map onto the body: too few to fit")
-    timings = {"correspondences_s": time.perf_counter() - t_start}
-
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        rest = body(body.neutral_params(1).to(dtype=dtype, device=device))
-        template = surface_points(rest.vertices, body.faces, corr.face, corr.bary)[0]
-    torso = torch.isin(corr.part, torch.tensor([PART_ID[p] for p in TORSO_PARTS], device=device))
-    R, t, s, how = initial_placement(template, corr, torso, cams.subset(list(range(views.body_views))),
-                                     iters=opt.global_iters)
-    timings["init_s"] = time.perf_counter() - t0
-
-    var = Variables(body, R, t, s, dtype, device)
-    cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
-    limits = angle_limits(body.pose_joint_names, device, dtype)
-    losses: dict[str, list[float]] = {}
-    body_points = SkinnedPoints(body, corr.face, corr.bary)
-
-    def body_objective(sigma: float) -> torch.Tensor:
-        """The L-BFGS stages' loss: the body without the hands (so no finger prior)."""
-        data, _ = reprojection(body_points(var.params(hands=False))[None], corr, *_cameras(cams, cam_delta), sigma)
-        loss = data[0] + pose_priors(var.pose(False)[None], limits, opt.pose_prior, opt.limit_prior)[0]
-        loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1)
-        loss = loss + var.shape_penalty()
-        if vposer is not None:
-            loss = loss + opt.vposer_prior * vposer_code(vposer, var.pose(False)).square().sum()
-        if cam_delta is not None:
-            loss = loss + opt.camera_prior * cam_delta.prior() / max(len(corr), 1) * 10.0
-        return loss
-
-    # The robust scale is annealed: wide first, so limbs far from their pixels still pull
-    # (L-BFGS: gentle first-order steps while the pose is far off), then narrow, so that
-    # wrong proxy pixels stop pulling (Levenberg-Marquardt: converges in a few steps).
-    wide = [m * opt.robust_sigma_px for m in (16.0, 4.0)]
-    params = list(var.parameters()) + (list(cam_delta.parameters()) if cam_delta is not None else [])
-    t0 = time.perf_counter()
-    losses["body_lbfgs"] = []
-    for sigma in wide:
-        losses["body_lbfgs"] += _lbfgs(params, lambda: body_objective(sigma), opt.body_iters // len(wide),
-                                       opt.rel_tol)
-    timings["body_lbfgs_s"] = time.perf_counter() - t0
-    for name, hands, stage_corr in (("body", False, corr), ("hands", True, every)):
-        t0 = time.perf_counter()
-        losses[name] = lm_stage(var, cam_delta, stage_corr, cams, body, limits, opt, var.free_bones(hands),
-                                opt.robust_sigma_px, iters=opt.lm_iters, vposer=vposer)
-        timings[f"{name}_s"] = time.perf_counter() - t0
-
-    var.clamp_shape_()
-    with torch.no_grad():
-        params = var.params(True)
-        out = body(params)
-        K, Rc, tc = _cameras(cams, cam_delta)
-        _, sq = reprojection(surface_points(out.vertices, body.faces, every.face, every.bary), every, K, Rc, tc,
-                             opt.robust_sigma_px)
-        err = sq[0].sqrt()
-        n = len(cams)
-        wsum = torch.zeros(n, dtype=dtype, device=device).index_add_(0, every.view, every.weight)
-        residual = torch.zeros(n, dtype=dtype, device=device).index_add_(0, every.view, err * every.weight)
-        residual = residual / wsum.clamp(min=1e-9)
-        K = K.clone()
-        K[:, :2] /= zoom[:, None, None]
-    timings["total_s"] = time.perf_counter() - t_start
-    return FitResult(params=params.detach(), vertices=out.vertices[0], joints=out.joints[0],
-                     keypoints=out.keypoints[0], cameras=Cameras(K, Rc, tc, cams.widths, cams.heights),
-                     residual_px=residual / zoom, correspondences=len(every), init=how, stage_losses=losses,
-                     timings=timings)
-
-
-def _body_view_pixels(cams: Cameras, corr: Correspondences, body_views: int):
-    """Rescales the image plane of each hand crop (K's first two rows and its pixels) by
-    ``zoom`` = the body views' mean focal length / its own: the same projection, with
-    residuals in the body views' pixels. -> cameras, correspondences, zoom (N,)."""
-    zoom = torch.ones(len(cams), dtype=cams.K.dtype, device=cams.K.device)
-    if body_views == len(cams):
-        return cams, corr, zoom
-    focal = cams.K[:, 0, 0]
-    zoom[body_views:] = focal[:body_views].mean() / focal[body_views:]
-    K = cams.K.clone()
-    K[:, :2] *= zoom[:, None, None]
-    corr = replace(corr, xy_px=corr.xy_px * zoom[corr.view, None])
-    return Cameras(K, cams.R_cam_world, cams.t_cam_world, cams.widths, cams.heights), corr, zoom
-
-
-def _cameras(cams: Cameras, cam_delta: CameraDelta | None):
-    """K, R_cam_world, t_cam_world of the cameras as given, or as currently refined."""
-    K, R, t = cams.K, cams.R_cam_world, cams.t_cam_world
-    return (K, R, t) if cam_delta is None else cam_delta.apply(K, R, t)
-
-
-def _lbfgs(params, closure_loss, max_iters: int, rel_tol: float, round_iters: int = 15) -> list[float]:
-    """L-BFGS (strong Wolfe) in rounds of ``round_iters``; stops when a round improves the
-    loss by less than ``rel_tol`` (relative) or after ``max_iters`` iterations."""
-    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=round_iters, history_size=20,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
-
-    def closure():
-        optimizer.zero_grad()
-        loss = closure_loss()
-        loss.backward()
-        return loss
-
-    history = []
-    with torch.no_grad():
-        prev = float(closure_loss())
-    history.append(prev)
-    done = 0
-    while done < max_iters:
-        optimizer.step(closure)
-        done += round_iters
-        with torch.no_grad():
-            cur = float(closure_loss())
-        history.append(cur)
-        if prev - cur <= rel_tol * max(abs(prev), 1e-12):
-            break
-        prev = cur
-    return history
+    landmarks = observations.landmarks is not None
+    if options is None:
+        options = FitOptions.for_landmarks() if landmarks else FitOptions.for_proxies()
+    if init is not None and not landmarks:
+        raise InputError("init: a previous frame's fit starts the landmark schedule only; these observations "
+                         "hold proxies alone")
+    if body.dtype != options.dtype:  # Module.to converts in place: convert a copy, never the caller's model
+        body = copy.deepcopy(body).to(dtype=options.dtype)
+    if landmarks:
+        return fit_landmarks(observations, body, options, init, t_start)
+    return fit_proxies(observations, body, options, t_start)

@@ -1,5 +1,6 @@
-"""The fitting's objective: robust, weighted reprojection of proxy surface points, and the
-priors (pose regulariser, joint-angle limits, shape range, cameras near their calibration)."""
+"""The fitting's objective terms: robust, weighted reprojection of proxy surface points, and
+the priors' terms (pose regulariser and joint-angle limits, finger coupling, cameras near
+their calibration), which ``priors.py`` assembles."""
 
 from __future__ import annotations
 
@@ -32,24 +33,6 @@ def reprojection(points: torch.Tensor, corr: Correspondences, K, R, t, sigma: fl
     sq = (project(points, corr.view, K, R, t) - corr.xy_px).square().sum(-1)
     w = corr.weight.to(sq.dtype)
     return (gmof(sq, sigma) * w).sum(-1) / w.sum().clamp(min=1e-9), sq
-
-
-def angle_limits(pose_joint_names: tuple[str, ...], device=None, dtype=None) -> torch.Tensor:
-    """Per-bone limit on the rotation angle (radians), by bone group: the spine, neck and
-    head turn less than limbs, fingers curl less than a full turn. A coarse anatomical
-    prior: it bounds how far each bone turns, not the direction."""
-    def limit(name: str) -> float:
-        n = name.lower()
-        if "spine" in n or n.startswith("neck") or n in ("pelvis.l", "pelvis.r"):
-            return 40.0
-        if n.startswith("head") or "clavicle" in n or "collar" in n or "shoulder01" in n:
-            return 60.0
-        if "finger" in n or "metacarpal" in n or any(f in n for f in ("thumb", "index", "middle", "ring", "pinky")):
-            return 110.0
-        if n.startswith("eye") or "jaw" in n or n.startswith("toe"):
-            return 30.0
-        return 160.0
-    return torch.tensor([math.radians(limit(n)) for n in pose_joint_names], device=device, dtype=dtype)
 
 
 def pose_priors(body_pose: torch.Tensor, limits: torch.Tensor, pose_weight: float,

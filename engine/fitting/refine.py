@@ -1,5 +1,5 @@
 """Levenberg-Marquardt stages of the fit: the robust, weighted reprojection residuals and
-the priors stacked into one vector, the robust loss linearised as reweighted least squares
+the priors (``priors.py``) stacked into one vector, the robust loss linearised as reweighted least squares
 (Geman-McClure weights at each iterate; a step is taken when the true loss drops), the
 Jacobian analytic (``jacobian.py``) for skinned bodies that expose their skinning,
 forward-mode autodiff otherwise."""
@@ -13,10 +13,9 @@ from engine.body.base import BodyModel, BodyParams
 from engine.fitting.correspondences import Correspondences
 from engine.fitting.jacobian import SkinnedPoints
 from engine.fitting.lm import levenberg_marquardt
-from engine.fitting.objective import CameraDelta, finger_coupling, gmof, project
-from engine.fitting.types import FitOptions
-from engine.fitting.variables import SCALE_PRIOR, Variables
-from engine.fitting.vposer import VPoserEncoder, vposer_code
+from engine.fitting.objective import CameraDelta, gmof, project
+from engine.fitting.priors import Priors
+from engine.fitting.variables import Variables
 from engine.geometry.camera import Cameras
 
 
@@ -25,13 +24,11 @@ class Problem:
     and with cameras refined: camera rotations (3N), translations (3N), log focal (N)]."""
 
     def __init__(self, var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
-                 body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-                 vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None,
-                 anchors: dict[str, tuple[torch.Tensor, float]] | None = None):
-        self.sigma, self.vposer = sigma, vposer
-        self.anchors = anchors or {}  # variable -> (target, weight): a squared pull towards the target
+                 body: BodyModel, priors: Priors, bones: torch.Tensor, sigma: float,
+                 points: SkinnedPoints | None = None):
+        self.sigma, self.priors = sigma, priors
         self.var, self.cam_delta, self.corr, self.cams, self.body = var, cam_delta, corr, cams, body
-        self.limits, self.opt, self.bones = limits[bones], opt, bones
+        self.bones = bones
         self.sizes = {"rot": 3, "transl": 3, "log_scale": 1, "pose": 3 * len(bones), "shape": var.shape_free.numel()}
         if cam_delta is not None:
             n = len(cams)
@@ -40,7 +37,6 @@ class Problem:
         # the correspondences' points: surface points, or given (e.g. landmarks as vertex sums)
         self.points = points or SkinnedPoints(body, corr.face, corr.bary)
         self.analytic = self.points.corner is not None  # the model exposes its skinning
-        self.multi_view = float(len(cams) > 1)
 
     # -- packing ---------------------------------------------------------------------
     def pack(self) -> torch.Tensor:
@@ -77,20 +73,7 @@ class Problem:
     # -- residuals -------------------------------------------------------------------
     def prior_residuals(self, x: torch.Tensor) -> torch.Tensor:
         b = self.split(x)
-        pose = b["pose"].reshape(-1, 3)
-        angle = (pose.square().sum(-1) + 1e-12).sqrt()
-        opt = self.opt
-        terms = [opt.pose_prior ** 0.5 * b["pose"], (opt.limit_prior * 100) ** 0.5 * torch.relu(angle - self.limits),
-                 (SCALE_PRIOR * self.multi_view) ** 0.5 * b["log_scale"], self.var.shape_residuals(b["shape"]),
-                 opt.hand_prior ** 0.5 * finger_coupling(self.params(b).body_pose[0], self.var.fingers)]
-        if self.vposer is not None:
-            terms.append(opt.vposer_prior ** 0.5 * vposer_code(self.vposer, self.params(b).body_pose[0]))
-        if self.cam_delta is not None:
-            terms.append(CameraDelta.residuals(b["cam_rot"], b["cam_trans"], b["cam_f"])
-                         * (opt.camera_prior * 10.0 / len(self.corr)) ** 0.5)
-        for name, (target, weight) in self.anchors.items():
-            terms.append(weight ** 0.5 * (b[name] - target).reshape(-1))
-        return torch.cat(terms)
+        return self.priors.residuals(b, self.params(b).body_pose[0], self.bones, self.var, len(self.corr))
 
     def _offsets(self, points: torch.Tensor, b: dict[str, torch.Tensor]) -> torch.Tensor:
         return project(points, self.corr.view, *self.cameras(b)) - self.corr.xy_px
@@ -141,14 +124,12 @@ class Problem:
 
 
 def lm_stage(var: Variables, cam_delta: CameraDelta | None, corr: Correspondences, cams: Cameras,
-             body: BodyModel, limits: torch.Tensor, opt: FitOptions, bones: torch.Tensor, sigma: float,
-             iters: int, vposer: VPoserEncoder | None = None, points: SkinnedPoints | None = None,
-             anchors: dict[str, tuple[torch.Tensor, float]] | None = None) -> list[float]:
+             body: BodyModel, priors: Priors, bones: torch.Tensor, sigma: float, iters: int, rel_tol: float,
+             points: SkinnedPoints | None = None) -> list[float]:
     """At most ``iters`` LM iterations on the placement, the pose of ``bones``, the shape
-    (and the cameras when refined), at robust scale ``sigma``, with VPoser's prior when given;
-    updates ``var``/``cam_delta``."""
-    problem = Problem(var, cam_delta, corr, cams, body, limits, opt, bones, sigma, vposer, points, anchors)
-    x, history = levenberg_marquardt(problem.cost, problem.linearize, problem.pack(), iters=iters,
-                                     rel_tol=opt.rel_tol)
+    (and the cameras when refined), at robust scale ``sigma``, under ``priors``; ends when the
+    loss drops by less than ``rel_tol`` (relative); updates ``var``/``cam_delta``."""
+    problem = Problem(var, cam_delta, corr, cams, body, priors, bones, sigma, points)
+    x, history = levenberg_marquardt(problem.cost, problem.linearize, problem.pack(), iters=iters, rel_tol=rel_tol)
     problem.unpack(x)
     return history

@@ -11,8 +11,8 @@ runs the numbered steps:
    (metres, Z up: ``world.py``);
 4. dense proxies, when a generator is loaded: K samples per view, aggregated, as
    correspondences;
-5. the fit (``engine.fitting.evidence``), from the triangulated landmarks or the previous
-   frame's body.
+5. the fit (``engine.fitting.fit``) to the landmarks, masks and proxies, from the
+   triangulated landmarks or the previous frame's body.
 
 Sequences, outputs and scores live beside it (``sequence.py``, ``engine.io.reconstruction``).
 """
@@ -22,15 +22,17 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from engine.body.base import BodyModel, BodyParams
 from engine.errors import InputError
-from engine.fitting.evidence import Evidence, EvidenceOptions, fit_evidence, triangulate_landmarks
-from engine.fitting.types import FitResult
+from engine.fitting.fit import fit
+from engine.fitting.landmark_fit import triangulate_landmarks
+from engine.fitting.observations import Observations
+from engine.fitting.types import FitOptions, FitResult
 from engine.geometry.camera import Cameras
 from engine.io.calibration import Calibration, CameraCalibration
 from engine.landmarks import LandmarkTable, load_landmark_table
@@ -54,9 +56,9 @@ class FrameResult:
 
 class Reconstructor:
     def __init__(self, body: BodyModel, table: LandmarkTable, detector=None, generator=None,
-                 options: EvidenceOptions | None = None):
+                 options: FitOptions | None = None):
         self.body, self.table, self.detector, self.generator = body, table, detector, generator
-        self.options = options or EvidenceOptions()
+        self.options = options or FitOptions.for_landmarks()
 
     @classmethod
     def from_pretrained(cls, checkpoint=None, body: str = "anny", device: str = "auto", smplx_model=None,
@@ -201,21 +203,22 @@ class Reconstructor:
         world = world or self.find_world([detections], calibration)
         xy, score, dropped = self.agreed_landmarks(detections, calibration)
         cams = self.engine_cameras(calibration, world)
-        evidence = Evidence(torch.as_tensor(xy), torch.as_tensor(score), cams, self.masks(detections, calibration))
+        observed = Observations(cams, torch.as_tensor(xy), torch.as_tensor(score), self.table,
+                                self.masks(detections, calibration))
         proxies = None
         t1 = time.perf_counter()
         if self.generator is not None:
             proxies = self.generator(images, calibration, cams, detections)
-        corr, corr_cams = (proxies.corr, proxies.cameras) if proxies is not None else (None, None)
+        if proxies is not None:
+            observed = replace(observed, proxies=proxies.corr, proxy_cameras=proxies.cameras)
         timings["proxies_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         with _threads(1 if self.body.device.type == "cpu" else None):
-            fit = fit_evidence(evidence, self.body, self.table, self.options, init=init, corr=corr,
-                               corr_cameras=corr_cams)
+            fitted = fit(observed, self.body, self.options, init=init)
         timings["fit_s"] = time.perf_counter() - t2
-        px = fit.residual_px.double().cpu().numpy()
+        px = fitted.residual_px.double().cpu().numpy()
         px[[i for i, d in enumerate(detections) if d is None]] = np.nan
-        return FrameResult(fit, detections, names, px, timings, notes, dropped, proxies), world
+        return FrameResult(fitted, detections, names, px, timings, notes, dropped, proxies), world
 
 
 @contextmanager

@@ -47,12 +47,12 @@ def recorded_fit(monkeypatch, dataset, bodies):
     calls = []
     real_fit = ev.fit
 
-    def recorded_fit(views, body, proxy, options):
-        calls.append((views, options))
+    def recorded_fit(observations, body, options):
+        calls.append((observations.proxies, options))
         quick = dataclasses.replace(options, max_per_part=min(options.max_per_part, 16),
                                     body_iters=min(options.body_iters, 20),
                                     lm_iters=min(options.lm_iters, 2))
-        return real_fit(views, body, proxy, quick)
+        return real_fit(observations, body, quick)
 
     monkeypatch.setattr(ev, "fit", recorded_fit)
     monkeypatch.setattr(ev.BodyCache, "get", lambda self, name: bodies.cache[name])
@@ -199,7 +199,7 @@ def test_real_fit_gives_finite_metrics(dataset):
 
 
 def test_a_scene_that_cannot_be_fitted_is_reported_not_fatal(dataset, bodies, monkeypatch):
-    def no_correspondences(views, body, proxy, options):
+    def no_correspondences(observations, body, options):
         raise ValueError("only 0 proxy pixels map onto the body: too few to fit")
 
     monkeypatch.setattr(ev, "fit", no_correspondences)

@@ -9,9 +9,9 @@ import torch
 from helpers import ring_cameras
 
 from engine.errors import InputError
-from engine.fitting import FitOptions, ProxyViews, fit
+from engine.fitting import FitOptions, Observations, ProxyViews, fit
 from engine.fitting.correspondences import Correspondences
-from engine.fitting.fit import _body_view_pixels
+from engine.fitting.proxy_fit import body_view_pixels
 from engine.geometry.crop import crop_cameras
 from engine.geometry.camera import Cameras
 from engine.metrics import mpvpe
@@ -65,7 +65,7 @@ def test_fit_recovers_a_known_body(anny32, anny_proxy):
     hands), 0.01 px residual and the phenotypes within 0.003, with a non-neutral shape and
     curled fingers; a body 2 cm off is 20 mm MPVPE."""
     views, gt, params = _exact_views(anny32, anny_proxy, shape=SHAPE, finger_curl=0.5)
-    result = fit(views, anny32, anny_proxy, FitOptions())
+    result = fit(Observations(proxies=views, body_proxy=anny_proxy), anny32, FitOptions())
     err = mpvpe(result.vertices[None], gt.vertices).item()
     hands = torch.isin(anny_proxy.part_table.vertex_part, torch.tensor([PART_ID[name] for name in HAND_PARTS]))
     hand_err = (result.vertices - gt.vertices[0])[hands].norm(dim=-1).mean().item() * 1000
@@ -77,7 +77,7 @@ def test_fit_recovers_a_known_body(anny32, anny_proxy):
 
 def test_one_view_fits_without_a_guess(scene, anny32, anny_proxy):
     views, gt = scene
-    result = fit(views.subset([0]), anny32, anny_proxy, FitOptions())
+    result = fit(Observations(proxies=views.subset([0]), body_proxy=anny_proxy), anny32, FitOptions())
     assert torch.isfinite(result.vertices).all() and result.residual_px[0] < 5.0
     # depth is weakly observed from one view, but the body lands in the right place
     assert (result.vertices.mean(0) - gt.vertices[0].mean(0)).norm() < 0.3
@@ -95,8 +95,8 @@ def test_camera_refinement_recovers_calibration_noise(scene, anny32, anny_proxy)
     noisy.K[:, 0, 0] *= 1.03
     noisy.K[:, 1, 1] *= 1.03
     bad = ProxyViews(views.seg, views.uv, noisy)
-    plain = fit(bad, anny32, anny_proxy, FitOptions())
-    refined = fit(bad, anny32, anny_proxy, FitOptions(refine_cameras=True))
+    plain = fit(Observations(proxies=bad, body_proxy=anny_proxy), anny32, FitOptions())
+    refined = fit(Observations(proxies=bad, body_proxy=anny_proxy), anny32, FitOptions(refine_cameras=True))
     assert refined.residual_px.mean() < 0.6 * plain.residual_px.mean()
 
     # Body and cameras can only be recovered up to one common rigid motion (the gauge):
@@ -137,7 +137,8 @@ def test_hand_crops_join_the_fit_in_its_hand_stage_only(scene, anny32, anny_prox
     assert crops.subset([3, 0, 2]).hand_views == 2 and crops.subset([3, 0, 2]).body_views == 1
     # float64: the cameras are batched apart, and L-BFGS amplified that float32 rounding to 2% on CI's CPU
     quick = FitOptions(body_iters=10, lm_iters=2, dtype=torch.float64)
-    with_crops, without = fit(crops, anny32, anny_proxy, quick), fit(views.subset([0, 1]), anny32, anny_proxy, quick)
+    with_crops = fit(Observations(proxies=crops, body_proxy=anny_proxy), anny32, quick)
+    without = fit(Observations(proxies=views.subset([0, 1]), body_proxy=anny_proxy), anny32, quick)
     assert anny32.dtype == torch.float32  # the fit converted a copy, not the caller's model
     for stage in ("body_lbfgs", "body"):
         assert with_crops.stage_losses[stage] == pytest.approx(without.stage_losses[stage], rel=1e-6)
@@ -154,7 +155,7 @@ def test_hand_crop_residuals_count_in_body_view_pixels(scene):
     corr = Correspondences(view=torch.tensor([0, 1]), xy_px=torch.stack([pixels[0, 0], pixels[1, 0]]),
                            part=torch.ones(2, dtype=torch.long), face=torch.zeros(2, dtype=torch.long),
                            bary=torch.ones(2, 3) / 3, weight=torch.ones(2))
-    scaled, scaled_corr, zoom = _body_view_pixels(cams, corr, body_views=1)
+    scaled, scaled_corr, zoom = body_view_pixels(cams, corr, body_views=1)
     assert zoom.tolist() == pytest.approx([1.0, 0.25])
     moved, _ = scaled.project(points + torch.tensor([0.01, 0.0, 0.0]))  # 1 cm: the same shift in both
     before, _ = cams.project(points + torch.tensor([0.01, 0.0, 0.0]))

@@ -7,7 +7,8 @@ from torch.func import jacfwd
 from engine.body.base import BodyParams
 from engine.fitting.correspondences import Correspondences
 from engine.fitting.jacobian import SkinnedPoints, descendants, left_jacobian
-from engine.fitting.objective import CameraDelta, angle_limits
+from engine.fitting.objective import CameraDelta
+from engine.fitting.priors import Priors
 from engine.fitting.refine import Problem
 from engine.fitting.types import FitOptions
 from engine.fitting.variables import Variables
@@ -90,8 +91,7 @@ def test_problem_linearisation_analytic_equals_autodiff(anny64):
         cam_delta.rot.normal_(0, 0.01, generator=g)
         cam_delta.log_f.normal_(0, 0.01, generator=g)
     problem = Problem(var, cam_delta, corr, Cameras(cams.K, cams.R_cam_world, cams.t_cam_world, 128, 128), anny64,
-                      angle_limits(anny64.pose_joint_names, dtype=torch.float64), FitOptions(), var.free_bones(True),
-                      sigma=8.0)
+                      Priors(anny64, FitOptions(), True, torch.float64, "cpu"), var.free_bones(True), sigma=8.0)
     assert problem.analytic
     x = problem.pack()
     r, J = problem.linearize(x)

@@ -13,7 +13,7 @@ from helpers import ring_cameras
 
 from engine.body import load_body_model
 from engine.errors import InputError
-from engine.fitting import FitOptions, ProxyViews, fit
+from engine.fitting import FitOptions, Observations, ProxyViews, fit
 from engine.fitting.vposer import VPOSER_ENV, load_vposer, vposer_code, vposer_for, vposer_path
 from engine.proxy import BodyProxy
 from engine.proxy.raycast import ProxyRenderer
@@ -157,10 +157,11 @@ def test_the_fit_holds_the_pose_near_vposers_code_origin(tmp_path, humanoid_scen
     folder = tmp_path / "V02_05"
     write_vposer(folder)
     encoder = vposer_for(body, folder)
-    results = {w: fit(views, body, proxy, FitOptions(vposer=str(folder), vposer_prior=w)) for w in (0.0, 0.01, 1.0)}
+    seen = Observations(proxies=views, body_proxy=proxy)
+    results = {w: fit(seen, body, FitOptions(vposer=str(folder), vposer_prior=w)) for w in (0.0, 0.01, 1.0)}
     code = {w: vposer_code(encoder, r.params.body_pose[0]).square().sum().item() for w, r in results.items()}
     residual = {w: r.residual_px.mean().item() for w, r in results.items()}
-    plain = fit(views, body, proxy, FitOptions())
+    plain = fit(seen, body, FitOptions())
     torch.testing.assert_close(results[0.0].vertices, plain.vertices)
     assert residual[0.0] < 1.0, residual
     assert code[1.0] < 0.5 * code[0.0] and code[0.01] < code[0.0], code

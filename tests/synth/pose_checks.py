@@ -3,7 +3,7 @@ pose tests)."""
 
 import numpy as np
 
-from synth.pose_limits import FINGER_CURL_LIMITS, JOINTS, SPREAD_LIMITS, THUMB_CURL_LIMITS, limits
+from engine.body.joint_limits import FINGER_CURL_LIMITS, JOINTS, SPREAD_LIMITS, THUMB_CURL_LIMITS, limits
 
 
 def assert_pose_within_limits(s, pose_joint_names, knee_bones, family: str) -> None:

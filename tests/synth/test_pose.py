@@ -6,9 +6,9 @@ import torch
 
 from pose_checks import assert_pose_within_limits
 
+from engine.body.joint_limits import JOINTS
 from engine.errors import InputError
 from synth.pose import FAMILIES, PoseConfig, _hand, _pose_body, penetration_score, sample_pose, sample_shape
-from synth.pose_limits import JOINTS
 from synth.pose_rig import rig_for
 
 

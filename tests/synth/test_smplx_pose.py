@@ -10,11 +10,11 @@ from fake_smplx_humanoid import skeleton, write_humanoid_smplx
 from pose_checks import assert_pose_within_limits
 
 from engine.body import load_body_model
+from engine.body.joint_limits import JOINTS
 from engine.proxy import BodyProxy
 from engine.proxy.parts import PART_ID
 from engine.proxy.roundtrip import uv_roundtrip
 from synth.pose import FAMILIES, PoseConfig, _hand, _pose_body, penetration_score, sample_pose, sample_shape
-from synth.pose_limits import JOINTS
 from synth.pose_rig import rig_for
 
 

@@ -1,5 +1,5 @@
-"""Fit a body model to real-image evidence: detector landmarks and person masks, in any
-number of calibrated views, optionally with dense proxy correspondences.
+"""The landmark schedule of ``fit.py``: a body fitted to detector landmarks and person masks
+in any number of calibrated views, optionally with dense proxy correspondences.
 
 The objective, per view v (residuals in percent of the person's height in that view, so
 that near and far, large and small views count alike):
@@ -9,8 +9,9 @@ that near and far, large and small views count alike):
 - mask: the body's projected vertices should stay inside the person mask (the mask's
   distance transform at each projected vertex) and fill it (each sampled mask pixel's
   distance to the nearest projected vertex);
-- proxies (when given): the dense correspondences' reprojection, as in ``fit.py``;
-- priors: the pose regulariser, joint-angle limits, finger coupling, shape range, scale.
+- proxies (when given): the dense correspondences' reprojection, as in ``proxy_fit.py``;
+- the priors (``priors.py``): pose regulariser, the body model's joint limits, finger
+  coupling, shape range, scale; from a previous frame, its shape and scale.
 
 Start: the landmarks triangulated across views, the rest body's landmarks aligned to them
 by a similarity (one view: the body upright in front of the camera at the depth its torso's
@@ -19,31 +20,30 @@ a wide robust scale (masks included), and Levenberg-Marquardt at the narrow one 
 and priors, the analytic Jacobian of ``refine.py``): the body, then everything with the
 fingers. A sequence's frames start from the previous frame and run the Levenberg-Marquardt
 stages only. With ``refine_cameras`` those stages also correct each camera's rotation,
-position and focal length, held near the calibration (``CameraDelta``, as ``fit.py``); the
-result's cameras are the corrected ones.
+position and focal length, held near the calibration (``CameraDelta``); the result's
+cameras are the corrected ones.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import roma
 import torch
 
 from engine.body.base import BodyModel, BodyParams
-from engine.errors import InputError, check_finite, check_shape
 from engine.fitting.correspondences import Correspondences
-from engine.fitting.fit import _lbfgs
-from engine.fitting.refine import lm_stage
 from engine.fitting.jacobian import SkinnedPoints
-from engine.fitting.objective import CameraDelta, angle_limits, finger_coupling, gmof, pose_priors, project
+from engine.fitting.objective import CameraDelta, gmof, project
+from engine.fitting.observations import LandmarkTable, Observations
+from engine.fitting.optim import lbfgs
+from engine.fitting.priors import Priors
+from engine.fitting.refine import lm_stage
 from engine.fitting.types import FitOptions, FitResult
-from engine.fitting.variables import SCALE_PRIOR, Variables
+from engine.fitting.variables import Variables
 from engine.geometry.camera import Cameras
 from engine.geometry.triangulation import triangulate
 from engine.proxy.lookup import surface_points
@@ -51,63 +51,6 @@ from engine.proxy.lookup import surface_points
 FACE = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
         "left_ear", "right_ear", "mouth_left", "mouth_right")
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_ear", "right_ear")
-
-
-class LandmarkTable(Protocol):
-    """What the fit reads of a body model's landmark table (``engine.landmarks.LandmarkTable``,
-    which the caller loads and passes in: the fit sits below ``engine.landmarks``)."""
-
-    names: tuple[str, ...]
-    vertex_ids: np.ndarray  # (L, K) vertices each landmark mixes
-    weights: np.ndarray  # (L, K) their weights
-
-    def index(self, names) -> list[int]: ...
-
-    def positions(self, vertices): ...
-
-
-@dataclass
-class Evidence:
-    """N views of one person at one instant. xy (N, L, 2): the landmark table's landmarks in
-    ideal pinhole pixels (lens distortion removed); score (N, L) in [0, 1], 0 where not seen;
-    masks (N, H, W) in [0, 1] at the cameras' image size, or None; cameras: pinhole."""
-
-    xy: torch.Tensor
-    score: torch.Tensor
-    cameras: Cameras
-    masks: list[torch.Tensor | None] | None = None
-
-    def __post_init__(self):
-        check_shape("evidence.xy", self.xy, ("N", "L", 2))
-        check_shape("evidence.score", self.score, self.xy.shape[:2])
-        if len(self.cameras) != self.xy.shape[0]:
-            raise InputError(f"evidence: {len(self.cameras)} cameras for {self.xy.shape[0]} views")
-        check_finite("evidence.score", self.score)
-        if (self.score > 0).sum() == 0:
-            raise InputError("evidence: no landmark seen in any view")
-        if not torch.isfinite(self.xy[self.score > 0]).all():
-            raise InputError("evidence.xy: non-finite pixel of a landmark with a positive score")
-
-
-@dataclass
-class EvidenceOptions:
-    # Defaults chosen on the bundled capture's held-out-camera error (docs/reconstruct.md):
-    sigma_pct: float = 4.0  # robust scale of a landmark residual, % of the person's height in the view
-    mask_weight: float = 0.03  # weight of each mask term against the landmarks (a clothed mask is larger)
-    proxy_weight: float = 1.0  # weight of the dense proxy term (with correspondences)
-    place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
-    body_iters: int = 30  # L-BFGS iterations of the body at the wide robust scale, masks included
-    lm_iters: int = 10  # Levenberg-Marquardt iterations of the body, then of the hands (landmarks only)
-    face_weight: float = 1.0  # weight of the 11 face landmarks (eyes, ears, mouth, nose) against the others
-    hold_shape: float = 1e3  # from a previous frame: weight of the pull of shape and scale to its (one person)
-    refine_cameras: bool = False  # the LM stages also correct each camera's rotation, position, focal length
-    camera_prior: float = 0.1  # keeps refined cameras near the calibration (as FitOptions.camera_prior)
-    pose_prior: float = 5e-3
-    limit_prior: float = 1.0
-    hand_prior: float = 0.5
-    mask_points: int = 600  # body vertices projected for the mask terms
-    seed: int = 0
-    dtype: torch.dtype = torch.float32
 
 
 @dataclass
@@ -118,21 +61,18 @@ class _ViewData:
     size: list  # per view: the image's (width, height) in px
 
 
-def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
-                 options: EvidenceOptions = EvidenceOptions(),
-                 init: BodyParams | None = None, corr: Correspondences | None = None,
-                 corr_cameras: Cameras | None = None) -> FitResult:
-    t_start = time.perf_counter()
-    opt = options
+def fit_landmarks(observations: Observations, body: BodyModel, opt: FitOptions, init: BodyParams | None,
+                  t_start: float) -> FitResult:
+    """``body`` in ``opt.dtype``; ``init``: a previous frame's fit to start from (Levenberg-Marquardt
+    stages only), or None; ``t_start``: when the fit began (``timings``)."""
+    obs, table = observations, observations.table
     dtype, device = opt.dtype, body.faces.device
-    if body.dtype != dtype:
-        body = copy.deepcopy(body).to(dtype=dtype)
-    cams = evidence.cameras.to(dtype=dtype, device=device)
-    xy, score = evidence.xy.to(device, dtype).nan_to_num(0.0), evidence.score.to(device, dtype)
+    cams = obs.cameras.to(dtype=dtype, device=device)
+    xy, score = obs.landmarks.to(device, dtype).nan_to_num(0.0), obs.scores.to(device, dtype)
     if opt.face_weight != 1.0:
         face = torch.tensor([n in FACE for n in table.names], device=device)
         score = torch.where(face, score * opt.face_weight, score)
-    views = _view_data(evidence, table, dtype, device, opt.seed)
+    views = _view_data(obs, dtype, device, opt.seed)
     ids = torch.as_tensor(table.vertex_ids, device=device)
     weights = torch.as_tensor(table.weights, device=device, dtype=dtype)
     rng = torch.Generator().manual_seed(opt.seed)
@@ -151,11 +91,13 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
             var.body_pose.copy_(init.body_pose[0].to(dtype))
             var.shape_free.copy_(init.shape[0].to(dtype))
         how = "previous frame"
-    limits = angle_limits(body.pose_joint_names, device, dtype)
-    ccams = None if corr_cameras is None else corr_cameras.to(dtype=dtype, device=device)
-    if corr is not None:
-        corr = Correspondences(*(x.to(device) for x in (corr.view, corr.xy_px.to(dtype), corr.part, corr.face,
-                                                        corr.bary.to(dtype), corr.weight.to(dtype))))
+    anchors = None
+    if init is not None and opt.hold_shape > 0:  # the same person as the previous frame: its shape and size
+        anchors = {"shape": (var.shape_free.detach().clone(), opt.hold_shape),
+                   "log_scale": (var.log_scale.detach().clone().reshape(1), opt.hold_shape)}
+    priors = Priors(body, opt, len(cams) > 1, dtype, device, anchors)
+    proxies = obs.proxy_correspondences(opt.max_per_part, opt.seed, dtype, device)
+    corr, ccams = (None, None) if proxies is None else proxies[:2]
     scale_pct = 100.0 / views.height_px  # px -> % of the person's height, per view
 
     def objective(hands: bool, sigma: float) -> torch.Tensor:
@@ -172,35 +114,26 @@ def fit_evidence(evidence: Evidence, body: BodyModel, table: LandmarkTable,
             sq_c = (project(pts, corr.view, ccams.K, ccams.R_cam_world, ccams.t_cam_world) - corr.xy_px
                     ).square().sum(-1) * (100.0 / (0.8 * ccams.height)) ** 2  # the person fills ~80% of a crop
             loss = loss + opt.proxy_weight * (gmof(sq_c, sigma) * corr.weight).sum() / corr.weight.sum()
-        loss = loss + pose_priors(var.pose(hands)[None], limits, opt.pose_prior, opt.limit_prior)[0]
-        loss = loss + SCALE_PRIOR * var.log_scale.square() * (len(cams) > 1) + var.shape_penalty()
-        if hands:
-            loss = loss + opt.hand_prior * finger_coupling(var.pose(True), var.fingers).square().sum()
-        return loss
+        return priors.loss(loss, var, hands)
 
     placement = [var.rot, var.transl] + ([var.log_scale] if len(cams) > 1 else [])
     lbfgs_stages = [("place", placement, 4 * opt.sigma_pct, opt.place_iters),
                     ("body", list(var.parameters()), 2 * opt.sigma_pct, opt.body_iters)]
     if init is not None:  # a previous frame's body is close: Levenberg-Marquardt only
         lbfgs_stages = []
+    lbfgs_rel_tol = opt.rel_tol if opt.lbfgs_rel_tol is None else opt.lbfgs_rel_tol
     losses: dict[str, list[float]] = {}
     timings = {}
     for name, params, sigma, iters in lbfgs_stages:
         t0 = time.perf_counter()
-        losses[name] = _lbfgs(params, lambda: objective(False, sigma), iters, 1e-6)
+        losses[name] = lbfgs(params, lambda: objective(False, sigma), iters, lbfgs_rel_tol)
         timings[f"{name}_s"] = time.perf_counter() - t0
     lm = _LandmarkProblem(xy, score, cams, scale_pct, body, table, dtype, device)
-    prior = FitOptions(pose_prior=opt.pose_prior, limit_prior=opt.limit_prior, hand_prior=opt.hand_prior,
-                       camera_prior=opt.camera_prior, rel_tol=1e-5, dtype=dtype)
     cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
-    anchors = None
-    if init is not None and opt.hold_shape > 0:  # the same person as the previous frame: its shape and size
-        anchors = {"shape": (var.shape_free.detach().clone(), opt.hold_shape),
-                   "log_scale": (var.log_scale.detach().clone().reshape(1), opt.hold_shape)}
     for name, hands in (("body_lm", False), ("hands_lm", True)):
         t0 = time.perf_counter()
-        losses[name] = lm_stage(var, cam_delta, lm.corr, lm.cameras, body, limits, prior, var.free_bones(hands),
-                                opt.sigma_pct, iters=opt.lm_iters, points=lm.points, anchors=anchors)
+        losses[name] = lm_stage(var, cam_delta, lm.corr, lm.cameras, body, priors, var.free_bones(hands),
+                                opt.sigma_pct, iters=opt.lm_iters, rel_tol=opt.rel_tol, points=lm.points)
         timings[f"{name}_s"] = time.perf_counter() - t0
     if cam_delta is not None:  # the corrections are relative (focal scale): apply them to the pixel cameras
         with torch.no_grad():
@@ -254,7 +187,7 @@ def _weighted_median(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return x[keep].median() if keep.any() else torch.tensor(math.nan, dtype=x.dtype)
 
 
-def _view_data(evidence: Evidence, table: LandmarkTable, dtype, device, seed: int) -> _ViewData:
+def _view_data(obs: Observations, dtype, device, seed: int) -> _ViewData:
     """Each view's person height (the landmarks' vertical extent, or its mask's) and the mask
     terms' inputs: a distance transform outside the mask (at most 256 px high) in image
     pixels, its image size, and sampled mask pixels. A mask may be smaller than its image
@@ -263,13 +196,13 @@ def _view_data(evidence: Evidence, table: LandmarkTable, dtype, device, seed: in
 
     heights, dists, fills, sizes = [], [], [], []
     rng = np.random.default_rng(seed)
-    for v in range(evidence.xy.shape[0]):
-        seen = evidence.score[v] > 0.3
-        pts = evidence.xy[v][seen]
+    for v in range(obs.landmarks.shape[0]):
+        seen = obs.scores[v] > 0.3
+        pts = obs.landmarks[v][seen]
         h = float(pts[:, 1].max() - pts[:, 1].min()) if len(pts) >= 2 else 0.0
-        mask = None if evidence.masks is None else evidence.masks[v]
+        mask = None if obs.masks is None else obs.masks[v]
         dist = fill = None
-        W, H = evidence.cameras.sizes[v]
+        W, H = obs.cameras.sizes[v]
         size = (W, H)
         if mask is not None:
             m = mask.cpu().numpy() > 0.5
