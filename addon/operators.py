@@ -10,7 +10,8 @@ from bpy_extras.io_utils import ExportHelper
 from .core.export_path import check_export_path, exporter_message
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
-from .core.job import Job, check_device, check_python, reconstruct_command, render_command, stop_all
+from .core.job import (Job, check_device, check_python, reconstruct_command, render_command, render_report,
+                       stop_all)
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body, remove_bodies_of
@@ -284,7 +285,7 @@ class _EngineCommand:
         return self._finish(context, self._job, rc)
 
     def _status(self, job) -> tuple[float, str] | None:
-        """(fraction done, text) for the progress bar, once the output tells."""
+        """(fraction done, text) for the progress bar, once the engine has reported progress."""
         if not job.progress:
             return None
         done, total = job.progress
@@ -357,8 +358,7 @@ class DIFFPROXY_OT_render_dataset(_EngineCommand, bpy.types.Operator):
                               s.dataset_views, s.dataset_resolution, s.dataset_samples)
 
     def _done(self, context, job: Job):
-        summary = next((ln.strip() for ln in reversed(job.lines) if ln.startswith("rendered ")), "")
-        self.report({"INFO"}, summary or f"rendered into {_abs(context.scene.diffproxy.dataset)}")
+        self.report({"INFO"}, render_report(job.result, _abs(context.scene.diffproxy.dataset)))
         return {"FINISHED"}
 
 

@@ -1,6 +1,18 @@
-"""A progress line on stderr for a long step that runs once (a cache build), so that a first
-run does not look hung: a line when the step starts, the elapsed time while it runs, a line
-when it ends. stderr only: a command's ``--json`` stays alone on stdout.
+"""How long work reports progress.
+
+``Progress``: the one callback signature, ``progress(stage, done, total)``: ``done`` of ``total``
+units of ``stage`` are finished (the first call of a stage may say 0 done, to give its total).
+Every long call takes one: ``engine.reconstruct`` / ``Job.run`` (stage "reconstruct", frames),
+``synth.dataset.render_dataset`` ("render", scenes), ``engine.diffusion.train.train`` ("pack",
+scenes; "train", steps), the evaluations ("evaluate", scenes), ``synth.validate`` ("validate",
+scenes) and ``engine.landmarks.dataset.learn_table`` ("landmarks", scenes). The command line
+turns it into tqdm bars or, with ``--progress jsonl``, JSON lines (``engine.cli.progress``).
+
+``StepProgress``: a line on stderr for a long step that runs once (a cache build), so that a
+first run does not look hung: a line when the step starts, the elapsed time while it runs, a
+line when it ends. It has no count to report (the build says nothing of its own progress) and
+runs where a body model is built, below any job, so it writes its line itself. stderr only: a
+command's ``--json`` stays alone on stdout.
 
 On a terminal the elapsed time ticks in place every second; elsewhere (a log, a pipe, a rich
 live display that owns the terminal) a line every ``LINE_INTERVAL_S`` seconds.
@@ -11,10 +23,15 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
+Progress = Callable[[str, int, int], None]
 LINE_INTERVAL_S = 30.0
 TTY_INTERVAL_S = 1.0
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The default ``Progress``: reports nothing."""
 
 
 class StepProgress:

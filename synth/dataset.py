@@ -23,6 +23,7 @@ from engine.errors import InputError
 from engine.io.files import atomic_write_bytes, check_writable_folder
 from engine.io.scene import (DATASET_JSON, claim_scene, dataset_record, is_complete, remove_stale_temporaries,
                              remove_temporaries, scene_config_hashes, scene_folders, scene_name)
+from engine.step_progress import Progress, no_progress
 from synth.blender_process import resolve_blender
 from synth.config import SynthConfig
 
@@ -163,9 +164,10 @@ def _process_render(index: int) -> dict:
 
 def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Shard(), backend: str = "local",
                    workers: int = 1, blender: str | None = None, ray_address: str | None = None,
-                   progress=None) -> dict:
+                   progress: Progress = no_progress) -> dict:
     """Render the shard's missing scenes; returns a summary (rendered, skipped, timings).
-    Every argument and config value is checked before anything is written."""
+    Every argument and config value is checked before anything is written. ``progress("render",
+    scenes done, the shard's scenes)``: first with those done before, then after each scene."""
     if scenes < 1:
         raise InputError(f"--scenes: must be >= 1, got {scenes}")
     if workers < 1:
@@ -189,7 +191,10 @@ def render_dataset(root: Path, scenes: int, cfg: SynthConfig, shard: Shard = Sha
              len(mine), shard.index, shard.count, len(mine) - len(todo), len(todo))
     threads = max(1, (os.cpu_count() or 1) // workers)
     t0 = time.perf_counter()
-    results = list(_run(backend, todo, cfg, root, blender, workers, threads, ray_address, progress))
+    before = len(mine) - len(todo)
+    progress("render", before, len(mine))
+    tick = lambda k: progress("render", before + k, len(mine))  # noqa: E731
+    results = list(_run(backend, todo, cfg, root, blender, workers, threads, ray_address, tick))
     done = [r for r in results if not r.get("skipped")]
     wall = time.perf_counter() - t0
     mean = lambda k: sum(r[k] for r in done) / len(done) if done else None  # noqa: E731
@@ -210,31 +215,31 @@ def check_backend(backend: str) -> None:
                 from None
 
 
-def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, progress):
-    tick = progress or (lambda result: None)
+def _run(backend, todo, cfg, root, blender, workers, threads, ray_address, tick):
+    """The results of rendering ``todo``, in the order they finish; ``tick(k)`` after the k-th."""
     if not todo:
         return
     if backend == "local" and workers == 1:
         renderer = SceneRenderer(cfg, root, blender, threads)
         try:
-            for i in todo:
+            for k, i in enumerate(todo, 1):
                 result = renderer.render(i)
-                tick(result)
+                tick(k)
                 yield result
         finally:
             renderer.close()
     elif backend == "local":
         with ProcessPoolExecutor(workers, initializer=_process_init, initargs=(cfg, root, blender, threads)) as pool:
-            for future in as_completed([pool.submit(_process_render, i) for i in todo]):
+            for k, future in enumerate(as_completed([pool.submit(_process_render, i) for i in todo]), 1):
                 result = future.result()
-                tick(result)
+                tick(k)
                 yield result
     elif backend == "ray":
         from synth.ray_backend import run_ray
 
-        for result in run_ray(todo, partial(SceneRenderer, cfg, root, blender, threads), workers, threads,
-                              ray_address):
-            tick(result)
+        for k, result in enumerate(run_ray(todo, partial(SceneRenderer, cfg, root, blender, threads), workers,
+                                           threads, ray_address), 1):
+            tick(k)
             yield result
     else:
         check_backend(backend)

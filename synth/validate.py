@@ -23,6 +23,7 @@ from engine.io.scene import (Scene, dataset_record, dataset_smplx_model, read_sc
                              scene_folders)
 from synth.subject import params_from_dict
 from engine.proxy import BodyCache, surface_points
+from engine.step_progress import Progress, no_progress
 
 DEPTH_TOLERANCE_M = 1e-3
 VERTEX_TOLERANCE_M = 1e-5
@@ -141,7 +142,8 @@ def expected_config_hash(root: Path, hashes: dict[str, str | None]) -> tuple[str
     return max(set(values), key=values.count), "most scenes (dataset.json is missing)"
 
 
-def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
+def validate(root: Path, smplx_model: str | None = None, progress: Progress = no_progress) -> dict:
+    """Check every scene under ``root``; ``progress("validate", scenes checked, scenes)`` as it goes."""
     root = Path(root)
     bodies = BodyCache(smplx_model or dataset_smplx_model(root), dtype=torch.float64)
     reports = []
@@ -150,13 +152,13 @@ def validate(root: Path, smplx_model: str | None = None, progress=None) -> dict:
         raise InputError(f"{root}: no scene_* folders (nothing to validate)")
     hashes = scene_config_hashes(folders)
     expected, source = expected_config_hash(root, hashes)
+    progress("validate", 0, len(folders))
     for folder in folders:
         reports.append(check_scene(folder, bodies))
         if expected is not None and hashes[folder.name] != expected:
             reports[-1].problems.append(f"config_hash {hashes[folder.name]} differs from {source}'s {expected}: "
                                         f"a scene of another config")
-        if progress:
-            progress(reports[-1])
+        progress("validate", len(reports), len(folders))
     fg = sum(r.foreground_px for r in reports)
     interrupted = sorted(p.name for p in Path(root).glob(".tmp-scene_*"))
     summary = {

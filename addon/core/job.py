@@ -1,9 +1,12 @@
 """The engine's commands as child processes (``diffproxy reconstruct``, ``diffproxy render``):
-their command lines (no shell), their progress read from their output (tqdm's ``12/100``), and
-cancelling one with its whole process group."""
+their command lines (no shell), their progress read from what they write with ``--progress
+jsonl`` (one JSON object per line on stderr: ``{"stage", "done", "total"}``, and ``{"error"}``
+before a failed run exits; ``--json``'s summary is the last line on stdout), and cancelling one
+with its whole process group."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -15,7 +18,6 @@ from pathlib import Path
 
 from ..vendor.errors import InputError
 
-_PROGRESS = re.compile(r"(\d+)/(\d+)")
 TAIL_LINES = 20
 
 
@@ -87,7 +89,7 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
     if not str(out).strip():
         raise InputError("output folder: not set")
     cmd = [str(python), "-m", "engine.cli.main", "reconstruct", str(footage), "--calibration", str(calibration),
-           "--out", str(out)]
+           "--out", str(out), "--progress", "jsonl"]
     if frames.strip():
         cmd += ["--frames", frames.strip()]
     if cameras.strip():
@@ -121,20 +123,41 @@ def render_command(python: str | Path, out: str | Path, scenes: int, seed: int =
     if scenes < 1:
         raise InputError(f"scenes: {scenes}, expected 1 or more")
     cmd = [str(python), "-m", "engine.cli.main", "render", "--out", str(out), "--scenes", str(int(scenes)),
-           "--seed", str(int(seed))]
+           "--seed", str(int(seed)), "--progress", "jsonl", "--json"]
     for flag, value in (("--num-views", num_views), ("--resolution", resolution), ("--samples", samples)):
         if value:
             cmd += [flag, str(int(value))]
     return cmd
 
 
-def parse_progress(line: str) -> tuple[int, int] | None:
-    """The last ``done/total`` in a line of tqdm output, if any."""
-    found = _PROGRESS.findall(line)
-    if not found:
+def render_report(result: dict | None, out: str | Path) -> str:
+    """What a finished ``diffproxy render`` did, from its ``--json`` summary."""
+    try:
+        busy = f", being rendered by another process {result['busy']}" if result["busy"] else ""
+        return (f"rendered {result['rendered']}, already done {result['skipped'] - result['busy']}{busy} of "
+                f"{result['scenes']} scenes in {out}")
+    except (KeyError, TypeError):  # no summary (or not render's)
+        return f"rendered into {out}"
+
+
+def read_record(line: str) -> dict | None:
+    """A line that is one JSON object (the engine's progress, error or summary), else None."""
+    text = line.strip()
+    if not text.startswith("{"):
         return None
-    done, total = map(int, found[-1])
-    return (done, total) if total > 0 and done <= total else None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def progress_of(record: dict) -> tuple[str, int, int] | None:
+    """(stage, done, total) of a progress record, if it is one."""
+    stage, done, total = (record.get(k) for k in ("stage", "done", "total"))
+    if isinstance(stage, str) and type(done) is int and type(total) is int and 0 <= done <= total and total > 0:
+        return stage, done, total
+    return None
 
 
 RUNNING: set["Job"] = set()  # every Job whose process has not been seen to end: stop_all() ends them
@@ -149,55 +172,77 @@ def stop_all(grace_s: float = 3.0) -> int:
 
 
 class Job:
-    """A running command: output lines (split at ``\\n`` and tqdm's ``\\r``) gathered by a
-    thread; ``poll()`` drains them and returns the exit code or None."""
+    """A running command: its stdout and stderr read by two threads, split into lines (at
+    ``\\n``, and at ``\\r``, with which pip redraws its bars). ``poll()`` drains them and returns
+    the exit code or None. Of the JSON lines, a progress record on stderr sets ``progress``
+    ((done, total)) and ``stage``, an error record ``error``, an object on stdout ``result``
+    (``--json``); other lines are text: ``lines`` (the last ones) and ``last_line``."""
 
     def __init__(self, cmd: list[str]):
         self.cmd = cmd
         self.lines: list[str] = []
         self.progress: tuple[int, int] | None = None
-        self.last_line = ""  # the latest output, a line or a bar not yet ended
-        self._queue: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self.stage = ""
+        self.error: str | None = None
+        self.result: dict | None = None
+        self.last_line = ""  # the latest text, a line or a bar not yet ended
+        self._queue: queue.Queue[tuple[str, bool, bool]] = queue.Queue()
         group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
                  else {"start_new_session": True})
         try:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             stdin=subprocess.DEVNULL, **group)
         except OSError as e:
             raise InputError(f"could not start {cmd[0]}: {e.strerror or e}") from None
         RUNNING.add(self)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._readers = [threading.Thread(target=self._read, args=(stream, stream is self.process.stdout),
+                                          daemon=True) for stream in (self.process.stdout, self.process.stderr)]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        """Queue (text, whole line?): tqdm rewrites its bar after a ``\r``, so the text after
-        the last one is queued too (for progress) before its line ends."""
+    def _read(self, stream, is_stdout: bool) -> None:
+        """Queue (text, whole line?, from stdout?): a bar redrawn after a ``\\r`` is queued too
+        before its line ends (for ``last_line``)."""
         buf = b""
-        for chunk in iter(lambda: self.process.stdout.read1(4096), b""):
+        for chunk in iter(lambda: stream.read1(4096), b""):
             buf += chunk
             *done, buf = re.split(rb"[\r\n]", buf)
             for line in done:
-                self._queue.put((line.decode("utf-8", "replace"), True))
+                self._queue.put((line.decode("utf-8", "replace"), True, is_stdout))
             if buf:
-                self._queue.put((buf.decode("utf-8", "replace"), False))
+                self._queue.put((buf.decode("utf-8", "replace"), False, is_stdout))
         if buf:
-            self._queue.put((buf.decode("utf-8", "replace"), True))
+            self._queue.put((buf.decode("utf-8", "replace"), True, is_stdout))
 
     def poll(self) -> int | None:
         rc = self.process.poll()
         if rc is not None:
             RUNNING.discard(self)
-            self._reader.join(timeout=2)
+            for reader in self._readers:
+                reader.join(timeout=2)
         while True:
             try:
-                line, whole = self._queue.get_nowait()
+                line, whole, is_stdout = self._queue.get_nowait()
             except queue.Empty:
                 break
-            self.progress = parse_progress(line) or self.progress
-            self.last_line = line.strip() or self.last_line
-            if whole and line.strip():
-                self.lines = (self.lines + [line])[-TAIL_LINES:]
+            self._take(line, whole, is_stdout)
         return rc
+
+    def _take(self, line: str, whole: bool, is_stdout: bool) -> None:
+        if not whole and line.lstrip().startswith("{"):  # a JSON line not yet ended: taken whole
+            return
+        record = read_record(line) if whole else None
+        if record is not None and is_stdout:
+            self.result = record
+        elif record is not None and progress_of(record):
+            self.stage, done, total = progress_of(record)
+            self.progress = (done, total)
+        elif record is not None and isinstance(record.get("error"), str):
+            self.error = record["error"]
+        elif line.strip():
+            self.last_line = line.strip()
+            if whole:
+                self.lines = (self.lines + [line])[-TAIL_LINES:]
 
     def wait(self) -> int:
         self.process.wait()
@@ -226,6 +271,5 @@ class Job:
             pass
 
     def error_text(self) -> str:
-        """The most telling lines of a failed run: those saying error, else the last ones."""
-        errors = [ln.strip() for ln in self.lines if "error" in ln.lower()]
-        return " | ".join(errors[-3:] or [ln.strip() for ln in self.lines[-3:]]) or "no output"
+        """Why a run failed: the error it reported (``{"error"}``), else its last lines."""
+        return self.error or " | ".join(ln.strip() for ln in self.lines[-3:]) or "no output"

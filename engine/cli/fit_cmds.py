@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli.output import console, error, warn
+from engine.cli.progress import progress_reporter
 from engine.errors import InputError
 from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
 from engine.pipeline.options import PROXIES, check_proxies, proxies_help
@@ -97,8 +98,6 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
-    from tqdm import tqdm
-
     try:
         check_proxies(proxies, "evaluate")
     except InputError as e:
@@ -132,9 +131,9 @@ def evaluate(
         summaries, bodies = [], None
         for count, config in zip(counts, configs):
             bodies = bodies or BodyCache(config.smplx_model or dataset_smplx_model(dataset), config.options.dtype)
-            bar = tqdm(desc=f"fit ({count or 'all'} views)", unit="scene", disable=as_json)
-            result = run(dataset, config, progress=lambda row: bar.update(1), bodies=bodies, jobs=jobs)
-            bar.close()
+            label = {"evaluate": f"fit ({count or 'all'} views)"}
+            with progress_reporter("bars", quiet=as_json, labels=label) as bars:
+                result = run(dataset, config, progress=bars, bodies=bodies, jobs=jobs)
             _print_table(result, count)
             summaries.append(result["summary"])
     except InputError as e:
@@ -162,8 +161,6 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
     sampled from the renders (engine.evaluation.evidence)."""
-    from tqdm import tqdm
-
     from engine.evaluation.evidence import evaluate_evidence
     from engine.pipeline.reconstructor import Reconstructor
 
@@ -180,9 +177,9 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
         rec = Reconstructor.from_pretrained(**(generator or {}), pose_model=check_pose_model(pose_model))
         summaries = []
         for count in counts:
-            bar = tqdm(desc=f"detect + fit ({count or 'all'} views)", unit="scene", disable=as_json)
-            result = evaluate_evidence(dataset, rec, count, max_scenes, progress=lambda row: bar.update(1))
-            bar.close()
+            label = {"evaluate": f"detect + fit ({count or 'all'} views)"}
+            with progress_reporter("bars", quiet=as_json, labels=label) as bars:
+                result = evaluate_evidence(dataset, rec, count, max_scenes, progress=bars)
             table = Table(title=f"--proxies {'none' if generator is None else 'model'}, errors in mm, "
                                 f"{count or 'all'} views")
             for name in ("scene", "found", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "px", "s", "world"):

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from engine.cli.output import console, error
+from engine.cli.progress import progress_reporter
 from engine.errors import InputError
 
 
@@ -24,8 +25,6 @@ def landmarks(
 ) -> None:
     """Run MediaPipe on every rendered view and solve each landmark as a sparse, non-negative
     combination of the body's vertices; report the residual in pixels."""
-    from tqdm import tqdm
-
     from engine.body import load_body_model
     from engine.detect.mediapipe_detector import MediaPipeDetector
     from engine.io.scene import scene_folders
@@ -34,11 +33,10 @@ def landmarks(
     try:
         model = load_body_model(body, smplx_model=str(smplx_model) if smplx_model else None)
         folders = scene_folders(dataset)
-        bar = tqdm(total=len(folders), desc="scenes", unit="scene", disable=as_json)
-        with MediaPipeDetector(hands=False, mask=False) as detector:
+        with progress_reporter("bars", quiet=as_json) as bars, \
+                MediaPipeDetector(hands=False, mask=False) as detector:
             table = learn_table(dataset, model, detector, cache or Path(dataset) / "detections", folders,
-                                progress=lambda: bar.update(1))
-        bar.close()
+                                progress=bars)
         table.save(out)
     except InputError as e:
         error(e)

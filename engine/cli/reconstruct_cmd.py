@@ -11,6 +11,7 @@ import typer
 
 from engine.cli.interrupts import interruptible
 from engine.cli.output import error, note, say
+from engine.cli.progress import PROGRESS_OPTION, ProgressMode, progress_reporter
 from engine.pipeline.options import proxies_help
 
 
@@ -34,11 +35,12 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
                        keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
                        quiet: bool = False, reconstructor=None, refine_cameras: bool = False,
                        fps: float | None = None, units: str | None = None, up: str | None = None,
-                       overlay_scale: float = 1.0, pose_model: str = "full") -> dict:
+                       overlay_scale: float = 1.0, pose_model: str = "full", progress=None) -> dict:
     """The CLI's job: ``engine.pipeline.job`` with the output folder locked while it runs (its
     detections cached there) and the files written into it; -> the summary (``--json``'s line).
-    Every option is checked, and the footage opened, before anything is detected or written."""
-    from tqdm import tqdm
+    Every option is checked, and the footage opened, before anything is detected or written.
+    ``progress(stage, done, total)``: default, a bar on stderr (none when ``quiet``)."""
+    from contextlib import nullcontext
 
     from engine.io.files import strict_json
     from engine.io.outdir import OutputFolder
@@ -49,8 +51,9 @@ def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = No
                                  pose_model)
     job = prepare(input_dir, calibration, frames=frames, cameras=cameras, options=options, out=out)
     with OutputFolder(out, "reconstruct") as folder:
-        with tqdm(total=len(job.frames), desc="reconstruct", unit="frame", disable=quiet) as bar:
-            result = job.run(reconstructor, folder, progress=lambda stage, done, total: bar.update(1))
+        bars = nullcontext(progress) if progress else progress_reporter("bars", quiet=quiet)
+        with bars as report:
+            result = job.run(reconstructor, folder, progress=report)
         result.save(folder)
     return strict_json(result.summary)
 
@@ -90,15 +93,16 @@ def reconstruct(
                                                 "the person)."),
     overlay_scale: float = typer.Option(1.0, help="Size of overlay_<camera>.jpg against the footage (1: full size)."),
     pose_model: str = POSE_MODEL_OPTION,
+    progress: ProgressMode = PROGRESS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line (stdout; progress "
                                                        "stays on stderr)."),
 ) -> None:
     """Reconstruct the person in a calibrated multi-camera capture."""
-    with interruptible():
+    with interruptible(), progress_reporter(progress) as report:
         summary = run_reconstruction(input_dir, out, calibration, frames, cameras, proxies, checkpoint, samples, steps,
                                      device, body, smplx_model, keypoints, keypoints_order, strict, smooth,
                                      refine_cameras=refine_cameras, fps=fps, units=units, up=up,
-                                     overlay_scale=overlay_scale, pose_model=pose_model)
+                                     overlay_scale=overlay_scale, pose_model=pose_model, progress=report)
     for n in summary["notes"]:
         note(n)
     fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731  (None: no mask, e.g. --keypoints)
@@ -110,4 +114,5 @@ def reconstruct(
     if as_json:
         print(json.dumps(summary, allow_nan=False))
     if summary["problems"]:
+        report.error("; ".join(summary["problems"]))
         raise typer.Exit(1)

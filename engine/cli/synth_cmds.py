@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from engine.cli.output import console, error
+from engine.cli.progress import PROGRESS_OPTION, ProgressMode, progress_reporter
 from engine.errors import InputError
 from engine.io.files import strict_json
 
@@ -40,11 +41,10 @@ def render(
     workers: int = typer.Option(1, help="Parallel render workers (each runs its own Blender)."),
     ray_address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local Ray)."),
     blender: Optional[str] = typer.Option(None, help="Blender binary to render with (default: the bpy module)."),
+    progress: ProgressMode = PROGRESS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Render a multi-camera synthetic dataset (RGB, exact proxies, ground truth)."""
-    from tqdm import tqdm
-
     from synth.config import load_config
     from synth.dataset import Shard, render_dataset
 
@@ -60,12 +60,10 @@ def render(
     model = {"model": body, "smplx_model": str(smplx_model) if smplx_model else None}
     overrides["body"] = {k: v for k, v in model.items() if v is not None}
     try:
-        cfg = load_config(config, overrides)
-        shard_ = Shard.parse(shard)
-        bar = tqdm(total=len(shard_.indices(scenes)), desc="scenes", unit="scene", disable=as_json)
-        summary = render_dataset(out, scenes, cfg, shard_, backend, workers, blender, ray_address,
-                                 progress=lambda r: bar.update(1))
-        bar.close()
+        with progress_reporter(progress, quiet=as_json) as report:
+            cfg = load_config(config, overrides)
+            summary = render_dataset(out, scenes, cfg, Shard.parse(shard), backend, workers, blender, ray_address,
+                                     progress=report)
     except InputError as e:
         _fail(e)
     busy = f", being rendered by another process {summary['busy']}" if summary["busy"] else ""
@@ -87,7 +85,8 @@ def validate(
     from synth.validate import validate as run
 
     try:
-        result = run(dataset, str(smplx_model) if smplx_model else None)
+        with progress_reporter("bars", quiet=as_json) as bars:
+            result = run(dataset, str(smplx_model) if smplx_model else None, progress=bars)
     except InputError as e:
         _fail(e)
     s = result["summary"]

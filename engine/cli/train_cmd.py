@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from engine.cli.output import console, error, say
+from engine.cli.progress import progress_reporter
 from engine.errors import InputError
 from engine.io.files import strict_json
 
@@ -52,8 +53,6 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Train the diffusion proxy generator (accelerate: one CPU or many GPUs, the same command)."""
-    from tqdm import tqdm
-
     from engine.diffusion.train import TrainConfig, resume_config
     from engine.diffusion.train import train as run
 
@@ -73,15 +72,14 @@ def train(
                               init_from=str(init_from) if init_from else None,
                               packed=str(packed) if packed else None, evidence=evidence)
         other_rank = os.environ.get("RANK", "0") != "0"  # under accelerate launch: one bar, from rank 0
-        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", disable=as_json or other_rank)
+        with progress_reporter("bars", quiet=as_json or other_rank) as bars:
+            def progress(stage: str, done: int, total: int) -> None:
+                bars(stage, done, total)
+                if stage == "train":  # beside the bar, the losses train() has just logged
+                    bars.postfix(stage, {k: f"{v:.4f}" for k, v in _last_record(Path(cfg.out)).items()
+                                         if k in ("loss", "val_loss")})
 
-        def progress(step: int, record: dict) -> None:
-            bar.n = step
-            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "val_loss")})
-            bar.refresh()
-
-        summary = run(cfg, resume=resume, progress=progress)
-        bar.close()
+            summary = run(cfg, resume=resume, progress=progress)
     except InputError as e:
         error(e)  # paths stay whole
         raise typer.Exit(2)
@@ -91,6 +89,15 @@ def train(
     console.print(f"trained {summary['steps']} steps; model: {summary['checkpoint']}")
     if as_json:
         print(json.dumps(strict_json(summary), allow_nan=False))  # a diverged loss is NaN
+
+
+def _last_record(out: Path) -> dict:
+    """The last line of the run's log.jsonl ({} before the first)."""
+    try:
+        lines = (out / "log.jsonl").read_text().splitlines()
+        return json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def export(

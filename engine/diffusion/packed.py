@@ -35,12 +35,14 @@ from engine.diffusion.evidence import ViewEvidence, detect_evidence
 from engine.errors import InputError
 from engine.io.files import atomic_folder, atomic_write_bytes, check_writable_folder, read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders
+from engine.step_progress import Progress, no_progress
 
 PACK_VERSION = 2
 
 
-def pack_dataset(root: Path, out: Path | None = None, progress=None) -> Path:
-    """Pack the scene folders under ``root`` into ``out`` (default ``root/packed``)."""
+def pack_dataset(root: Path, out: Path | None = None, progress: Progress = no_progress) -> Path:
+    """Pack the scene folders under ``root`` into ``out`` (default ``root/packed``);
+    ``progress("pack", scenes done, scenes)`` while it packs (nothing when it is packed already)."""
     root = Path(root)
     out = Path(out) if out else root / "packed"
     folders = scene_folders(root)
@@ -120,7 +122,7 @@ def scene_projections(scene, views=None) -> list[np.ndarray]:
 
 
 def _write_packed(tmp: Path, folders: list[Path], n: int, size: tuple[int, int], stamp: list, root: Path,
-                  cache: Path, progress) -> None:
+                  cache: Path, progress: Progress) -> None:
     height, width = size
     arrays = {"rgb": ((n, height, width, 3), np.uint8), "seg": ((n, height, width), np.uint8),
               "uv": ((n, height, width, 2), np.float16), "ev_body": ((n, 33, 3), np.float32),
@@ -129,6 +131,7 @@ def _write_packed(tmp: Path, folders: list[Path], n: int, size: tuple[int, int],
     cams = {"K": [], "R_cam_world": [], "t_cam_world": []}
     index, first = [], 0
     detector = _LazyDetector()
+    progress("pack", 0, len(folders))
     for folder, scene_stamp in zip(folders, stamp):
         s = read_scene(folder)
         if s.proxies is None:
@@ -144,8 +147,7 @@ def _write_packed(tmp: Path, folders: list[Path], n: int, size: tuple[int, int],
             cams[key].append(arr)
         index.append({"name": s.folder.name, "first": first, "views": s.num_views})
         first += s.num_views
-        if progress:
-            progress(s.folder.name)
+        progress("pack", len(index), len(folders))
     detector.close()
     for m in mm.values():
         m.flush()

@@ -33,6 +33,7 @@ from engine.diffusion.packed import PackedScenes, pack_dataset
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
 from engine.io.files import atomic_write_bytes, check_writable_folder, read_json
+from engine.step_progress import Progress, no_progress
 
 
 @dataclass
@@ -214,8 +215,10 @@ def _generator(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
-    """Train (or resume) into ``cfg.out``; ``progress(step, record)`` after each logged step."""
+def train(cfg: TrainConfig, resume: bool = False, progress: Progress = no_progress) -> dict:
+    """Train (or resume) into ``cfg.out``. ``progress(stage, done, total)`` from the main process:
+    "pack" (scenes, while the dataset is packed), then "train" (steps: the step it starts from,
+    then each logged step; the logged values are in ``cfg.out``/log.jsonl)."""
     from accelerate import Accelerator
     from diffusers import DDPMScheduler
 
@@ -232,8 +235,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     if found and not resume:
         raise InputError(f"--out: {out} already holds checkpoints; pass --resume to continue, or another --out")
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    progress = progress if accelerator.is_main_process else no_progress
     with accelerator.main_process_first():
-        packed_dir = pack_dataset(Path(cfg.dataset), Path(cfg.packed) if cfg.packed else None)
+        packed_dir = pack_dataset(Path(cfg.dataset), Path(cfg.packed) if cfg.packed else None, progress)
     train_ids, val_ids = split_scenes(len(PackedScenes.open(packed_dir)), cfg.val_scenes)
     if found:
         model = ProxyDiffusionModel.from_pretrained(found[-1][1] / "model")
@@ -266,6 +270,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
         atomic_write_bytes(out / "train_config.json", json.dumps(record_cfg, indent=1).encode())
         _truncate_log(out / "log.jsonl", step)
     model.train()
+    progress("train", step, cfg.max_steps)
     t0, losses, last = time.perf_counter(), [], {}
     for batch in loader:
         step += 1
@@ -288,8 +293,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
             if accelerator.is_main_process:
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps(last) + "\n")
-                if progress:
-                    progress(step, last)
+                progress("train", step, cfg.max_steps)
             t0, losses = time.perf_counter(), []
         if step % cfg.save_every == 0 or step == cfg.max_steps:
             accelerator.wait_for_everyone()

@@ -23,6 +23,7 @@ from engine.io.files import read_rgb
 from engine.io.scene import read_scene, scene_folders
 from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe
 from engine.pipeline.world import WorldFrame
+from engine.step_progress import Progress, no_progress
 
 METRICS = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 
@@ -78,19 +79,22 @@ def proxy_quality(proxies, scene, body) -> dict:
 
 
 def evaluate_evidence(dataset: Path, rec, num_views: int | None = None, max_scenes: int | None = None,
-                      progress=lambda row: None) -> dict:
+                      progress: Progress = no_progress) -> dict:
+    """Every scene's row and the summary; ``progress("evaluate", scenes done, scenes)`` as it goes
+    (a failed scene counts as done)."""
     folders = scene_folders(dataset)[:max_scenes]
     if not folders:
         raise InputError(f"{dataset}: no scene folder (scene_*) found")
     rows, failed = [], []
-    for folder in folders:
+    progress("evaluate", 0, len(folders))
+    for done, folder in enumerate(folders, 1):
         try:
             row = score_scene(folder, rec, num_views)
         except (InputError, ValueError) as e:  # a scene the detector finds no one in, say
             failed.append({"scene": Path(folder).name, "error": str(e)})
-            continue
-        rows.append(row)
-        progress(row)
+        else:
+            rows.append(row)
+        progress("evaluate", done, len(folders))
     summary = {"proxies": "none" if rec.generator is None else "model", "scenes": len(rows), "views": num_views,
                "failed": len(failed), "failed_scenes": failed}
     if rec.generator is not None:

@@ -40,6 +40,7 @@ from engine.metrics import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, pa_region_errors_mm
 from engine.proxy import PART_ID, BodyCache, BodyProxy, PartTable, aggregate_samples
 from engine.proxy.parts import HAND_PARTS
 from engine.proxy.oracle_crops import oracle_hand_crops
+from engine.step_progress import Progress, no_progress
 
 METRICS = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
 REGION_METRICS = ("pa_mpvpe_body_mm", "pa_mpvpe_hands_mm")  # PA-MPVPE's vertices without / on the hands
@@ -214,9 +215,10 @@ def evaluate_scene_or_fail(folder: Path, index: int, config: EvalConfig, bodies:
         return failed_row(folder.name, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
 
 
-def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodies: BodyCache | None = None,
-             jobs: int = 1) -> dict:
-    """Fit every scene under ``root``; returns {"scenes": rows, "summary": means}. Pass one
+def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress: Progress = no_progress,
+             bodies: BodyCache | None = None, jobs: int = 1) -> dict:
+    """Fit every scene under ``root``; returns {"scenes": rows, "summary": means};
+    ``progress("evaluate", scenes done, scenes)`` as it goes. Pass one
     ``bodies`` to several calls to build each body model once. ``jobs`` > 1 fits that many
     scenes at a time in worker processes (ground-truth proxies, corrupted or not), which
     build their own body models on every call; ``seconds_per_scene`` stays the mean time of
@@ -243,13 +245,13 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress=None, bodie
     jobs = min(jobs, len(folders))
     threads = max(1, torch.get_num_threads() // jobs)
     rows, t0 = [], time.perf_counter()
+    progress("evaluate", 0, len(folders))
     with parallel_scenes(jobs, config, threads) if jobs > 1 else contextlib.nullcontext() as pool:
         results = pool.map(_evaluate_in_worker, folders, range(len(folders))) if pool else \
             (evaluate_scene_or_fail(folder, i, config, bodies, generator) for i, folder in enumerate(folders))
         for row in results:
             rows.append(row)
-            if progress:
-                progress(row)
+            progress("evaluate", len(rows), len(folders))
     wall = time.perf_counter() - t0
     summary = summarize(rows, config, str(generator.device) if generator else "cpu")
     summary.update(jobs=jobs, threads=threads, wall_seconds_per_scene=wall / len(rows))

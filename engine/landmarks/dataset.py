@@ -12,6 +12,7 @@ from engine.io.files import atomic_write_npz, read_rgb
 from engine.io.scene import read_scene, scene_folders
 from engine.landmarks.learn import hand_targets, learn_detected, learn_from_joints, make_table
 from engine.landmarks.table import LandmarkTable
+from engine.step_progress import Progress, no_progress
 
 
 def scene_detections(scene, detector, cache: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -32,15 +33,17 @@ def scene_detections(scene, detector, cache: Path) -> tuple[np.ndarray, np.ndarr
 
 
 def learn_table(dataset: Path, body, detector, cache: Path, scenes: list[Path] | None = None,
-                progress=lambda: None) -> LandmarkTable:
-    """The landmark table of ``body`` from the scenes of ``dataset`` rendered with it."""
+                progress: Progress = no_progress) -> LandmarkTable:
+    """The landmark table of ``body`` from the scenes of ``dataset`` rendered with it;
+    ``progress("landmarks", scenes detected, scenes)`` as it goes."""
     from engine.detect.types import BODY_LANDMARKS, HAND_LANDMARKS
 
     folders = scenes if scenes is not None else scene_folders(dataset)
     if len(folders) < 3:
         raise InputError(f"{dataset}: {len(folders)} scene(s); learning a landmark table needs at least 3")
     vertices, projections, xy, score, joints = [], [], [], [], []
-    for folder in folders:
+    progress("landmarks", 0, len(folders))
+    for done, folder in enumerate(folders, 1):
         scene = read_scene(folder)
         if scene.gt is None or scene.record.get("body", {}).get("model") != body.name:
             raise InputError(f"{folder}: no ground truth of body model {body.name!r}")
@@ -51,7 +54,7 @@ def learn_table(dataset: Path, body, detector, cache: Path, scenes: list[Path] |
         score.append(c)
         vertices.append(scene.gt["vertices"])
         joints.append(scene.gt["joints"])
-        progress()
+        progress("landmarks", done, len(folders))
     detected = learn_detected(vertices, projections, xy, score)
     hands = []
     for side in ("L", "R"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from engine.errors import InputError
 from engine.pipeline.options import (check_count, check_device, check_nonnegative, check_positive, check_proxies,
                                      parse_frames, parse_units, parse_up)
+from engine.step_progress import Progress, no_progress
 
 PREVIEW_FRAMES = 3  # frames kept for the overlays
 
@@ -81,14 +82,16 @@ class Job:
     options: ReconstructOptions
     keypoints: object = None  # _KeypointSource with options.keypoints
 
-    def run(self, reconstructor=None, cache=None, progress=lambda stage, done, total: None):
+    def run(self, reconstructor=None, cache=None, progress: Progress = no_progress):
         """-> Reconstruction. ``cache``: an ``engine.io.outdir.OutputFolder`` (or a folder) where
-        detections are cached, keyed on the footage and the detector."""
+        detections are cached, keyed on the footage and the detector. ``progress("reconstruct",
+        frames done, frames)``: once with 0 done before the models load, then after each frame."""
         from engine.pipeline.report import far_off, ground_truth, summary, world_notes
         from engine.pipeline.reconstructor import Reconstructor
         from engine.pipeline.sequence import reconstruct_frames
 
         t_start = time.perf_counter()
+        progress("reconstruct", 0, len(self.frames))
         o = self.options
         rec = reconstructor or Reconstructor.from_pretrained(o.checkpoint, body=o.body, device=o.device,
                                                              smplx_model=o.smplx_model, samples=o.samples,
@@ -164,8 +167,9 @@ def prepare(capture, calibration=None, *, frames=None, cameras=None, options: Re
 
 
 def reconstruct(capture, calibration=None, *, frames=None, cameras=None, options: ReconstructOptions | None = None,
-                reconstructor=None, cache=None, progress=lambda stage, done, total: None):
-    """The whole job: ``prepare`` then ``Job.run``. -> ``Reconstruction`` (``.save(folder)``)."""
+                reconstructor=None, cache=None, progress: Progress = no_progress):
+    """The whole job: ``prepare`` then ``Job.run``. -> ``Reconstruction`` (``.save(folder)``).
+    ``progress(stage, done, total)`` (``engine.step_progress.Progress``): frames done, as it goes."""
     job = prepare(capture, calibration, frames=frames, cameras=cameras, options=options)
     return job.run(reconstructor, cache, progress)
 

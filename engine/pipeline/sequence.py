@@ -22,6 +22,7 @@ from engine.errors import InputError
 from engine.pipeline.detection_cache import DetectionCache
 from engine.pipeline.smoothing import interpolate_linear, interpolate_rotvecs, smooth_linear, smooth_rotvecs
 from engine.pipeline.world import WorldFrame
+from engine.step_progress import Progress, no_progress
 
 IOU_HEIGHT = 160  # silhouettes for the mask IoU are cast at this height
 
@@ -65,13 +66,14 @@ class Reconstruction:
 
 def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibration, fps: float = 0.0,
                        cache: DetectionCache | None = None, keypoints=None, smooth_sigma: float = 1.0,
-                       progress=lambda stage, done, total: None, total: int | None = None,
+                       progress: Progress = no_progress, total: int | None = None,
                        strict: bool = False, world: WorldFrame | None = None) -> Reconstruction:
     """frames_images: iterable of (frame, {camera: RGB}); keypoints: callable(frame, calib) ->
     detections, or None to run the detector. A frame where nobody is found in any view is
     skipped with a note and its body interpolated from the frames around it (``strict``:
     refused, naming the frame). ``world``: units and up axis the user gave (a NaN unit or an
-    empty axis is found from the person)."""
+    empty axis is found from the person). ``progress("reconstruct", frames done, total)`` after
+    each frame (``total``: the frame count; None: the frames so far)."""
     results: list[FrameResult] = []
     given, world = world, None
     frames, init, notes, empty, every = [], None, [], [], []
@@ -92,7 +94,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
             if strict:
                 raise InputError(f"frame {frame}: no person found in any view ({', '.join(cams)}) and --strict is set")
             empty.append((frame, detections))
-            progress("fit", len(every), total)
+            progress("reconstruct", len(every), total or len(every))
             continue
         if world is None:
             world = _world(rec, detections, calib, given)
@@ -109,7 +111,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         results.append(result)
         frames.append(frame)
         notes += [n for n in dict.fromkeys(size_notes + result.notes) if n not in notes]
-        progress("fit", len(every), total)
+        progress("reconstruct", len(every), total or len(every))
     if not every:
         raise ValueError("no frame to reconstruct")
     if not results:

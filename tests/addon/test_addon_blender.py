@@ -196,7 +196,7 @@ def test_registration_is_undone_and_reconstruct_reports_errors(blender_home, tmp
     assert ["timer removed", "timer"] in done["reports"]
     cancel = report["modal_cancel"]
     assert cancel["results"] == [["PASS_THROUGH"], ["CANCELLED"]]
-    assert cancel["statuses"] == ["1/3 frames"] and not cancel["running"]  # a bar not yet ended by a newline
+    assert cancel["statuses"] == ["1/3 frames"] and not cancel["running"]  # the engine's last progress line
     assert cancel["returncode"] == -15  # SIGTERM to its process group
     assert [["WARNING"], "reconstruction cancelled"] in cancel["reports"]
 

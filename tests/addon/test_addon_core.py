@@ -119,7 +119,7 @@ def test_reconstruct_command_is_an_argument_list(core, tmp_path):
         job.reconstruct_command("", tmp_path, CALIB, tmp_path / "out")
     cmd = job.reconstruct_command(sys.executable, tmp_path, CALIB, tmp_path / "out", " 0:10 ")
     assert cmd == [sys.executable, "-m", "engine.cli.main", "reconstruct", str(tmp_path), "--calibration", str(CALIB),
-                   "--out", str(tmp_path / "out"), "--frames", "0:10"]
+                   "--out", str(tmp_path / "out"), "--progress", "jsonl", "--frames", "0:10"]
     # the panel's settings and the preferences as the engine's options
     smplx = tmp_path / "SMPLX_NEUTRAL.npz"
     smplx.write_bytes(b"x")
@@ -146,26 +146,71 @@ def test_render_command_is_an_argument_list(core, tmp_path):
         job.render_command(sys.executable, " ", 2)
     with pytest.raises(err, match="scenes: 0, expected 1 or more"):
         job.render_command(sys.executable, tmp_path, 0)
-    base = [sys.executable, "-m", "engine.cli.main", "render", "--out", str(tmp_path), "--scenes", "4", "--seed", "7"]
+    base = [sys.executable, "-m", "engine.cli.main", "render", "--out", str(tmp_path), "--scenes", "4", "--seed", "7",
+            "--progress", "jsonl", "--json"]
     assert job.render_command(sys.executable, tmp_path, 4, 7) == base  # 0: the engine's defaults
     assert job.render_command(sys.executable, tmp_path, 4, 7, num_views=3, resolution=64, samples=2) == base + [
         "--num-views", "3", "--resolution", "64", "--samples", "2"]
 
 
-def test_progress_from_tqdm_lines(core):
-    parse = core["job"].parse_progress
-    assert parse("reconstruct:  40%|####      | 40/100 [00:10<00:15,  4.0frame/s]") == (40, 100)
-    assert parse("scenes:  50%|#####     | 1/2 [00:04<00:04,  4.07s/scene]") == (1, 2)  # diffproxy render
-    assert parse("loading") is None and parse("3/0") is None
+def test_progress_records_from_json_lines(core):
+    read, progress_of = core["job"].read_record, core["job"].progress_of
+    assert progress_of(read('{"stage": "reconstruct", "done": 40, "total": 100}')) == ("reconstruct", 40, 100)
+    assert read('{"error": "--frames: bad"}') == {"error": "--frames: bad"}
+    for text in ("reconstruct:  40%|####      | 40/100", "{not json", "[1, 2]", "loading"):
+        assert read(text) is None, text
+    for record in ({"stage": "render", "done": 3, "total": 0}, {"stage": "render", "done": 4, "total": 3},
+                   {"stage": "render", "done": "1", "total": 3}, {"error": "x"}):
+        assert progress_of(record) is None, record
 
 
-def test_job_streams_progress_and_errors(core):
-    code = ("import sys, time\nfor i in range(4):\n    sys.stderr.write(f'\\rbar {i}/3'); sys.stderr.flush(); "
-            "time.sleep(0.01)\nprint(file=sys.stderr)\nprint('error: bad input', file=sys.stderr); sys.exit(2)")
+def test_job_reads_progress_errors_and_the_summary(core):
+    """Progress and the error from JSON lines on stderr, the summary from stdout; text (a
+    warning, a bar redrawn with a carriage return) stays text, and a JSON line cut across
+    writes is read whole."""
+    code = ("import json, sys, time\n"
+            "sys.stderr.write('a warning\\n')\n"
+            "for i in range(4):\n"
+            "    sys.stderr.write(json.dumps({'stage': 'render', 'done': i, 'total': 3}) + '\\n'); sys.stderr.flush()\n"
+            "    time.sleep(0.01)\n"
+            "sys.stderr.write('{\"error\": '); sys.stderr.flush(); time.sleep(0.05)\n"
+            "sys.stderr.write('\"--frames: bad\"}\\n'); sys.stderr.write('\\rpip 1/2\\rpip 2/2\\n')\n"
+            "print(json.dumps({'rendered': 3, 'skipped': 0, 'busy': 0, 'scenes': 3})); sys.exit(2)")
     job = core["job"].Job([sys.executable, "-c", code])
     assert job.wait() == 2
-    assert job.progress == (3, 3)
-    assert job.error_text() == "error: bad input"
+    assert (job.stage, job.progress) == ("render", (3, 3))
+    assert job.error == "--frames: bad" and job.error_text() == "--frames: bad"
+    assert job.result == {"rendered": 3, "skipped": 0, "busy": 0, "scenes": 3}
+    assert [ln.strip() for ln in job.lines] == ["a warning", "pip 1/2", "pip 2/2"] and job.last_line == "pip 2/2"
+    assert core["job"].render_report(job.result, "/d") == "rendered 3, already done 0 of 3 scenes in /d"
+    assert core["job"].render_report(None, "/d") == "rendered into /d"
+    quiet = core["job"].Job([sys.executable, "-c", "import sys; print('one'); print('two'); sys.exit(1)"])
+    assert quiet.wait() == 1 and quiet.error is None and quiet.error_text() == "one | two"  # no error line: the last
+
+
+def test_job_reads_a_real_engine_run(core, tmp_path):
+    """``diffproxy reconstruct --progress jsonl`` with bad input: its error record (~5 s)."""
+    job = core["job"]
+    bad = job.Job(job.reconstruct_command(sys.executable, EXAMPLE / "videos", CALIB, tmp_path / "bad", "x"))
+    assert bad.wait() == 2 and bad.progress is None
+    assert bad.error_text() == "--frames: expected START:STOP[:STEP] or N, got 'x'"
+
+
+@pytest.mark.slow
+def test_job_follows_a_real_reconstruction_to_its_last_frame(core, tmp_path, anny32):
+    """Two frames from two cameras (~20 s): every JSON line the engine writes is read as a
+    record (none is left as text) and the progress reaches done == total."""
+    job = core["job"]
+    run = job.Job(job.reconstruct_command(sys.executable, EXAMPLE / "videos", CALIB, tmp_path / "fit", "0:2",
+                                          "cam01,cam02"))
+    seen = set()
+    while run.poll() is None:
+        seen.add(run.progress)
+        time.sleep(0.05)
+    assert run.process.returncode == 0, run.error_text()
+    assert (run.stage, run.progress) == ("reconstruct", (2, 2)) and seen - {None} <= {(0, 2), (1, 2), (2, 2)}
+    assert run.error is None and not [ln for ln in run.lines if ln.lstrip().startswith("{")]
+    assert (tmp_path / "fit" / "fit.json").is_file()
 
 
 def test_job_cancel_ends_its_process_group(core):

@@ -55,9 +55,11 @@ def test_render_dataset_reports_errors_and_renders_a_tiny_dataset(blender_home, 
     assert runs["no_folder"][0] is None and "dataset folder: not set" in runs["no_folder"][1]
     assert runs["works"][:2] == [["FINISHED"], None]
     assert report["commands"] == [[str(engine_python), "-m", "engine.cli.main", "render", "--out", str(out),
-                                   "--scenes", "1", "--seed", "3", "--num-views", "2", "--resolution", "32",
-                                   "--samples", "1"]]
+                                   "--scenes", "1", "--seed", "3", "--progress", "jsonl", "--json", "--num-views",
+                                   "2", "--resolution", "32", "--samples", "1"]]
     assert report["returncodes"] == [0] and report["progress"] == [[1, 1]] and not report["running"]
+    assert {k: report["results"][0][k] for k in ("rendered", "skipped", "scenes")} == {  # its --json summary
+        "rendered": 1, "skipped": 0, "scenes": 1}
     assert (out / "dataset.json").is_file()
     (scene,) = sorted(p for p in out.iterdir() if p.name.startswith("scene_"))
     assert sorted(p.name for p in (scene / "images").iterdir()) == ["view_00.png", "view_01.png"]

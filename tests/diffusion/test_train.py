@@ -54,8 +54,8 @@ def overfit(one_scene, tmp_path_factory):
 def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, tmp_path, monkeypatch):
     straight = train(_cfg(one_scene, tmp_path / "a", max_steps=4, save_every=2, hand_crops=1, augment=True))
 
-    def interrupt(step, record):
-        if step == 3:
+    def interrupt(stage, done, total):
+        if (stage, done) == ("train", 3):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -70,8 +70,9 @@ def test_resume_continues_exactly_where_the_interrupted_run_stopped(one_scene, t
     real_loss = train_module.diffusion_loss
     monkeypatch.setattr(train_module, "diffusion_loss", lambda *a, **k: losses.append(1) or real_loss(*a, **k))
     resumed = train(_cfg(one_scene, tmp_path / "b", max_steps=4, save_every=2, hand_crops=1, augment=True),
-                    resume=True, progress=lambda step, record: steps.append(step))
-    assert steps == [3, 4] and len(losses) == 2  # a resume that retrains from step 0 gives the same weights
+                    resume=True, progress=lambda stage, done, total: steps.append((stage, done, total)))
+    # the step it resumes from, then the two it trains: a resume that retrains from step 0 gives the same weights
+    assert steps == [("train", 2, 4), ("train", 3, 4), ("train", 4, 4)] and len(losses) == 2
     assert resumed["steps"] == straight["steps"] == 4 and resumed["loss"] == straight["loss"]
     a = ProxyDiffusionModel.from_pretrained(straight["checkpoint"]).state_dict()
     b = ProxyDiffusionModel.from_pretrained(resumed["checkpoint"]).state_dict()

@@ -21,4 +21,5 @@ for label, interpreter, folder in (("wrong_python", "/nonexistent/bin/python", d
     t0 = time.perf_counter()
     runs[label] = [*run_op(bpy.ops.diffproxy.render_dataset), round(time.perf_counter() - t0, 1)]
 emit({"runs": runs, "commands": [j.cmd for j in jobs], "returncodes": [j.process.returncode for j in jobs],
-      "progress": [j.progress for j in jobs], "running": bpy.context.window_manager.diffproxy.running})
+      "progress": [j.progress for j in jobs], "results": [j.result for j in jobs],
+      "running": bpy.context.window_manager.diffproxy.running})
