@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine.errors import InputError
+from engine.io.files import atomic_path
 from engine.io.scene import read_scene, scene_folders
 from engine.proxy.parts import seg_to_rgb
 
@@ -92,6 +93,7 @@ def write_previews(source: Path, out: Path | None, max_scenes: int = 4) -> list[
         else:
             path = out / f"{folder.name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        scene_sheet(folder).save(path)
+        with atomic_path(path) as tmp:
+            scene_sheet(folder).save(tmp, format="PNG")
         written.append(path)
     return written

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from engine.io.files import atomic_path
+
 SERIES = {"mpvpe_mm": ("MPVPE", (31, 119, 180)), "pa_mpvpe_mm": ("PA-MPVPE", (255, 127, 14)),
           "keypoint_mpjpe_mm": ("MPJPE", (44, 160, 44)), "keypoint_pa_mpjpe_mm": ("PA-MPJPE", (214, 39, 40))}
 
@@ -36,7 +38,8 @@ def plot_error_vs_views(summaries: list[dict], path: Path, title: str = "") -> P
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
 
@@ -81,5 +84,6 @@ def _pil_chart(views: list[int], summaries: list[dict], path: Path, title: str,
             draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=color)
         draw.line([w - right - 110, top + 12 + 14 * row, w - right - 90, top + 12 + 14 * row], fill=color, width=2)
         draw.text((w - right - 85, top + 6 + 14 * row), label, fill="black")
-    img.save(path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
 
