@@ -78,4 +78,3 @@ def test_reconstruct_refuses_bad_input_with_a_json_error_line(tmp_path):
     assert p.returncode == 2, p.stderr[-3000:]
     records = [json.loads(line) for line in p.stderr.splitlines() if line.startswith("{")]
     assert records == [{"error": "--frames: expected START:STOP[:STEP] or N, got 'x'"}]
-
