@@ -171,7 +171,7 @@ def timed_fit(views: ProxyViews, body: BodyModel, proxy: BodyProxy, options: Fit
 
 
 def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCache, generator=None) -> dict:
-    """One scene's row; ``generator`` (``engine.evaluation.model_proxies.ModelProxies``) samples
+    """One scene's row; ``generator`` (``engine.diffusion.sample.ProxySampler``) samples
     the proxies when ``config.proxies`` is "model-only"."""
     scene = read_scene(folder)
     if scene.gt is None:
@@ -183,10 +183,12 @@ def evaluate_scene(folder: Path, index: int, config: EvalConfig, bodies: BodyCac
         if config.hand_crops:
             quality["hand_views"] = views.hand_views
     else:
+        from engine.evaluation.model_proxies import model_views
+
         n = view_count(scene, config)
-        views, quality = generator.views(scene, scene_cameras(scene, list(range(n))),
-                                         torch.as_tensor(scene.gt["vertices"]), body.faces, proxy,
-                                         seed=_scene_seed(config.seed, int(scene.record.get("index", index))))
+        views, quality = model_views(generator, scene, scene_cameras(scene, list(range(n))),
+                                     torch.as_tensor(scene.gt["vertices"]), body.faces, proxy,
+                                     seed=_scene_seed(config.seed, int(scene.record.get("index", index))))
     sampled = quality.get("sample_seconds", 0.0)
     try:
         result, seconds = timed_fit(views, body, proxy, config.options)
@@ -237,11 +239,10 @@ def evaluate(root: Path, config: EvalConfig = EvalConfig(), progress: Progress =
     bodies = bodies or BodyCache(config.smplx_model, config.options.dtype)
     generator = None
     if config.proxies == "model-only":
-        from engine.evaluation.model_proxies import ModelProxies
-        from engine.diffusion.sample import SampleOptions
+        from engine.diffusion.sample import ProxySampler, SampleOptions
 
-        generator = ModelProxies(config.checkpoint, SampleOptions(config.samples, config.steps, config.seed,
-                                                                  config.hand_crops))
+        generator = ProxySampler.from_pretrained(config.checkpoint, SampleOptions(config.samples, config.steps,
+                                                                                  config.seed, config.hand_crops))
     jobs = min(jobs, len(folders))
     threads = max(1, torch.get_num_threads() // jobs)
     rows, t0 = [], time.perf_counter()

@@ -9,7 +9,7 @@ from helpers import write_proxy_scene
 from engine.diffusion.codec import LatentCodec
 from engine.diffusion.configs import build_model
 from engine.diffusion.model import ProxyDiffusionModel
-from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
+from engine.diffusion.sample import ProxySampler, SampleOptions, load_generator
 from engine.diffusion.train import TrainConfig, train
 from engine.errors import InputError
 from engine.evaluation.proxies import scene_cameras
@@ -75,6 +75,6 @@ def test_sd21_trains_reloads_and_samples(sd_folder, tmp_path, anny32, anny_proxy
     model, scheduler = load_generator(out)
     assert scheduler.config.prediction_type == "v_prediction"
     scene = read_scene(root / "scene_000000")
-    result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=2, steps=1), read_scene_evidence(scene, [0, 1]))
+    result = ProxySampler(model, scheduler, SampleOptions(samples=2, steps=1))(
+        read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]), evidence=read_scene_evidence(scene, [0, 1]))
     assert result.proxy.seg.shape == (2, 256, 256) and result.cameras.width == 256

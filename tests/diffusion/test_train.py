@@ -15,7 +15,7 @@ from engine.diffusion.packed import read_scene_evidence
 from engine.evaluation.model_proxies import read_images
 from engine.proxy.hands import HANDS
 from engine.diffusion.model import ProxyDiffusionModel
-from engine.diffusion.sample import SampleOptions, load_generator, sample_proxies
+from engine.diffusion.sample import ProxySampler, SampleOptions, load_generator
 from engine.diffusion.configs import build_model
 from engine.diffusion.data import BatchSpec, TrainBatches
 from engine.diffusion.packed import pack_dataset
@@ -116,14 +116,14 @@ def test_the_tiny_model_overfits_one_scene(one_scene, overfit):
     model, scheduler = load_generator(out)
     scene = read_scene(one_scene / "scene_000000")
     evidence = read_scene_evidence(scene, [0, 1])
-    result = sample_proxies(model, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=3, steps=4), evidence)
+    result = ProxySampler(model, scheduler, SampleOptions(samples=3, steps=4))(
+        read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]), evidence=evidence)
     assert seg_miou(result.proxy.seg, torch.as_tensor(scene.proxies["seg"])) >= 0.9
     assert result.proxy.weight.max() <= 1 and (result.proxy.weight[result.proxy.seg == 0] == 0).all()
     torch.manual_seed(1)
     untrained = ProxyDiffusionModel(**{**model.config}).eval()
-    chance = sample_proxies(untrained, scheduler, read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]),
-                            SampleOptions(samples=3, steps=4), evidence)
+    chance = ProxySampler(untrained, scheduler, SampleOptions(samples=3, steps=4))(
+        read_images(scene, [0, 1]), scene_cameras(scene, [0, 1]), evidence=evidence)
     assert seg_miou(chance.proxy.seg, torch.as_tensor(scene.proxies["seg"])) < 0.3
 
 
@@ -226,8 +226,8 @@ def test_hand_refinement_adds_hand_crops_as_views(one_scene):
     scheduler = DDIMScheduler(prediction_type="sample", timestep_spacing="trailing", rescale_betas_zero_snr=True)
     scene = read_scene(one_scene / "scene_000000")
     images, cams = read_images(scene, [0, 1]), scene_cameras(scene, [0, 1])
-    seg_first = sample_proxies(model, scheduler, images, cams, SampleOptions(samples=2, steps=2)).proxy.seg
-    out = sample_proxies(model, scheduler, images, cams, SampleOptions(samples=2, steps=2, hand_crops=3))
+    seg_first = ProxySampler(model, scheduler, SampleOptions(samples=2, steps=2))(images, cams).proxy.seg
+    out = ProxySampler(model, scheduler, SampleOptions(samples=2, steps=2, hand_crops=3))(images, cams)
     assert out.hand_views > 0  # an untrained model paints hand parts somewhere
     n = 2 + out.hand_views
     assert out.proxy.seg.shape == (n, SIZE, SIZE) and len(out.cameras) == n and out.samples_seg.shape[:2] == (2, n)
