@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.geometry.camera import project_array
 from engine.io.scene import SCHEMA_VERSION, scene_name, scene_writer, write_json
 from synth.blender_process import BlenderWorker
 from engine.proxy.raycast import ProxyRenderer
@@ -23,14 +24,6 @@ from synth.scene_spec import SceneSpec
 
 GENERATOR = "diffproxy.synth"
 VISIBLE_DEPTH_TOLERANCE_M = 0.15
-
-
-def project(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cam = points @ R.T + t
-    z = cam[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = (cam @ K.T)[:, :2] / z[:, None]
-    return xy, z
 
 
 def visibility(xy: np.ndarray, z: np.ndarray, seg: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -141,11 +134,11 @@ def _ground_truth(spec: SceneSpec, views) -> tuple[dict, list[dict]]:
     kp2d, kpvis, j2d, jvis, records = [], [], [], [], []
     for i, (cam, view) in enumerate(zip(spec.cameras, views)):
         K, R, t = (np.asarray(cam[k]) for k in ("K", "R_cam_world", "t_cam_world"))
-        xy, z = project(p.keypoints, K, R, t)
+        xy, z = project_array(p.keypoints, K, R, t)
         kp2d.append(xy), kpvis.append(visibility(xy, z, view.seg, view.depth))
-        xy, z = project(p.joints, K, R, t)
+        xy, z = project_array(p.joints, K, R, t)
         j2d.append(xy), jvis.append(visibility(xy, z, view.seg, view.depth))
-        vxy, vz = project(p.vertices, K, R, t)
+        vxy, vz = project_array(p.vertices, K, R, t)
         in_frame = (vz > 0) & (vxy[:, 0] > -0.5) & (vxy[:, 0] < cam["width"] - 0.5) & \
             (vxy[:, 1] > -0.5) & (vxy[:, 1] < cam["height"] - 0.5)
         records.append({"image": f"images/view_{i:02d}.png", "occluded_fraction": view.occluded_fraction,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.geometry.camera import project_array
 from engine.io.files import read_rgb
 from engine.io.scene import (Scene, dataset_record, dataset_smplx_model, read_scene, scene_config_hashes,
                              scene_folders)
@@ -113,13 +114,12 @@ def _check_contents(scene: Scene, bodies: BodyCache, report: SceneReport) -> Non
         report.foreground_px += len(ys)
         report.lookup_failures += int((~ok).sum())
         points = surface_points(vertices, body.faces, hit.face[hit.valid], hit.bary[hit.valid])[0].numpy()
-        cam = points @ R[v].T + t[v]
-        xy = (cam @ K[v].T)[:, :2] / cam[:, 2:]
+        xy, z = project_array(points, K[v], R[v], t[v])
         err = np.linalg.norm(xy - np.stack([xs[ok], ys[ok]], axis=1), axis=1)
         report.within_0p5px += int((err <= 0.5).sum())
         report.within_1px += int((err <= 1.0).sum())
         report.max_error_px = max(report.max_error_px, float(err.max(initial=0.0)))
-        report.depth_mismatches += int((np.abs(cam[:, 2] - depth[ys[ok], xs[ok]]) > DEPTH_TOLERANCE_M).sum())
+        report.depth_mismatches += int((np.abs(z - depth[ys[ok], xs[ok]]) > DEPTH_TOLERANCE_M).sum())
     if report.foreground_px == 0:
         report.problems.append("no foreground proxy pixel in any view")
     elif report.within_1px < MIN_WITHIN_1PX * report.foreground_px:

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.detect.types import BODY_INDEX, Detection
 from engine.errors import InputError
+from engine.geometry.camera import project_matrix
 from engine.geometry.triangulation import triangulate  # noqa: F401  (engine.detect re-exports it)
 
 RELIABLE = tuple(BODY_INDEX[f"{s}_{j}"] for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -30,20 +31,11 @@ ROI_ENLARGE = 1.25       # the projected person's box is scaled by this about it
 MIN_POINTS = 4           # a view with fewer reliable landmarks cannot agree
 
 
-def project(X: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """(L, 3) points, (3, 4) projection -> (L, 2) pixels; NaN for points behind the camera."""
-    h = X @ P[:, :3].T + P[:, 3]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        uv = h[:, :2] / h[:, 2:]
-    uv[~(h[:, 2] > 0)] = np.nan
-    return uv
-
-
 def view_error(det: Detection, P: np.ndarray, X: np.ndarray) -> float:
     """Median reprojection error of the reliable landmarks over the detection's box height
     (inf when fewer than ``MIN_POINTS`` landmarks can be compared)."""
     idx = np.array(RELIABLE)
-    err = np.linalg.norm(project(X[idx], P) - det.body_xy[idx], axis=1)
+    err = np.linalg.norm(project_matrix(X[idx], P, cull=True)[0] - det.body_xy[idx], axis=1)
     ok = np.isfinite(err) & (det.body_score[idx] > MIN_SCORE)
     if ok.sum() < MIN_POINTS or not det.height > 0:
         return np.inf
@@ -116,7 +108,7 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
         if v in views:
             continue
         out[v] = None
-        uv = project(X, P[v])
+        uv, _ = project_matrix(X, P[v], cull=True)
         uv = uv[np.isfinite(uv).all(axis=1)]
         H, W = img.shape[:2]
         if len(uv) < MIN_POINTS:

@@ -3,12 +3,19 @@
 ``x_cam = R_cam_world @ x_world + t_cam_world``; the camera looks along +Z, x right, y down;
 ``pixel = (K @ x_cam)[:2] / z``, with pixel centres at integer coordinates (the top-left
 pixel covers [-0.5, 0.5]^2). World: metres, Z up, right-handed, as in Blender.
+
+The projections: ``project_points`` (torch, each point with its camera), ``project`` and
+``Cameras.project`` (torch, every point in every camera), and for numpy arrays
+``project_array`` (K, R, t) and ``project_matrix`` (a (3, 4) pixel projection ``K [R | t]``,
+what triangulation and the detectors' view checks take). Lens distortion is the
+calibration's (``engine.io.calibration``, below this layer): these are the pinhole part.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from engine.errors import InputError, check_finite, check_shape
@@ -151,3 +158,26 @@ def pixel_rays(K: torch.Tensor, R_cam_world: torch.Tensor, xy_px: torch.Tensor) 
     d_cam = torch.einsum("nij,npj->npi", torch.linalg.inv(K), torch.cat([xy_px, ones], dim=-1))
     d_world = torch.einsum("nji,npj->npi", R_cam_world, d_cam)
     return d_world / d_world.norm(dim=-1, keepdim=True)
+
+
+def project_array(points_world: np.ndarray, K: np.ndarray, R_cam_world: np.ndarray,
+                  t_cam_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy: points (..., 3) in the world, one camera -> pixels (..., 2), depths (...). No
+    culling: a point at or behind the camera (depth <= 0) gets a meaningless (or inf, NaN) pixel."""
+    return _pixels((np.asarray(points_world) @ np.asarray(R_cam_world).T + t_cam_world) @ np.asarray(K).T)
+
+
+def project_matrix(points_world: np.ndarray, P: np.ndarray, cull: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """numpy: points (..., 3), a (3, 4) pixel projection ``P = K [R | t]`` -> pixels (..., 2),
+    depths (...); ``cull``: NaN pixels for points not in front of the camera (depth <= 0)."""
+    P = np.asarray(P)
+    xy, z = _pixels(np.asarray(points_world) @ P[:, :3].T + P[:, 3])
+    if cull:
+        xy[~(z > 0)] = np.nan
+    return xy, z
+
+
+def _pixels(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Homogeneous pixels (..., 3) -> pixels (..., 2) and depths (...) (K's last row is 0, 0, 1)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return h[..., :2] / h[..., 2:], h[..., 2]

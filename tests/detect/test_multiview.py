@@ -5,9 +5,10 @@ import pytest
 
 from detect_support import CAMERAS, rodrigues
 from engine.detect import detect_views, triangulate
-from engine.detect.multiview import AGREE_FRACTION, consistent_views, project, view_error
+from engine.detect.multiview import AGREE_FRACTION, consistent_views, view_error
 from engine.detect.openpose import openpose_people, openpose_to_detection
 from engine.errors import InputError
+from engine.geometry.camera import project_matrix
 
 
 def synthetic_cameras(n=4, seed=0):
@@ -25,7 +26,7 @@ def test_triangulate_recovers_points():
     rng = np.random.default_rng(1)
     P = synthetic_cameras()
     X = rng.uniform(-0.8, 0.8, (33, 3))
-    xy = np.stack([project(X, p) for p in P])
+    xy = np.stack([project_matrix(X, p, cull=True)[0] for p in P])
     scores = rng.uniform(0.2, 1.0, (4, 33))
     np.testing.assert_allclose(triangulate(xy, scores, P), X, rtol=0, atol=1e-6)
     # two views are enough; fewer, a zero score, or a NaN point leave NaN

@@ -91,3 +91,32 @@ def test_each_view_has_its_own_image_size():
         Cameras(c.K, c.R_cam_world, c.t_cam_world, [1080, 1088], 1920)
     with pytest.raises(InputError, match=r"image size: .* 1088x0 \(view 1\)"):
         Cameras(c.K, c.R_cam_world, c.t_cam_world, [1080, 1088, 1080], [1920, 0, 1920])
+
+
+def test_the_numpy_projections_are_the_ones_they_replace():
+    """project_array (K, R, t) is synth's ground-truth projection and project_matrix (K [R | t])
+    the detectors' view check, bit for bit (those formulas, as they were, are the references);
+    both agree with the torch projection."""
+    import numpy as np
+
+    from engine.geometry.camera import project_array, project_matrix
+
+    c = ring_cameras(3)
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 2.0, (200, 3))  # some behind a camera
+    for v in range(3):
+        K, R, t = c.K[v].numpy(), c.R_cam_world[v].numpy(), c.t_cam_world[v].numpy()
+        cam = X @ R.T + t
+        xy, z = project_array(X, K, R, t)
+        np.testing.assert_array_equal(xy, (cam @ K.T)[:, :2] / cam[:, 2:])  # synth/render_scene.py's
+        np.testing.assert_array_equal(z, cam[:, 2])
+        P = K @ np.concatenate([R, t[:, None]], axis=1)
+        h = X @ P[:, :3].T + P[:, 3]
+        before = h[:, :2] / h[:, 2:]
+        before[~(h[:, 2] > 0)] = np.nan  # engine/detect/multiview.py's
+        culled, depth = project_matrix(X, P, cull=True)
+        np.testing.assert_array_equal(culled, before)
+        assert (depth <= 0).any() and np.isnan(culled[depth <= 0]).all() and np.isfinite(culled[depth > 0]).all()
+        expected, _ = c.subset([v]).project(torch.as_tensor(X))
+        np.testing.assert_allclose(xy, expected[0].numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(project_matrix(X, P)[0], xy, rtol=1e-9, atol=1e-9)
