@@ -158,7 +158,7 @@ def test_an_earlier_runs_overlays_are_removed(tmp_path, footage, reconstructor, 
     (out / ".tmp-reconstruct-999999999").mkdir()  # left by a killed run (no such process)
     (out / "overlay_sketch.jpg").write_bytes(b"a user's file, not an output")
     (out / ".tmp-notes-999999999").mkdir()  # a user's folder that looks alike
-    summary = run(inp, out, reconstructor, toml, views="cam01,cam03", overlay_scale=0.5)
+    summary = run(inp, out, reconstructor, toml, cameras="cam01,cam03", overlay_scale=0.5)
     assert sorted(p.name for p in out.glob("overlay_*")) == ["overlay_cam01.jpg", "overlay_cam03.jpg",
                                                              "overlay_sketch.jpg"]
     assert not (out / ".tmp-reconstruct-999999999").exists() and (out / ".tmp-notes-999999999").is_dir()
