@@ -160,8 +160,8 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
                        pose_model: str = "full") -> None:
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
-    sampled from the renders (engine.evaluation.evidence)."""
-    from engine.evaluation.evidence import evaluate_evidence
+    sampled from the renders (engine.evaluation.reconstructor)."""
+    from engine.evaluation.reconstructor import evaluate_evidence
     from engine.pipeline.reconstructor import Reconstructor
 
     try:

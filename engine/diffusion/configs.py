@@ -21,7 +21,7 @@ with ``evidence=False`` (``train --no-evidence``: the ablation).
 
 from __future__ import annotations
 
-from engine.diffusion.evidence import EVIDENCE_CHANNELS
+from engine.diffusion.conditioning import EVIDENCE_CHANNELS
 from engine.errors import InputError
 
 _D, _A = "DownBlock2D", "CrossAttnDownBlock2D"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.proxy.hands import hand_boxes
-from engine.diffusion.evidence import evidence_maps
+from engine.diffusion.conditioning import evidence_maps
 from engine.diffusion.packed import PackedScenes
 from engine.geometry.crop import crop_images, crop_intrinsics, crop_proxies, square_boxes
 

@@ -6,7 +6,7 @@ tokens for the cross-attention: DINOv2 (transformers ``Dinov2Model``, frozen) re
 local folder, or a small trainable patch encoder with the same interface when no DINOv2
 weights are on disk. The config records which. With ``evidence_channels`` the adapter also
 reads MediaPipe's landmarks and person mask rasterised in each view
-(``engine.diffusion.evidence``): the paper's pose prior, from a detector trained on real
+(``engine.diffusion.conditioning``): the paper's pose prior, from a detector trained on real
 photos, so that a render and a photograph give the denoiser the same kind of input.
 
 The seg stream's output: with ``seg_head="palette"`` (the paper's; the only choice in latent
@@ -36,7 +36,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from engine.body import BODY_MODELS
 from engine.diffusion.attention import CurrentViews, MultiViewAttnProcessor
 from engine.diffusion.codec import PALETTE_COLOURS, LatentCodec, PixelCodec
-from engine.diffusion.evidence import EVIDENCE_CHANNELS
+from engine.diffusion.conditioning import EVIDENCE_CHANNELS
 from engine.diffusion.views import ViewBatch
 from engine.errors import InputError
 from engine.geometry.camera import Cameras
@@ -157,7 +157,7 @@ class ProxyDiffusionModel(ModelMixin, ConfigMixin):
         torch.nn.init.zeros_(self.unet.class_embedding.weight)
         width = self.unet.config.cross_attention_dim
         if evidence_channels not in (0, EVIDENCE_CHANNELS):
-            raise InputError(f"config: evidence_channels must be 0 or {EVIDENCE_CHANNELS} (engine.diffusion.evidence), "
+            raise InputError(f"config: evidence_channels must be 0 or {EVIDENCE_CHANNELS} (engine.diffusion.conditioning), "
                              f"got {evidence_channels}")
         self.adapter = T2IAdapter(in_channels=3 + evidence_channels, channels=list(self.unet.config.block_out_channels),
                                   num_res_blocks=adapter_res_blocks, downscale_factor=self._codec.downscale,

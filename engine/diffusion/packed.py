@@ -14,7 +14,7 @@ packed/
   ev_mask.npy    (N, H, W)    uint8   its person mask
 ```
 
-The evidence (``engine.diffusion.evidence``) is what the reconstruct pipeline's detector
+The evidence (``engine.diffusion.conditioning``) is what the reconstruct pipeline's detector
 (``engine.detect.detect_views``: MediaPipe, the person the views agree on, sides put right)
 finds in the renders, computed once per scene and kept in ``<packed>_detections/`` so that a
 larger pack reuses it. The folder appears complete or not at all (written beside, then
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from engine.diffusion.evidence import ViewEvidence, detect_evidence
+from engine.diffusion.conditioning import ViewEvidence, detect_evidence
 from engine.errors import InputError
 from engine.io.files import atomic_folder, atomic_write_bytes, check_writable_folder, read_json, read_rgb
 from engine.io.scene import read_scene, scene_folders

@@ -14,7 +14,7 @@ called on one instant's views (pinhole images, each at its camera's size) with a
 Each crop is resampled to the model's resolution and its intrinsics follow
 (``engine.geometry.crop``), so the returned proxies come with the cameras they are exact
 for. A model conditioned on MediaPipe's evidence gets it rasterised in each crop
-(``engine.diffusion.evidence``). The K samples run as K scenes of one batch, a few DDIM steps
+(``engine.diffusion.conditioning``). The K samples run as K scenes of one batch, a few DDIM steps
 on the trailing timesteps of a zero-terminal-SNR schedule.
 
 Hand refinement (``SampleOptions.hand_crops``): hands found in the first pass's parts are
@@ -35,7 +35,7 @@ import torch
 from engine.diffusion.checkpoint import resolve_model_folder
 from engine.diffusion.codec import decode_proxy_images, decode_views
 from engine.detect.types import MARGIN, Detection, person_box  # noqa: F401  (MARGIN: named in the docstring)
-from engine.diffusion.evidence import ViewEvidence, evidence_maps
+from engine.diffusion.conditioning import ViewEvidence, evidence_maps
 from engine.proxy.hands import hand_boxes
 from engine.errors import InputError
 from engine.geometry.camera import Cameras

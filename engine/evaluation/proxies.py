@@ -65,7 +65,7 @@ class EvalConfig:
     def check(self) -> None:
         if self.proxies not in ("gt", "model-only"):
             raise InputError(f"proxies: 'gt' (the scenes' exact proxies) or 'model-only' (sampled with --checkpoint), "
-                             f"got {self.proxies!r} (none and model: engine.evaluation.evidence)")
+                             f"got {self.proxies!r} (none and model: engine.evaluation.reconstructor)")
         if self.proxies == "model-only":
             if not self.checkpoint:
                 raise InputError("--checkpoint: needed with --proxies model-only")

@@ -8,7 +8,7 @@ from helpers import ring_cameras
 
 from engine.diffusion.codec import PALETTE_COLOURS, decode_proxy_images
 from engine.diffusion.configs import model_config
-from engine.diffusion.evidence import EVIDENCE_CHANNELS
+from engine.diffusion.conditioning import EVIDENCE_CHANNELS
 from engine.diffusion.model import ProxyDiffusionModel, SplitOutput
 from engine.diffusion.views import epipolar_mask
 from engine.errors import InputError

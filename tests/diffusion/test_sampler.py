@@ -10,7 +10,7 @@ from helpers import ring_cameras
 
 from engine.detect.types import Detection, person_box
 from engine.diffusion.configs import model_config
-from engine.diffusion.evidence import ViewEvidence, evidence_maps
+from engine.diffusion.conditioning import ViewEvidence, evidence_maps
 from engine.diffusion.model import ProxyDiffusionModel
 from engine.diffusion.sample import Crop, ProxySampler, SampleOptions, denoise
 from engine.errors import InputError

@@ -43,7 +43,7 @@ def test_shipped_table_reprojects_onto_detections_of_an_unseen_render(held_out):
 def test_evaluate_none_scores_the_footage_path_on_a_render(held_out):
     """``diffproxy evaluate --proxies none``: the detector and the evidence fit on the render,
     scored against its ground truth with the proxy evaluation's keys."""
-    from engine.evaluation.evidence import evaluate_evidence
+    from engine.evaluation.reconstructor import evaluate_evidence
     from engine.pipeline.reconstructor import Reconstructor
 
     result = evaluate_evidence(held_out, Reconstructor.from_pretrained(), num_views=4)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.diffusion.evidence import EVIDENCE_CHANNELS
+from engine.diffusion.conditioning import EVIDENCE_CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pose2sim_balancing"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.detect.types import BODY_INDEX, Detection, empty_hands
-from engine.diffusion.evidence import (EVIDENCE_CHANNELS, LIMB_GROUPS, ViewEvidence, evidence_maps, to_crop)
+from engine.diffusion.conditioning import (EVIDENCE_CHANNELS, LIMB_GROUPS, ViewEvidence, evidence_maps, to_crop)
 from engine.errors import InputError
 from engine.geometry.crop import crop_images, crop_intrinsics
 
