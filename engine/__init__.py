@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 # The front door (engine.pipeline.job), loaded on first use so that ``import engine`` stays light:
 #   result = engine.reconstruct(capture, calibration, frames=..., cameras=..., options=engine.ReconstructOptions())
 #   result.save(folder)
-_FRONT_DOOR = ("reconstruct", "prepare", "ReconstructOptions")
+#   summary = engine.reconstruct_into(folder, capture, calibration, ...)  # as `diffproxy reconstruct --out`
+_FRONT_DOOR = ("reconstruct", "reconstruct_into", "prepare", "ReconstructOptions")
 
 
 def __getattr__(name: str):

@@ -166,3 +166,12 @@ def write_body_fit(folder, body, params, world, frames=None, fps: float = 30.0):
                           landmark_reprojection_px=np.zeros((T, 1)), mask_iou=np.ones((T, 1)), notes=[], timings={})
     write_reconstruction(folder, rec, body, build_part_table(body), {})
     return folder
+
+
+def reconstruct_to(capture, out, calibration=None, frames=None, *, cameras=None, reconstructor=None, **options):
+    """``engine.reconstruct_into`` (what ``diffproxy reconstruct --out`` runs) with the options as
+    keywords of ``ReconstructOptions``. -> the summary."""
+    import engine
+
+    return engine.reconstruct_into(out, capture, calibration, frames=frames, cameras=cameras,
+                                   options=engine.ReconstructOptions(**options), reconstructor=reconstructor)

@@ -1,14 +1,9 @@
-"""``diffproxy demo``: reconstruct a few frames of the bundled real capture, and score what a
-user cannot see from the fit alone: for each camera, the body reconstructed from the other
-three, projected into it, against an independent detector's joints there (OpenPose BODY_25B:
-shoulders, elbows, wrists, knees, ankles), as a share of the person's height in that image;
-beside it the same score for that detector's own joints triangulated from the other three
-(``engine.evaluation.heldout``): the baseline the body has to beat."""
+"""``diffproxy demo``: reconstruct a few frames of the bundled real capture and score them
+(``engine.evaluation.demo``: the held-out camera error and its triangulation baseline)."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -18,11 +13,13 @@ from rich.table import Table
 
 from engine.cli.interrupts import interruptible
 from engine.cli.output import console, say
+from engine.cli.progress import progress_reporter
 from engine.cli.reconstruct_cmd import (CHECKPOINT_OPTION, POSE_MODEL_OPTION, PROXIES_OPTION, SAMPLES_OPTION,
-                                        STEPS_OPTION, run_reconstruction)
-from engine.errors import InputError
-from engine.evaluation.heldout import body_errors, triangulation_errors
+                                        STEPS_OPTION)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pose2sim_balancing"
+
+
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Output folder."),
     frames: str = typer.Option("0:100:20", help="Frames START:STOP:STEP of the bundled capture (100 frames; the "
@@ -39,85 +36,20 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
-    from engine.io.calibration import read_calibration
-    from engine.pipeline.job import generator_checkpoint
+    from engine.evaluation.demo import check_demo_capture, run_demo
+    from engine.pipeline.job import ReconstructOptions
     from engine.pipeline.options import check_proxies
-    from engine.pipeline.reconstructor import Reconstructor
 
-    t0 = time.perf_counter()
     root = Path(example) if example else EXAMPLE
     with interruptible():
-        if not (root / "videos").is_dir():
-            raise InputError(f"{root}: the demo capture is missing (it ships in the repository's examples/ folder)")
-        calibration = root / "calibration" / "Calib.toml"
-        if not calibration.is_file():
-            raise InputError(f"{calibration}: the demo capture's calibration is missing")
-        if heldout and not (root / "pose2d_openpose_body25b").is_dir():
-            raise InputError(f"{root / 'pose2d_openpose_body25b'}: missing: the held-out score compares with these "
-                             f"OpenPose detections (or run with --no-heldout)")
-        checkpoint = generator_checkpoint(check_proxies(proxies, "demo"), checkpoint)
-        from engine.detect.pose_models import check_pose_model
-
-        rec = Reconstructor.from_pretrained(checkpoint, samples=samples, steps=steps,
-                                            pose_model=check_pose_model(pose_model))
-        model = dict(proxies=proxies, checkpoint=checkpoint, samples=samples, steps=steps,
-                     refine_cameras=refine_cameras, pose_model=pose_model)
-        say(f"reconstructing frames {frames} of {root.name} from 4 cameras")
-        summary = run_reconstruction(root / "videos", out / "all_cameras", calibration, frames,
-                                     reconstructor=rec, **model)
-        rows, baseline = [], []
-        openpose = root / "pose2d_openpose_body25b"
-        summary_frames = _frames_of(out / "all_cameras")
-        if heldout:
-            calib = read_calibration(calibration)
-            sized = _video_sized(calib, root / "videos")
-            for cam in calib.names():
-                others = ",".join(c for c in calib.names() if c != cam)
-                say(f"without {cam}: reconstructing from {others}")
-                run_reconstruction(root / "videos", out / f"without_{cam}", calibration, frames, cameras=others,
-                                   reconstructor=rec, **model)
-                rows += body_errors(out / f"without_{cam}", cam, sized, rec.table.names, openpose)
-                baseline += triangulation_errors(summary_frames, cam, sized, openpose)
-            summary["heldout"] = rows
-            summary["triangulation_heldout"] = baseline
-            if rows:
-                summary["heldout_camera_error_pct"] = float(np.median([r["median_pct"] for r in rows]))
-                summary["heldout_camera_error_px"] = float(np.median([r["median_px"] for r in rows]))
-            if baseline:
-                summary["triangulation_heldout_error_pct"] = float(np.median([r["median_pct"] for r in baseline]))
-                summary["triangulation_heldout_error_px"] = float(np.median([r["median_px"] for r in baseline]))
-            inside = sum((body_errors(out / "all_cameras", c, sized, rec.table.names, openpose)
-                          for c in calib.names()), [])
-            if inside:
-                summary["all_cameras_openpose_error_px_per_view"] = {
-                    c: float(np.median([r["median_px"] for r in inside if r["camera"] == c])) for c in calib.names()}
-    summary["seconds_demo"] = time.perf_counter() - t0
-    from engine.io.files import atomic_write_bytes
-
-    atomic_write_bytes(out / "demo.json", json.dumps(summary, indent=1, default=lambda x: None).encode())
+        check_demo_capture(root, heldout)
+        options = ReconstructOptions(proxies=check_proxies(proxies, "demo"), checkpoint=checkpoint, samples=samples,
+                                     steps=steps, refine_cameras=refine_cameras, pose_model=pose_model).checked()
+        with progress_reporter("bars") as report:
+            summary = run_demo(root, out, frames, options, heldout=heldout, say=say, progress=report)
     _print(summary, out)
     if as_json:
         print(json.dumps(summary, default=lambda x: None))
-
-
-def _frames_of(fit_dir: Path) -> list[int]:
-    with np.load(fit_dir / "fit.npz") as z:
-        return z["frames"].tolist()
-
-
-def _video_sized(calib, videos: Path):
-    """The calibration at each video's frame size (cam01/cam02 are 1080 wide)."""
-    import cv2
-
-    from engine.io.calibration import Calibration
-
-    cams = []
-    for c in calib.cameras:
-        cap = cv2.VideoCapture(str(videos / f"{c.name}.mp4"))
-        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        cap.release()
-        cams.append(c.scaled(w, h) if (w, h) != (c.width, c.height) else c)
-    return Calibration(cams, calib.source, calib.format)
 
 
 def _print(s: dict, out: Path) -> None:

@@ -14,8 +14,6 @@ from engine.cli.output import error, note, say
 from engine.cli.progress import PROGRESS_OPTION, ProgressMode, progress_reporter
 from engine.pipeline.options import proxies_help
 
-
-
 # the generator's options, shared by reconstruct and demo
 PROXIES_OPTION = typer.Option("none", help=proxies_help("reconstruct")[:-1] + " (the shipped generator, or "
                                            "--checkpoint; about 48 s per frame on a 2-core CPU).")
@@ -26,36 +24,6 @@ STEPS_OPTION = typer.Option(4, help="Denoising steps, with --proxies model.")
 # the detector's option, shared by reconstruct, demo and evaluate
 POSE_MODEL_OPTION = typer.Option("full", help="BlazePose's landmark model in MediaPipe: full, or heavy (shipped with "
                                               "DiffProxy; about twice the time per view).")
-
-
-def run_reconstruction(input_dir: Path, out: Path, calibration: Path | None = None, frames: str | None = None,
-                       cameras: str | None = None, proxies: str = "none", checkpoint: Path | None = None,
-                       samples: int = 3, steps: int = 4, device: str = "auto", body: str = "anny",
-                       smplx_model: Path | None = None, keypoints: Path | None = None,
-                       keypoints_order: str | None = None, strict: bool = False, smooth: float = 1.0,
-                       quiet: bool = False, reconstructor=None, refine_cameras: bool = False,
-                       fps: float | None = None, units: str | None = None, up: str | None = None,
-                       overlay_scale: float = 1.0, pose_model: str = "full", progress=None) -> dict:
-    """The CLI's job: ``engine.pipeline.job`` with the output folder locked while it runs (its
-    detections cached there) and the files written into it; -> the summary (``--json``'s line).
-    Every option is checked, and the footage opened, before anything is detected or written.
-    ``progress(stage, done, total)``: default, a bar on stderr (none when ``quiet``)."""
-    from contextlib import nullcontext
-
-    from engine.io.files import strict_json
-    from engine.io.outdir import OutputFolder
-    from engine.pipeline.job import ReconstructOptions, prepare
-
-    options = ReconstructOptions(proxies, checkpoint, samples, steps, device, body, smplx_model, keypoints,
-                                 keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale,
-                                 pose_model)
-    job = prepare(input_dir, calibration, frames=frames, cameras=cameras, options=options, out=out)
-    with OutputFolder(out, "reconstruct") as folder:
-        bars = nullcontext(progress) if progress else progress_reporter("bars", quiet=quiet)
-        with bars as report:
-            result = job.run(reconstructor, folder, progress=report)
-        result.save(folder)
-    return strict_json(result.summary)
 
 
 def reconstruct(
@@ -98,11 +66,14 @@ def reconstruct(
                                                        "stays on stderr)."),
 ) -> None:
     """Reconstruct the person in a calibrated multi-camera capture."""
+    from engine.pipeline.job import ReconstructOptions, reconstruct_into
+
+    options = ReconstructOptions(proxies, checkpoint, samples, steps, device, body, smplx_model, keypoints,
+                                 keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale,
+                                 pose_model)
     with interruptible(), progress_reporter(progress) as report:
-        summary = run_reconstruction(input_dir, out, calibration, frames, cameras, proxies, checkpoint, samples, steps,
-                                     device, body, smplx_model, keypoints, keypoints_order, strict, smooth,
-                                     refine_cameras=refine_cameras, fps=fps, units=units, up=up,
-                                     overlay_scale=overlay_scale, pose_model=pose_model, progress=report)
+        summary = reconstruct_into(out, input_dir, calibration, frames=frames, cameras=cameras, options=options,
+                                   progress=report)
     for n in summary["notes"]:
         note(n)
     fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731  (None: no mask, e.g. --keypoints)

@@ -123,6 +123,19 @@ class Job:
         result.summary["seconds_total"] = time.perf_counter() - t_start
         return result
 
+    def run_into(self, out, reconstructor=None, progress: Progress = no_progress) -> dict:
+        """``run``, written into the folder ``out`` as ``diffproxy reconstruct --out`` writes it:
+        the folder locked while it runs (a second run into it is refused), its detections cached
+        there (a rerun resumes from them), the files staged and published whole, an earlier run's
+        outputs replaced. -> the summary (report.json, the ``--json`` line)."""
+        from engine.io.files import strict_json
+        from engine.io.outdir import OutputFolder
+
+        with OutputFolder(out, "reconstruct") as folder:
+            result = self.run(reconstructor, folder, progress)
+            result.save(folder)
+        return strict_json(result.summary)
+
     def _cache(self, cache, rec):
         """Detections cached in ``cache``, keyed on the footage (or the OpenPose files) and the
         detector's settings."""
@@ -172,6 +185,15 @@ def reconstruct(capture, calibration=None, *, frames=None, cameras=None, options
     ``progress(stage, done, total)`` (``engine.step_progress.Progress``): frames done, as it goes."""
     job = prepare(capture, calibration, frames=frames, cameras=cameras, options=options)
     return job.run(reconstructor, cache, progress)
+
+
+def reconstruct_into(out, capture, calibration=None, *, frames=None, cameras=None,
+                     options: ReconstructOptions | None = None, reconstructor=None,
+                     progress: Progress = no_progress) -> dict:
+    """The whole job written into the folder ``out`` (``Job.run_into``); what ``diffproxy
+    reconstruct`` does. -> the summary."""
+    job = prepare(capture, calibration, frames=frames, cameras=cameras, options=options, out=out)
+    return job.run_into(out, reconstructor, progress)
 
 
 def generator_checkpoint(proxies: str, checkpoint: Path | None) -> Path | None:

@@ -19,9 +19,9 @@ OPENPOSE = EXAMPLE / "pose2d_openpose_body25b"
 
 @pytest.fixture(scope="module")
 def sized():
-    from engine.cli.demo_cmd import _video_sized
+    from engine.evaluation.demo import video_sized
 
-    return _video_sized(read_calibration(EXAMPLE / "calibration" / "Calib.toml"), EXAMPLE / "videos")
+    return video_sized(read_calibration(EXAMPLE / "calibration" / "Calib.toml"), EXAMPLE / "videos")
 
 
 def test_triangulation_baseline_lines_up_in_the_camera_left_out(sized):
@@ -68,3 +68,30 @@ def test_a_fit_is_scored_like_the_baseline(tmp_path, sized):
         (baseline,) = triangulation_errors([0], cam, sized, OPENPOSE)
         assert fitted["median_px"] < baseline["median_px"] + 1.0, (cam, fitted, baseline)
         assert fitted["height_px"] == baseline["height_px"]
+
+
+@pytest.mark.slow
+def test_the_demo_scores_each_camera_left_out_against_the_triangulation(tmp_path):
+    """``engine.evaluation.demo.run_demo`` on one frame: a reconstruction with every camera and
+    one without each, each camera scored on the body from the other three and on OpenPose's
+    joints triangulated from them, medians summarised and written to demo.json."""
+    import json
+
+    import engine
+    from engine.evaluation.demo import run_demo
+
+    said = []
+    summary = run_demo(EXAMPLE, tmp_path, "40:41", engine.ReconstructOptions(overlay_scale=0.25), say=said.append)
+    cams = ["cam01", "cam02", "cam03", "cam04"]
+    assert [r["camera"] for r in summary["heldout"]] == cams == [r["camera"] for r in summary["triangulation_heldout"]]
+    assert all(r["frame"] == 40 for r in summary["heldout"])
+    assert 0 < summary["heldout_camera_error_pct"] < 8 and 0 < summary["triangulation_heldout_error_pct"] < 8
+    assert summary["heldout_camera_error_pct"] == pytest.approx(np.median([r["median_pct"] for r in summary["heldout"]]))
+    assert set(summary["all_cameras_openpose_error_px_per_view"]) == set(cams)
+    for cam in cams:
+        with np.load(tmp_path / f"without_{cam}" / "fit.npz") as z:
+            assert z["frames"].tolist() == [40]
+        assert cam not in json.loads((tmp_path / f"without_{cam}" / "fit.json").read_text())["meta"]["cameras"]
+    assert json.loads((tmp_path / "demo.json").read_text())["heldout_camera_error_pct"] == \
+        summary["heldout_camera_error_pct"]
+    assert len(said) == 5

@@ -29,11 +29,11 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.slow
 def test_reconstruct_with_a_checkpoints_proxies(tmp_path, checkpoint):
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
     from engine.pipeline.proxies import ProxyGenerator
 
-    summary = run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
-                                 proxies="model", checkpoint=checkpoint, samples=2, steps=1, quiet=True)
+    summary = reconstruct_to(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
+                                 proxies="model", checkpoint=checkpoint, samples=2, steps=1)
     assert summary["seconds_proxies"] > 0  # the generator ran on the views
     assert (tmp_path / "out" / "fit.npz").exists()
     assert json.loads((tmp_path / "out" / "fit.json").read_text())["world"]["up_axis"] == "+Z"
@@ -67,7 +67,7 @@ def test_the_shipped_model_is_the_default_and_loads_offline(tmp_path):
     without a model is refused naming it, before anything is written."""
     from safetensors import safe_open
 
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
     from engine.diffusion.checkpoint import SHIPPED_MODEL, default_checkpoint
     from engine.diffusion.sample import load_generator
     from engine.errors import InputError
@@ -83,6 +83,6 @@ def test_the_shipped_model_is_the_default_and_loads_offline(tmp_path):
     assert model.config.evidence_channels == EVIDENCE_CHANNELS and model.image_size == 128
     assert next(model.parameters()).dtype == torch.float32
     with pytest.raises(InputError, match="holds no model"):
-        run_reconstruction(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
-                           proxies="model", checkpoint=tmp_path, quiet=True)
+        reconstruct_to(EXAMPLE / "videos", tmp_path / "out", EXAMPLE / "calibration" / "Calib.toml", "0",
+                           proxies="model", checkpoint=tmp_path)
     assert not (tmp_path / "out").exists()

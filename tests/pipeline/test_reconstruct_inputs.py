@@ -134,9 +134,9 @@ class Spy:
 
 
 def run(inp: Path, out: Path, rec, calibration: Path, **kw) -> dict:
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
-    return run_reconstruction(inp, out, calibration=calibration, quiet=True, reconstructor=rec, **kw)
+    return reconstruct_to(inp, out, calibration=calibration, reconstructor=rec, **kw)
 
 
 def assert_nothing_written(out: Path) -> None:

@@ -31,15 +31,15 @@ def reconstructor():
 
 @pytest.mark.slow
 def test_millimetres_and_y_up_reconstruct_to_the_same_body(tmp_path, reconstructor):
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
     calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
     moved = Calibration([replace(c, R_cam_world=c.R_cam_world @ M.T, t_cam_world=c.t_cam_world * 1000.0)
                          for c in calib.cameras], calib.source, "json")
     write_calibration_json(moved, tmp_path / "cameras.json")
-    a = run_reconstruction(EXAMPLE / "videos", tmp_path / "lab", EXAMPLE / "calibration" / "Calib.toml", "0",
-                           quiet=True, reconstructor=reconstructor)
-    b = run_reconstruction(EXAMPLE / "videos", tmp_path / "mm", tmp_path / "cameras.json", "0", quiet=True,
+    a = reconstruct_to(EXAMPLE / "videos", tmp_path / "lab", EXAMPLE / "calibration" / "Calib.toml", "0",
+                           reconstructor=reconstructor)
+    b = reconstruct_to(EXAMPLE / "videos", tmp_path / "mm", tmp_path / "cameras.json", "0",
                            reconstructor=reconstructor)
     assert (a["unit"], a["up_axis"], a["world_units_per_metre"]) == ("m", "+Z", 1.0)
     assert (b["unit"], b["up_axis"], b["world_units_per_metre"]) == ("mm", "+Y", 1000.0)
@@ -110,12 +110,12 @@ def test_a_sequence_keeps_each_frames_own_body(tmp_path, reconstructor):
     """Frames 0, 10, 20: each frame's fit starts from the previous one and must keep its own
     body (a fit that shared storage with the next frame's variables ended every frame at the
     last one's translation); fit.npz has a frame axis and the rate."""
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
     calib = EXAMPLE / "calibration" / "Calib.toml"
-    s = run_reconstruction(EXAMPLE / "videos", tmp_path / "seq", calib, "0:30:10", quiet=True,
+    s = reconstruct_to(EXAMPLE / "videos", tmp_path / "seq", calib, "0:30:10",
                            reconstructor=reconstructor)
-    run_reconstruction(EXAMPLE / "videos", tmp_path / "one", calib, "0", quiet=True,
+    reconstruct_to(EXAMPLE / "videos", tmp_path / "one", calib, "0",
                              reconstructor=reconstructor)
     z, z1 = np.load(tmp_path / "seq" / "fit.npz"), np.load(tmp_path / "one" / "fit.npz")
     assert z["vertices"].shape[0] == 3 and list(z["frames"]) == [0, 10, 20] and float(z["fps"]) == 60.0
@@ -172,7 +172,7 @@ def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
     body, so the landmarks line up again in cam03, while each camera stays within its prior's
     reach of the calibration given (the capture's own calibration is no exact truth either:
     it reprojects Pose2Sim's triangulation at 8-17 px)."""
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
     calib = read_calibration(EXAMPLE / "calibration" / "Calib.toml")
     bump = roma.rotvec_to_rotmat(torch.tensor([0.0, math.radians(1.0), 0.0], dtype=torch.float64)).numpy()
@@ -181,8 +181,8 @@ def test_refine_cameras_pulls_a_bumped_camera_back(tmp_path, reconstructor):
     write_calibration_json(Calibration(cams, calib.source, "json"), tmp_path / "bumped.json")
     runs = {}
     for refine in (False, True):
-        runs[refine] = run_reconstruction(EXAMPLE / "videos", tmp_path / str(refine), tmp_path / "bumped.json", "0",
-                                          quiet=True, reconstructor=reconstructor, refine_cameras=refine)
+        runs[refine] = reconstruct_to(EXAMPLE / "videos", tmp_path / str(refine), tmp_path / "bumped.json", "0",
+                                          reconstructor=reconstructor, refine_cameras=refine)
     before, after = (runs[r]["landmark_reprojection_px_per_view"][2] for r in (False, True))
     assert after < before - 3, (before, after)
     for given, refined in zip(cams, json.loads((tmp_path / "True" / "fit.json").read_text())["cameras"]):
@@ -218,10 +218,10 @@ def test_refine_cameras_keeps_every_frame_of_a_sequence_on_the_person(tmp_path, 
     """--refine-cameras on frames 0, 10, 20: the frames after the first are fitted with the
     refined cameras held (they used to be refined again, and then drawn with the first frame's:
     28-69 px off), and the rig stays on the calibration (no common drift of the cameras)."""
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
     calib_path = EXAMPLE / "calibration" / "Calib.toml"
-    runs = {refine: run_reconstruction(EXAMPLE / "videos", tmp_path / str(refine), calib_path, "0:30:10", quiet=True,
+    runs = {refine: reconstruct_to(EXAMPLE / "videos", tmp_path / str(refine), calib_path, "0:30:10",
                                        reconstructor=reconstructor, refine_cameras=refine) for refine in (False, True)}
     per_frame = {r: np.nanmedian(np.load(tmp_path / str(r) / "fit.npz")["residual_px"], axis=1) for r in runs}
     assert (per_frame[True] < per_frame[False] + 2.0).all(), per_frame
@@ -239,17 +239,17 @@ def test_refine_cameras_kept_as_calibrated_scores_at_the_images_sizes(tmp_path, 
     """When the refined cameras do not help (a prior that holds them), the calibration is kept
     and the frame is scored and written with it at the videos' sizes (cam01/cam02 are 1080
     wide, calibrated at 1088), as without the flag."""
-    from engine.cli.reconstruct_cmd import run_reconstruction
+    from helpers import reconstruct_to
 
     calib_path = EXAMPLE / "calibration" / "Calib.toml"
     before = reconstructor.options
     try:
         reconstructor.options = replace(before, camera_prior=1e9)
-        kept = run_reconstruction(EXAMPLE / "videos", tmp_path / "kept", calib_path, "0", quiet=True,
+        kept = reconstruct_to(EXAMPLE / "videos", tmp_path / "kept", calib_path, "0",
                                   reconstructor=reconstructor, refine_cameras=True)
     finally:
         reconstructor.options = before
-    plain = run_reconstruction(EXAMPLE / "videos", tmp_path / "plain", calib_path, "0", quiet=True,
+    plain = reconstruct_to(EXAMPLE / "videos", tmp_path / "plain", calib_path, "0",
                                reconstructor=reconstructor)
     assert any("the calibration is kept" in n for n in kept["notes"]), kept["notes"]
     cams = json.loads((tmp_path / "kept" / "fit.json").read_text())["cameras"]
