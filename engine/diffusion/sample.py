@@ -186,13 +186,13 @@ class ProxySampler:
         cams, seg, uv = denoised(source, boxes)
         hands = 0
         if options.hand_crops:
-            found = hand_boxes(aggregate_samples(seg, uv).seg)[: options.hand_crops]
-            if found:
+            in_crops = hand_boxes(aggregate_samples(seg, uv).seg)[: options.hand_crops]  # (crop, hand, box)
+            if in_crops:
                 scale = boxes[:, 2:3] - boxes[:, 0:1]  # source pixels per model pixel x S
-                crop_boxes = torch.stack([boxes[i, [0, 1, 0, 1]] + box * scale[i] / S for i, _, box in found])
-                hands = len(found)
+                crop_boxes = torch.stack([boxes[i, [0, 1, 0, 1]] + box * scale[i] / S for i, _, box in in_crops])
+                hands = len(in_crops)
                 boxes = torch.cat([boxes, crop_boxes])
-                source = source + [source[i] for i, _, _ in found]
+                source = source + [source[i] for i, _, _ in in_crops]
                 cams, seg, uv = denoised(source, boxes)
         return SampledProxies(aggregate_samples(seg, uv), cams, boxes, source, hands, seg)
 
