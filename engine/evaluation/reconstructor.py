@@ -41,7 +41,7 @@ def score_scene(folder: Path, rec, num_views: int | None) -> dict:
     detections = rec.detect(images, sized)
     seconds_detect = time.perf_counter() - t0
     found = rec.find_world([detections], sized)  # reported: what footage would get
-    result, world = rec(images, calib, world=WorldFrame(1.0, "m", "+Z", 0.0), detections=detections)
+    result, world = rec.fit_frame(images, sized, world=WorldFrame(1.0, "m", "+Z", 0.0), detections=detections)
     seconds = time.perf_counter() - t0
     params = result.fit.params
     with torch.no_grad():

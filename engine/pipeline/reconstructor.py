@@ -185,9 +185,18 @@ class Reconstructor:
     # 1-5 -----------------------------------------------------------------------------
     def __call__(self, images: dict[str, np.ndarray], calibration: Calibration, world: WorldFrame | None = None,
                  detections: list | None = None, init: BodyParams | None = None) -> tuple[FrameResult, WorldFrame]:
+        """One instant: ``check_inputs`` (step 1), then ``fit_frame`` (steps 2-5)."""
+        sized, notes = self.check_inputs(images, calibration)
+        return self.fit_frame(images, sized, world, detections, init, notes)
+
+    def fit_frame(self, images: dict[str, np.ndarray], calibration: Calibration, world: WorldFrame | None = None,
+                  detections: list | None = None, init: BodyParams | None = None,
+                  notes: list[str] = ()) -> tuple[FrameResult, WorldFrame]:
+        """Steps 2-5 on views already checked: ``calibration`` as ``check_inputs`` gave it (at the
+        images' sizes), ``notes`` its notes. A sequence checks each frame once and calls this."""
         timings = {}
+        notes = list(notes)
         t0 = time.perf_counter()
-        calibration, notes = self.check_inputs(images, calibration)
         if detections is None:
             detections = self.detect(images, calibration)
         timings["detect_s"] = time.perf_counter() - t0

@@ -99,12 +99,12 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
         if world is None:
             world = _world(rec, detections, calib, given)
         if rec.options.refine_cameras and not results:  # refined on the first frame, then kept
-            result, world, calibration, note = _refine_cameras(rec, images, calibration, world, detections)
-            calib, _ = rec.check_inputs(images, calibration)  # at the images' sizes, whichever was kept
+            result, world, calibration, note = _refine_cameras(rec, images, calib, world, detections)
+            calib = calibration  # at the images' sizes, whichever was kept
             notes.append(note)
         else:
             with _options(rec, refine_cameras=False):
-                result, world = rec(images, calibration, world=world, detections=detections, init=init)
+                result, world = rec.fit_frame(images, calib, world=world, detections=detections, init=init)
         t_fit += result.timings["fit_s"]
         t_proxies += result.timings["proxies_s"]
         init = result.fit.params
@@ -186,22 +186,21 @@ def _options(rec: Reconstructor, **changes):
         rec.options = before
 
 
-def _refine_cameras(rec: Reconstructor, images, calibration: Calibration, world, detections):
-    """The first frame fitted twice, with the calibration as given and with the cameras refined.
+def _refine_cameras(rec: Reconstructor, images, calib: Calibration, world, detections):
+    """The first frame (``calib``: checked, at the images' sizes) fitted twice, with the calibration as given and with the cameras refined.
     The refined cameras are moved back onto the calibration by the one rigid motion that best
     aligns them (with the body: pixels are unchanged), so that the world stays the
     calibration's and a camera left out still sees the body where the calibration says; they
     are kept only when they bring the landmarks closer. -> (result, world, calibration, note)."""
     with _options(rec, refine_cameras=False):
-        given, world = rec(images, calibration, world=world, detections=detections)
+        given, world = rec.fit_frame(images, calib, world=world, detections=detections)
     with _options(rec, refine_cameras=True):
-        refined, world = rec(images, calibration, world=world, detections=detections)
+        refined, world = rec.fit_frame(images, calib, world=world, detections=detections)
     before, after = (float(np.nanmedian(r.landmark_reprojection_px)) for r in (given, refined))
     if not after < before - 0.25:
-        return given, world, calibration, (
+        return given, world, calib, (
             f"--refine-cameras: the refined cameras did not bring the landmarks closer on the first frame "
             f"({after:.1f} px against {before:.1f} px with the calibration): the calibration is kept")
-    calib, _ = rec.check_inputs(images, calibration)
     cams, params, moved = _anchored(refined.fit.cameras, rec.engine_cameras(calib, world), refined.fit.params)
     refined.fit.cameras, refined.fit.params = cams, params
     return refined, world, refined_calibration(calib, cams, world), (

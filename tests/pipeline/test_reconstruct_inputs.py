@@ -129,9 +129,6 @@ class Spy:
             raise DetectionReached
         return self.rec.detect(images, calibration)
 
-    def __call__(self, *args, **kwargs):
-        return self.rec(*args, **kwargs)
-
 
 def run(inp: Path, out: Path, rec, calibration: Path, **kw) -> dict:
     from helpers import reconstruct_to
@@ -449,10 +446,24 @@ def test_no_person_in_any_view_is_refused(tmp_path, footage, reconstructor, toml
 
 @pytest.fixture(scope="module")
 def all_four(tmp_path_factory, footage, reconstructor, toml):
-    """Videos of the four cameras, one frame: the reference run."""
+    """Videos of the four cameras, one frame: the reference run (the reconstructor's inputs
+    checked once: ``checked`` is how many times)."""
+    from engine.pipeline.reconstructor import Reconstructor
+
     tmp = tmp_path_factory.mktemp("all_four")
     inp = write_videos(tmp / "in", footage)
-    return run(inp, tmp / "out", reconstructor, toml), tmp / "out"
+    real, checked = Reconstructor.check_inputs, []
+
+    def counted(images, calibration):
+        checked.append(list(images))
+        return real(images, calibration)
+
+    Reconstructor.check_inputs = staticmethod(counted)
+    try:
+        summary = run(inp, tmp / "out", reconstructor, toml)
+    finally:
+        Reconstructor.check_inputs = staticmethod(real)
+    return summary, tmp / "out", len(checked)
 
 
 @pytest.fixture(scope="module")
@@ -483,7 +494,8 @@ def assert_outputs(out: Path, cameras) -> dict:
 
 
 def test_full_run_on_the_four_cameras(all_four):
-    summary, out = all_four
+    summary, out, checked = all_four
+    assert checked == 1  # a frame's views and calibration are checked once, not again inside the fit
     report = assert_outputs(out, CAMERAS)
     assert summary["frames"] == 1 and summary["views"] == 4
     assert report["landmark_reprojection_px"] < 25, report["landmark_reprojection_px_per_view"]
