@@ -24,7 +24,8 @@ def pixel_centers(height: int, width: int, stride: int = 1, dtype=torch.float32,
 
 
 def plucker_rays(cameras: Cameras, stride: int = 1) -> torch.Tensor:
-    """(N, 6, H', W') Plücker coordinates (direction, moment) per cell, in world frame."""
+    """(N, 6, H', W') Plücker coordinates (direction, moment) per cell, in world frame; the
+    cameras share one image size (``Cameras.width``/``height`` name the views that differ)."""
     K = cameras.K
     xy = pixel_centers(cameras.height, cameras.width, stride, dtype=K.dtype, device=K.device)
     h, w = xy.shape[:2]
