@@ -76,7 +76,7 @@ def write_fit(out_dir: Path, result: FitResult, body: BodyModel, views: ProxyVie
     with OutputFolder(out_dir, "fit") as folder:
         tmp = folder.tmp()  # staged, then published: fit.json last
         np.savez_compressed(tmp / FILES["npz"], **arrays)
-        _write_glb(tmp / FILES["glb"], arrays)
+        write_glb(tmp / FILES["glb"], arrays)
         _write_overlay(tmp / FILES["overlay"], arrays, body, views, images, part_table, result.residual_px)
         (tmp / FILES["json"]).write_text(json.dumps(record, indent=1, allow_nan=False))
         folder.publish([FILES[key] for key in ("npz", "glb", "overlay", "json")], FILES["json"])
@@ -118,7 +118,7 @@ def _record(result: FitResult, body: BodyModel, meta: dict, arrays: dict) -> dic
     }
 
 
-def _write_glb(path: Path, arrays: dict) -> None:
+def write_glb(path: Path, arrays: dict) -> None:
     import trimesh
 
     rgb = PALETTE[arrays["vertex_part"]]

@@ -37,8 +37,9 @@ import numpy as np
 import roma
 import torch
 
+from engine.geometry.camera import project_array
 from engine.io.files import strict_json
-from engine.io.fit_result import _write_glb
+from engine.io.fit_result import write_glb
 from engine.io.rig import rig_arrays
 from engine.io.schema import CONTACT_SHEET, LANDMARK_NAMES, LANDMARKS, PROXY_SHEET, RECONSTRUCTION, overlay_name
 from engine.proxy.parts import PART_NAMES
@@ -105,7 +106,7 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
     tmp = folder.tmp()  # staged, then published: fit.json last
     np.savez_compressed(tmp / files["npz"], **arrays)
     first = {k: (v[0] if seq and k in ("vertices",) else v) for k, v in arrays.items()}
-    _write_glb(tmp / files["glb"], first)
+    write_glb(tmp / files["glb"], first)
     names = _write_previews(tmp, rec, body, part_table, previews, overlay_scale) if previews else []
     (tmp / files["report"]).write_text(json.dumps(strict_json(summary), indent=1, allow_nan=False))
     (tmp / files["json"]).write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
@@ -192,10 +193,9 @@ def _body_seg(renderer, vertices: np.ndarray, K: np.ndarray, R: np.ndarray, t: n
     """(height, width) part ids of the body as the pinhole camera sees it, rays cast only inside
     the box its projected vertices span (a person fills a tenth of a full-size frame)."""
     seg = np.zeros((height, width), np.uint8)
-    cam = vertices @ R.T + t
-    if not (cam[:, 2] > 1e-6).all():  # part of the body behind the camera: no box, cast everywhere
+    uv, depth = project_array(vertices, K, R, t)
+    if not (depth > 1e-6).all():  # part of the body behind the camera: no box, cast everywhere
         return renderer.render(K, R, t, width, height).seg
-    uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
     x0, y0 = np.floor(np.clip(uv.min(0) - 2, 0, [width, height])).astype(int)
     x1, y1 = np.ceil(np.clip(uv.max(0) + 3, 0, [width, height])).astype(int)
     if x1 <= x0 or y1 <= y0:

@@ -12,6 +12,7 @@ import itertools
 
 import numpy as np
 
+from engine.geometry.camera import project_matrix
 from engine.geometry.triangulation import triangulate
 
 AGREE = 0.04  # share of the person's height in the view
@@ -19,11 +20,11 @@ MIN_SCORE = 0.3
 
 
 def _errors(P: np.ndarray, X: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    h = P @ np.r_[X, 1.0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        px = h[:, :2] / h[:, 2:]
-    err = np.linalg.norm(px - xy, axis=1)
-    return np.where(h[:, 2] > 0, err, np.inf)
+    """Pixel distance of the point X (3,) projected by each of P (N, 3, 4) to xy (N, 2); inf in
+    a view it is not in front of."""
+    px, z = zip(*(project_matrix(X, p) for p in P))
+    err = np.linalg.norm(np.stack(px) - xy, axis=1)
+    return np.where(np.array(z) > 0, err, np.inf)
 
 
 def agree(xy: np.ndarray, score: np.ndarray, P: np.ndarray, height_px: np.ndarray, mirror: np.ndarray):
