@@ -135,7 +135,7 @@ def evaluate(
             with progress_reporter("bars", quiet=as_json, labels=label) as bars:
                 result = run(dataset, config, progress=bars, bodies=bodies, jobs=jobs)
             _print_table(result, count)
-            summaries.append(result["summary"])
+            summaries.append(_with_per_scene(result))
     except InputError as e:
         _fail(e)
     failed = sorted({f["scene"] for s in summaries for f in s["failed_scenes"]})
@@ -205,8 +205,17 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
         raise typer.Exit(1)
 
 
+def _with_per_scene(result: dict) -> dict:
+    """A run's summary with its scenes' errors (``per_scene``), as ``--proxies none`` gives."""
+    from engine.evaluation.reconstructor import per_scene
+
+    return {**result["summary"], "per_scene": per_scene(result["scenes"])}
+
+
 def _print_summary(summaries: list[dict]) -> None:
-    """The --json line: the last run's summary, with every run's under "sweep" when several."""
+    """The --json line: the last run's summary, with every run's under "sweep" when several; each
+    carries ``per_scene``, every scene's name, views and errors in mm (``--proxies none`` and
+    ``model``: also ``found``, the views the detector found the person in)."""
     out = dict(summaries[-1])
     if len(summaries) > 1:
         out["sweep"] = summaries

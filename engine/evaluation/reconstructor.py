@@ -6,7 +6,7 @@ keypoints, in mm: the keys of the proxy evaluation); with a generator also the s
 against the exact ones in the same crops (``seg_miou``, ``surface_error_mm``). A scene's world
 is known (metres, Z up) and is given to the fit; the units and up axis that footage would get
 (found from the person) are reported beside (``world_found``: scenes where that gives metres
-and +Z)."""
+and +Z). The summary carries every scene's errors (``per_scene``) beside the means and medians."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ from engine.pipeline.world import WorldFrame
 from engine.step_progress import Progress, no_progress
 
 METRICS = ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm")
+PER_SCENE = ("scene", "views", "found", "mpvpe_mm", "pa_mpvpe_mm", "keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm")
+
+
+def per_scene(rows: list[dict]) -> list[dict]:
+    """The summary's ``per_scene``: each scored scene's name, views (and with the detector, the
+    views it found the person in) and errors in mm, the keys of its row (``PER_SCENE``)."""
+    return [{k: r[k] for k in PER_SCENE if k in r} for r in rows]
 
 
 def score_scene(folder: Path, rec, num_views: int | None) -> dict:
@@ -109,4 +116,5 @@ def evaluate_evidence(dataset: Path, rec, num_views: int | None = None, max_scen
         values = [r[key] for r in rows]
         summary[f"median_{key}"] = float(np.median(values)) if values else math.nan
     summary["world_found"] = sum(r["unit"] == "m" and r["up_axis"] == "+Z" for r in rows)
+    summary["per_scene"] = per_scene(rows)
     return {"scenes": rows, "summary": summary}

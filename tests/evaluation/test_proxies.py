@@ -116,6 +116,9 @@ def test_cli_evaluate_json_and_plot(dataset, recorded_fit, tmp_path):
     for key in ("keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "seconds_per_scene", "scenes"):
         assert math.isfinite(out[key])
     assert [s["views"] for s in out["sweep"]] == [1, 2, 4] and out["scenes"] == 2
+    assert [[r["views"] for r in s["per_scene"]] for s in out["sweep"]] == [[1, 1], [2, 2], [4, 4]]
+    assert [r["scene"] for r in out["per_scene"]] == ["scene_000000", "scene_000001"]
+    assert all(math.isfinite(r[key]) for r in out["per_scene"] for key in ("mpvpe_mm", "keypoint_mpjpe_mm"))
     assert recorded_fit[-1][1].body_iters == 7
     assert Image.open(plot).size[0] > 100
 
@@ -265,6 +268,7 @@ def test_cli_evaluate_goes_on_past_a_damaged_scene_and_exits_1_at_the_end(with_a
     out = json.loads(res.stdout.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert [s["failed_scenes"][0]["scene"] for s in out["sweep"]] == ["scene_000000b"] * 2
     assert [s["scenes"] for s in out["sweep"]] == [3, 3] and len(recorded_fit) == 4
+    assert [r["mpvpe_mm"] is None for r in out["per_scene"]] == [False, True, False]  # the damaged one: null
     assert "scene_000000b" in res.stderr
 
 
