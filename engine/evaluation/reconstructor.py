@@ -57,6 +57,7 @@ def score_scene(folder: Path, rec, num_views: int | None) -> dict:
     gt = {k: torch.as_tensor(scene.gt[k])[None] for k in ("vertices", "keypoints")}
     v, k = to_user(out.vertices), to_user(out.keypoints)
     row = {"scene": Path(folder).name, "views": n, "found": sum(d is not None for d in result.detections),
+           "relabelled": result.relabelled,
            "mpvpe_mm": float(mpvpe(v, gt["vertices"])), "pa_mpvpe_mm": float(pa_mpvpe(v, gt["vertices"])),
            "keypoint_mpjpe_mm": float(mpjpe(k, gt["keypoints"])),
            "keypoint_pa_mpjpe_mm": float(pa_mpjpe(k, gt["keypoints"])),

@@ -52,6 +52,7 @@ class FrameResult:
     notes: list[str] = field(default_factory=list)
     disagreeing: tuple[int, int] = (0, 0)  # landmark observations dropped, left/right swaps undone
     proxies: object = None  # engine.pipeline.proxies.GeneratedProxies, when a generator ran
+    relabelled: list[str] = field(default_factory=list)  # views whose left/right labels were exchanged
 
 
 class Reconstructor:
@@ -127,18 +128,23 @@ class Reconstructor:
         return xy, score
 
     def agreed_landmarks(self, detections: list, calibration: Calibration):
-        """``landmarks`` with the observations the views disagree on dropped or swapped
-        (``consensus.py``). -> xy, score, (dropped, swapped)."""
+        """``landmarks`` with each view's left/right labelling decided over all views
+        (``sides.py``: a back view the detector labelled as a front view is relabelled), then the
+        observations the views disagree on dropped or swapped (``consensus.py``). -> xy, score,
+        (dropped, swapped), the names of the views relabelled."""
         from engine.detect.types import SIDE_SWAP
         from engine.pipeline.consensus import agree
+        from engine.pipeline.sides import decide_sides, flip_views
 
         xy, score = self.landmarks(detections, calibration)
         hand = np.arange(21)
         mirror = np.concatenate([SIDE_SWAP, 54 + hand, 33 + hand])  # left hand <-> right hand
         P = np.stack([c.projection() for c in calibration.cameras])
-        height = np.array([d.height if d is not None else 1.0 for d in detections])
-        xy, score, dropped, swapped = agree(xy, score, P, np.maximum(height, 16.0), mirror)
-        return xy, score, (dropped, swapped)
+        height = np.maximum(np.array([d.height if d is not None else 1.0 for d in detections]), 16.0)
+        flipped, _ = decide_sides(xy, score, P, height, mirror)
+        xy, score = flip_views(xy, score, flipped, mirror)
+        xy, score, dropped, swapped = agree(xy, score, P, height, mirror)
+        return xy, score, (dropped, swapped), [calibration.cameras[v].name for v in flipped]
 
     def engine_cameras(self, calibration: Calibration, world: WorldFrame) -> Cameras:
         K = np.stack([c.K for c in calibration.cameras])
@@ -210,7 +216,7 @@ class Reconstructor:
         if len(names) - len(missing) < 2:
             notes.append("fewer than two views show the person: depth and scale come from the body prior")
         world = world or self.find_world([detections], calibration)
-        xy, score, dropped = self.agreed_landmarks(detections, calibration)
+        xy, score, dropped, relabelled = self.agreed_landmarks(detections, calibration)
         cams = self.engine_cameras(calibration, world)
         observed = Observations(cams, torch.as_tensor(xy), torch.as_tensor(score), self.table,
                                 self.masks(detections, calibration))
@@ -227,7 +233,7 @@ class Reconstructor:
         timings["fit_s"] = time.perf_counter() - t2
         px = fitted.residual_px.double().cpu().numpy()
         px[[i for i, d in enumerate(detections) if d is None]] = np.nan
-        return FrameResult(fitted, detections, names, px, timings, notes, dropped, proxies), world
+        return FrameResult(fitted, detections, names, px, timings, notes, dropped, proxies, relabelled), world
 
 
 @contextmanager

@@ -117,6 +117,14 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
     if not results:
         shown = ", ".join(str(f) for f in every[:10]) + (" ..." if len(every) > 10 else "")
         raise InputError(f"no person found in any view ({', '.join(cams)}) in any frame ({shown})")
+    relabelled = {}
+    for r in results:
+        for name in r.relabelled:
+            relabelled[name] = relabelled.get(name, 0) + 1
+    if relabelled:
+        listed = ", ".join(f"{name} in {count} of {len(results)} frame(s)" for name, count in relabelled.items())
+        notes.append(f"left and right exchanged in {listed}: the detector labelled the person as facing that "
+                     f"camera, which the other views and the body's anatomy contradict (a view from behind)")
     dropped, swapped = (sum(r.disagreeing[i] for r in results) for i in (0, 1))
     if dropped or swapped:
         notes.append(f"{dropped} landmark observation(s) the views disagree on were left out and {swapped} left/right "
@@ -253,7 +261,7 @@ def _stack(params: list[BodyParams]) -> BodyParams:
 
 
 def _reprojection(rec: Reconstructor, detections, calib, cams, landmarks: np.ndarray) -> np.ndarray:
-    xy, score, _ = rec.agreed_landmarks(detections, calib)
+    xy, score, _, _ = rec.agreed_landmarks(detections, calib)
     px, _ = cams.project(torch.as_tensor(landmarks))
     err = np.linalg.norm(px.numpy() - xy, axis=-1)
     return np.array([np.median(err[v][score[v] > 0.5]) if (score[v] > 0.5).any() else np.nan
