@@ -93,10 +93,13 @@ class MediaPipeDetector:
     def __exit__(self, *exc):
         self.close()
 
-    def __call__(self, image_rgb: np.ndarray, roi: np.ndarray | None = None) -> Detection | None:
+    def __call__(self, image_rgb: np.ndarray, roi: np.ndarray | None = None,
+                 quarter_turns: int = 0) -> Detection | None:
         """Detect the person in ``image_rgb`` ((H, W, 3) uint8 RGB), inside ``roi`` (x0, y0, x1, y1
         in image pixels; it is widened by ``ROI_MARGIN`` per side and clipped to the image) when
-        given. Landmarks are in full-image pixels; the mask is zero outside the roi."""
+        given. ``quarter_turns``: the crop is shown to MediaPipe turned by that many quarter turns
+        counter-clockwise (a person bent over or lying is found upright). Landmarks are in
+        full-image pixels; the mask is zero outside the roi."""
         if self._pose is None:
             raise InputError("MediaPipeDetector: called after close()")
         if not (isinstance(image_rgb, np.ndarray) and image_rgb.dtype == np.uint8
@@ -105,24 +108,26 @@ class MediaPipeDetector:
                              f"{getattr(image_rgb, 'dtype', type(image_rgb).__name__)} "
                              f"{getattr(image_rgb, 'shape', '')}")
         with native_logs_quieted():  # MediaPipe logs on a graph's first process()
-            return self._detect(image_rgb, roi)
+            return self._detect(image_rgb, roi, int(quarter_turns) % 4)
 
-    def _detect(self, image_rgb: np.ndarray, roi: np.ndarray | None) -> Detection | None:
+    def _detect(self, image_rgb: np.ndarray, roi: np.ndarray | None, turns: int = 0) -> Detection | None:
         H, W = image_rgb.shape[:2]
         x0, y0, x1, y1 = _roi_pixels(roi, W, H)
         t0 = time.perf_counter()
-        crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
+        crop = np.ascontiguousarray(np.rot90(image_rgb[y0:y1, x0:x1], turns))
         res = self._pose.process(crop)
         if res.pose_landmarks is None:
             self.last_timings = {"pose": time.perf_counter() - t0, "hands": 0.0}
             return None
         lm = np.array([[p.x, p.y, p.visibility] for p in res.pose_landmarks.landmark])
-        body_xy = lm[:, :2] * [x1 - x0, y1 - y0] - 0.5 + [x0, y0]
+        turned = lm[:, :2] * [crop.shape[1], crop.shape[0]] - 0.5
+        body_xy = unturn_points(turned, turns, x1 - x0, y1 - y0) + [x0, y0]
         body_score = np.clip(lm[:, 2], 0.0, 1.0)
         mask = None
         if self.mask and res.segmentation_mask is not None:
             mask = np.zeros((H, W), np.uint8)
-            mask[y0:y1, x0:x1] = np.clip(res.segmentation_mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            seg = np.rot90(res.segmentation_mask, -turns)
+            mask[y0:y1, x0:x1] = np.clip(seg * 255.0 + 0.5, 0, 255).astype(np.uint8)
         t1 = time.perf_counter()
         hands_xy, hands_score = empty_hands()
         if self._hands is not None:
@@ -159,6 +164,16 @@ class MediaPipeDetector:
             if err <= HAND_MAX_WRIST_ERROR * dist and err < np.linalg.norm(xy[0] - other_wrist):
                 return xy, 1.0 - err / dist / (2 * HAND_MAX_WRIST_ERROR)
         return None
+
+
+def unturn_points(xy: np.ndarray, turns: int, w: int, h: int) -> np.ndarray:
+    """Pixels (N, 2) of a (h, w) crop turned ``turns`` quarter turns counter-clockwise
+    (``np.rot90``) -> pixels of the crop itself."""
+    x, y = xy[:, 0], xy[:, 1]
+    for j in reversed(range(turns % 4)):  # undo the last turn: the image before it had j turns
+        width = w if j % 2 == 0 else h
+        x, y = width - 1 - y, x
+    return np.stack([x, y], axis=1)
 
 
 def _roi_pixels(roi, W: int, H: int) -> tuple[int, int, int, int]:

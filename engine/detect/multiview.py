@@ -4,7 +4,8 @@ A single-image detector picks one person per image, and in a view with bystander
 the wrong one. :func:`detect_views` keeps the largest set of views whose detections agree in 3D
 (RANSAC over views: every pair of views proposes a triangulation, the views that reproject it
 within ``AGREE_FRACTION`` of their person's box height join it) and re-detects in the other
-views inside the box where the agreed person projects. A view whose detection agrees only with
+views inside the box where the agreed person projects (turned a quarter either way when the
+upright crop gives no one who agrees: a person bent over). A view whose detection agrees only with
 left and right exchanged (the detector took the person's back for their front) is kept, swapped.
 
 Projections are (3, 4) pixel projection matrices ``P = K [R | t]`` (world to pixel, OpenCV
@@ -14,6 +15,7 @@ pixels while P is a pinhole model, which costs a few pixels, well inside the tol
 
 from __future__ import annotations
 
+import inspect
 from itertools import combinations
 
 import numpy as np
@@ -29,17 +31,21 @@ MIN_SCORE = 0.5          # landmarks scoring above this take part in the consist
 AGREE_FRACTION = 0.05    # median reprojection error below this fraction of the box height: agrees
 ROI_ENLARGE = 1.25       # the projected person's box is scaled by this about its centre
 MIN_POINTS = 4           # a view with fewer reliable landmarks cannot agree
+# Changes when detect_views gives other detections for the same images (a cache key includes it):
+# 2 = re-detection in turned crops
+POLICY = 2
 
 
 def view_error(det: Detection, P: np.ndarray, X: np.ndarray) -> float:
-    """Median reprojection error of the reliable landmarks over the detection's box height
-    (inf when fewer than ``MIN_POINTS`` landmarks can be compared)."""
+    """Median reprojection error of the reliable landmarks over the person's extent in the view
+    (the box's longer side: a person lying across the image is as large as one standing; inf
+    when fewer than ``MIN_POINTS`` landmarks can be compared)."""
     idx = np.array(RELIABLE)
     err = np.linalg.norm(project_matrix(X[idx], P, cull=True)[0] - det.body_xy[idx], axis=1)
     ok = np.isfinite(err) & (det.body_score[idx] > MIN_SCORE)
-    if ok.sum() < MIN_POINTS or not det.height > 0:
+    if ok.sum() < MIN_POINTS or not det.extent > 0:
         return np.inf
-    return float(np.median(err[ok])) / det.height
+    return float(np.median(err[ok])) / det.extent
 
 
 def _triangulate_views(dets, P, views) -> np.ndarray:
@@ -118,8 +124,19 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
         roi = np.concatenate([np.maximum(c - half, 0), np.minimum(c + half, [W - 1, H - 1])])
         if roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16:
             continue   # the person projects outside this image
-        det = detector(img, roi=roi)
-        if det is not None:
-            det, err = _agreeing(det, P[v], X)
-            out[v] = det if err < AGREE_FRACTION else None
+        out[v] = _redetect(detector, img, roi, P[v], X)
     return out
+
+
+def _redetect(detector, image: np.ndarray, roi: np.ndarray, P: np.ndarray, X: np.ndarray) -> Detection | None:
+    """The person inside ``roi``, where the agreed landmarks X project: the crop upright, then,
+    for a detector that can turn it (``quarter_turns``), turned a quarter either way (a person
+    bent over, crouched or lying is found as if upright); the first detection that agrees."""
+    turns = (0, 1, 3) if "quarter_turns" in inspect.signature(detector).parameters else (0,)
+    for k in turns:
+        det = detector(image, roi=roi, quarter_turns=k) if k else detector(image, roi=roi)
+        if det is not None:
+            det, err = _agreeing(det, P, X)
+            if err < AGREE_FRACTION:
+                return det
+    return None

@@ -86,6 +86,12 @@ class Detection:
         """Height of the landmarks' box in pixels (the person's size in this view)."""
         return float(self.box[3] - self.box[1])
 
+    @property
+    def extent(self) -> float:
+        """The longer side of the landmarks' box in pixels: the person's size in this view
+        whichever way they lie (``height`` is that of a person standing upright)."""
+        return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
     def swapped_sides(self) -> Detection:
         """The same detection with the person's left and right exchanged (body and hands): what a
         detector that mistook the person's front for their back would have said."""

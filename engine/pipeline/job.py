@@ -148,7 +148,10 @@ class Job:
             signature = {"detector": "openpose", "folder": str(Path(self.options.keypoints).resolve()),
                          "order": self.options.keypoints_order}
             return DetectionCache(root / "keypoints", self.keypoints.identity, signature, track)
+        from engine.detect.multiview import POLICY
+
         signature = getattr(rec.detector, "signature", None) or {"detector": type(rec.detector).__qualname__}
+        signature = {**signature, "views_policy": POLICY}
         return DetectionCache(root / "detections", footage_identity(self.capture), signature, track)
 
 

@@ -121,3 +121,40 @@ def test_bystander_is_replaced_by_the_person(example, detector, frames0, project
     images = list(frames0)
     images[view] = grey_out(frames0[view], detections0[view])
     assert detect_views(PicksBystander(detector, images[view], picked), images, list(projections))[view] is None
+
+
+def _turned_clockwise(image: np.ndarray, P: np.ndarray):
+    """The image turned a quarter clockwise (a camera rolled on its axis) and its projection."""
+    H = image.shape[0]
+    A = np.array([[0.0, -1.0, H - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # (x, y) -> (H-1-y, x)
+    return np.ascontiguousarray(np.rot90(image, -1)), A @ P, A
+
+
+def test_a_turned_crop_gives_landmarks_in_the_images_own_pixels(detector, frames0, detections0):
+    """The person lying across the image (cam02 turned a quarter): shown to MediaPipe turned
+    back upright, the landmarks come out where the upright image's detection puts them."""
+    image, _, A = _turned_clockwise(frames0[1], np.eye(3, 4))
+    det = detector(image, quarter_turns=1)
+    expected = detections0[1].body_xy @ A[:2, :2].T + A[:2, 2]
+    ok = detections0[1].body_score > 0.5
+    err = np.linalg.norm(det.body_xy[ok] - expected[ok], axis=1)
+    assert np.median(err) < 3.0, np.median(err)
+    assert det.mask.shape == image.shape[:2] and det.mask[det.mask > 0].size > 0
+
+
+def test_a_view_found_only_turned_is_redetected_turned(detector, frames0, projections, detections0):
+    """A detector that finds the person only when the crop is turned (as MediaPipe misses a
+    person bent over): the view is re-detected inside the box the other views give, turned."""
+    images, P = list(frames0), np.array(projections)
+    images[2], P[2], A = _turned_clockwise(frames0[2], projections[2])
+
+    def upright_only(image, roi=None, quarter_turns=0):
+        det = detector(image, roi=roi, quarter_turns=quarter_turns)
+        lying = image is images[2] and quarter_turns == 0
+        return None if lying else det
+
+    out = detect_views(upright_only, images, list(P))
+    assert out[2] is not None
+    expected = detections0[2].body_xy @ A[:2, :2].T + A[:2, 2]
+    ok = detections0[2].body_score > 0.5
+    assert np.median(np.linalg.norm(out[2].body_xy[ok] - expected[ok], axis=1)) < 5.0
