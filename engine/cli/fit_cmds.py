@@ -105,7 +105,8 @@ def evaluate(
     if proxies in ("none", "model"):
         generator = None if proxies == "none" else dict(checkpoint=checkpoint, samples=samples, steps=steps,
                                                         uniform_weights=uniform_weights)
-        return _evaluate_evidence(dataset, num_views, num_views_sweep, max_scenes, plot, as_json, generator, pose_model)
+        return _evaluate_evidence(dataset, num_views, num_views_sweep, max_scenes, plot, as_json, generator, pose_model,
+                                  set_)
 
     from engine.evaluation.proxies import BodyCache, EvalConfig
     from engine.evaluation.proxies import check_view_count
@@ -157,10 +158,11 @@ def evaluate(
 
 def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: str | None, max_scenes: int | None,
                        plot: Path | None, as_json: bool, generator: dict | None = None,
-                       pose_model: str = "full") -> None:
+                       pose_model: str = "full", set_: list[str] | None = None) -> None:
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
-    sampled from the renders (engine.evaluation.reconstructor)."""
+    sampled from the renders (engine.evaluation.reconstructor). ``set_``: ``--set KEY=VALUE``
+    over the landmark schedule's options (``FitOptions.for_landmarks()``), as reconstruct fits."""
     from engine.evaluation.reconstructor import evaluate_evidence
     from engine.pipeline.reconstructor import Reconstructor
 
@@ -174,7 +176,10 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
             generator["checkpoint"] = default_checkpoint(generator["checkpoint"])
         from engine.detect.pose_models import check_pose_model
 
+        options = _landmark_options(set_)  # checked before the models load
         rec = Reconstructor.from_pretrained(**(generator or {}), pose_model=check_pose_model(pose_model))
+        if options is not None:
+            rec.options = options
         summaries = []
         for count in counts:
             label = {"evaluate": f"detect + fit ({count or 'all'} views)"}
@@ -203,6 +208,19 @@ def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: st
         _print_summary(summaries)
     if any(s["failed_scenes"] for s in summaries):
         raise typer.Exit(1)
+
+
+def _landmark_options(pairs: list[str] | None):
+    """The landmark schedule's options (``FitOptions.for_landmarks()``) with ``--set``'s keys
+    replaced, checked and typed as ``_fit_options`` does; None without ``--set``."""
+    if not pairs:
+        return None
+    from dataclasses import replace
+
+    from engine.fitting import FitOptions
+
+    given = _fit_options(pairs)
+    return replace(FitOptions.for_landmarks(), **{k: getattr(given, k) for k in (p.partition("=")[0] for p in pairs)})
 
 
 def _with_per_scene(result: dict) -> dict:

@@ -1,7 +1,8 @@
 """``diffproxy evaluate --proxies none --json``: the summary line carries every scene's row
-(``per_scene``) beside the means and medians. The scoring of a scene is replaced here by
-made-up rows (the real one, the detector and the fit on a render, is
-tests/landmarks/test_table.py's), so that this runs in a moment without Blender or MediaPipe."""
+(``per_scene``) beside the means and medians, and ``--set`` reaches the landmark fit. The
+scoring of a scene is replaced here by made-up rows (the real one, the detector and the fit on
+a render, is tests/landmarks/test_table.py's), so that this runs in a moment without Blender
+or MediaPipe."""
 
 import json
 
@@ -28,10 +29,12 @@ def fake_row(folder, rec, num_views):
 
 class FakeReconstructor:
     generator = None
+    made = []
 
     @classmethod
     def from_pretrained(cls, **kwargs):
-        return cls()
+        cls.made.append(cls())
+        return cls.made[-1]
 
 
 @pytest.fixture
@@ -63,3 +66,18 @@ def test_cli_json_has_per_scene_in_every_run_of_a_sweep(dataset, monkeypatch):
     assert [[r["views"] for r in s["per_scene"]] for s in out["sweep"]] == [[4] * 3, [8] * 3]
     assert out["per_scene"] == out["sweep"][-1]["per_scene"]
     assert [r["found"] for r in out["per_scene"]] == [8, 2, 8] and out["median_keypoint_mpjpe_mm"] == 51.0
+
+
+def test_cli_set_changes_the_landmark_schedules_options(dataset, monkeypatch):
+    import engine.pipeline.reconstructor as pipeline
+    from engine.fitting import FitOptions
+
+    monkeypatch.setattr(pipeline, "Reconstructor", FakeReconstructor)
+    FakeReconstructor.made.clear()
+    res = CliRunner().invoke(app, ["evaluate", str(dataset), "--proxies", "none", "--max-scenes", "1",
+                                   "--set", "sigma_pct=12", "--json"])
+    assert res.exit_code == 0, res.output
+    options = FakeReconstructor.made[-1].options
+    assert options.sigma_pct == 12.0 and options.pose_prior == FitOptions.for_landmarks().pose_prior
+    bad = CliRunner().invoke(app, ["evaluate", str(dataset), "--proxies", "none", "--set", "nope=1"])
+    assert bad.exit_code == 2 and "--set" in bad.output and len(FakeReconstructor.made) == 1  # before loading
