@@ -52,6 +52,8 @@ def test_evaluate_none_scores_the_footage_path_on_a_render(held_out):
     for key in ("mpvpe_mm", "pa_mpvpe_mm", "keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm"):
         assert 0 < summary[key] < 120, (key, summary[key])  # a standing person, 4 views, 384 px
     assert row["residual_px"] < 6
+    assert summary["per_scene"] == [{k: row[k] for k in ("scene", "views", "found", "mpvpe_mm", "pa_mpvpe_mm",
+                                                         "keypoint_mpjpe_mm", "keypoint_pa_mpjpe_mm")}]
 
 
 def test_solve_sparse_recovers_a_known_combination():
