@@ -36,15 +36,15 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Reconstruct frames of the bundled real 4-camera capture and score them."""
-    from engine.evaluation.demo import check_demo_capture, run_demo
+    from engine.evaluation.demo import run_demo
     from engine.pipeline.job import ReconstructOptions
     from engine.pipeline.options import check_proxies
 
     root = Path(example) if example else EXAMPLE
     with interruptible():
-        check_demo_capture(root, heldout)
+        # run_demo checks the capture, then the options (engine.prepare), before any model loads
         options = ReconstructOptions(proxies=check_proxies(proxies, "demo"), checkpoint=checkpoint, samples=samples,
-                                     steps=steps, refine_cameras=refine_cameras, pose_model=pose_model).checked()
+                                     steps=steps, refine_cameras=refine_cameras, pose_model=pose_model)
         with progress_reporter("bars") as report:
             summary = run_demo(root, out, frames, options, heldout=heldout, say=say, progress=report)
     _print(summary, out)
