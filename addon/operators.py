@@ -17,6 +17,7 @@ from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body, remove_bodies_of
 from .scene_capture import import_capture, set_active_camera
 from .scene_compositor import composite_over_footage
+from .scene_export import export_bvh
 from .scene_job import write_scene_job
 from .vendor.errors import InputError
 
@@ -167,6 +168,7 @@ class DIFFPROXY_OT_export_gltf(_ExportBody, bpy.types.Operator):
     def export(self, path: str) -> set:
         return bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True,
                                          export_animations=True, export_morph=True, export_force_sampling=True,
+                                         export_frame_range=True,  # the scene's range, as the FBX exporter bakes
                                          export_yup=True, export_all_influences=self.all_influences)
 
 
@@ -182,7 +184,26 @@ class DIFFPROXY_OT_export_fbx(_ExportBody, bpy.types.Operator):
         # one take of the scene's animation: "all actions" would try the shape keys' action on the object
         return bpy.ops.export_scene.fbx(filepath=path, use_selection=True, bake_anim=True,
                                         bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+                                        bake_anim_simplify_factor=0.0,  # every frame as fitted (1.0: up to 9 mm off)
                                         add_leaf_bones=False, object_types={"MESH", "ARMATURE"})
+
+
+class DIFFPROXY_OT_export_bvh(_ExportBody, bpy.types.Operator):
+    """Export the active imported body's armature motion to BVH (Y up), over the scene's frame range"""
+
+    bl_idname = "diffproxy.export_bvh"
+    bl_label = "Export BVH"
+    filename_ext = ".bvh"
+    filter_glob: StringProperty(default="*.bvh", options={"HIDDEN"})
+    global_scale: FloatProperty(name="Scale", default=1.0, min=1e-6,
+                                description="Lengths in the file: metres times this (BVH has no units; 100: "
+                                            "centimetres)")
+
+    def export(self, path: str) -> set:
+        arm = next((o for o in body_objects(bpy.context.active_object) if o.type == "ARMATURE"), None)
+        if arm is None:
+            raise RuntimeError("BVH needs the fit's rig: this body has none (shape keys only: an SMPL-X or older fit)")
+        return export_bvh(bpy.context, arm, path, self.global_scale)
 
 
 class DIFFPROXY_OT_set_camera(bpy.types.Operator):
@@ -420,5 +441,6 @@ def _redraw(context) -> None:
 
 
 CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
+           DIFFPROXY_OT_export_bvh,
            DIFFPROXY_OT_set_camera, DIFFPROXY_OT_composite_footage, DIFFPROXY_OT_reconstruct,
            DIFFPROXY_OT_render_dataset, DIFFPROXY_OT_install_engine)

@@ -59,6 +59,7 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         row.enabled = is_body(context.active_object)
         row.operator("diffproxy.export_gltf", icon="EXPORT")
         row.operator("diffproxy.export_fbx", icon="EXPORT")
+        row.operator("diffproxy.export_bvh", icon="EXPORT")
 
         box = layout.box()
         box.label(text="Synthetic dataset", icon="RENDER_RESULT")
