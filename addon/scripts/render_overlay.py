@@ -18,7 +18,6 @@ extension, the renders) is removed when it ends, failed or not.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import sys
 import tempfile
@@ -27,21 +26,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from staging import stage_addon  # this folder: the script's own
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples/pose2sim_balancing"
-
-
-def stage_addon(dest: Path):
-    spec = importlib.util.spec_from_file_location("diffproxy_addon_build", ROOT / "addon/build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    build.stage(dest / "diffproxy")
-    sys.path.insert(0, str(dest))
-    import diffproxy  # noqa: PLC0415  (the staged package)
-
-    diffproxy.register()
-    return diffproxy
 
 
 def body_material(bpy):

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from engine.cli.animation_cmd import animation
 from engine.cli.assets_cmd import app as assets_app
 from engine.cli.doctor import doctor
 from engine.cli.fit_cmds import evaluate, fit
@@ -47,6 +48,7 @@ app.command()(export)
 app.command()(demo)
 app.command()(reconstruct)
 app.command()(landmarks)
+app.command()(animation)
 app.add_typer(assets_app, name="assets")
 
 
