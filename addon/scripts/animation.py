@@ -32,6 +32,7 @@ from staging import stage_addon  # this folder: the script's own
 
 OPERATORS = {".fbx": "export_fbx", ".bvh": "export_bvh", ".glb": "export_gltf"}
 EPS = 1e-6
+T_POSE_RIGS = ("mixamo",)  # rest pose made a T-pose; UE5's Manny rests in an A-pose, as Anny does
 
 
 class Refused(Exception):
@@ -82,19 +83,24 @@ def export(args, tmp: Path) -> dict:
         notes.append(f"the fit records no frame rate: taken as {source:g} fps")
     target = args.fps or source
     start, stop = _frame_range(args.start, args.stop, fit_frames, notes)
+    export_module = sys.modules[addon.__name__ + ".scene_export"]
+    if args.rig != "anny" and arm is None:
+        raise Refused(f"--rig {args.rig}: {args.fit} has no rig (shape keys only: an SMPL-X or older fit)")
+    if args.rig in T_POSE_RIGS:
+        t1 = time.perf_counter()
+        export_module.to_t_pose(bpy.context, arm, body)
+        seconds["rest_pose"] = time.perf_counter() - t1
     ratio = target / source
     for action in _actions(body, arm):
-        _retime(action, ratio)
+        _retime(action, ratio, export_module.fcurves)
     set_fps = sys.modules[addon.__name__ + ".scene_capture"].set_fps
     set_fps(scene, target)
     scene.frame_start = math.ceil(1 + start * ratio - EPS)
     scene.frame_end = max(scene.frame_start, math.floor(1 + (stop - 1) * ratio + EPS))
     unmapped = []
     if args.rig != "anny":
-        if arm is None:
-            raise Refused(f"--rig {args.rig}: {args.fit} has no rig (shape keys only: an SMPL-X or older fit)")
         try:
-            unmapped = sys.modules[addon.__name__ + ".scene_export"].rename_bones(arm, args.rig)
+            unmapped = export_module.rename_bones(arm, args.rig)
         except ValueError as e:  # InputError: an unknown rig
             raise Refused(str(e)) from None
     suffix = args.out.suffix.lower()
@@ -154,24 +160,17 @@ def _actions(*owners) -> list:
     return found
 
 
-def _retime(action, ratio: float) -> None:
+def _retime(action, ratio: float, fcurves) -> None:
     """Scene frame ``s`` (footage time ``(s - 1) / fps``) -> ``1 + (s - 1) * ratio``: the same
     times at the new rate."""
     if ratio == 1.0:
         return
-    for curve in _fcurves(action):
+    for curve in fcurves(action):
         for point in curve.keyframe_points:
             for attr in ("co", "handle_left", "handle_right"):
                 xy = getattr(point, attr)
                 xy[0] = 1 + (xy[0] - 1) * ratio
         curve.update()
-
-
-def _fcurves(action) -> list:
-    """Slotted actions (Blender 4.4+) or the older ``action.fcurves``."""
-    if not hasattr(action, "layers"):
-        return list(action.fcurves)
-    return [c for layer in action.layers for strip in layer.strips for bag in strip.channelbags for c in bag.fcurves]
 
 
 def _last_line(error: Exception) -> str:

@@ -22,7 +22,8 @@ def animation(*args):
 @pytest.fixture(scope="module")
 def anny_fit(anny64, tmp_path_factory):
     """An Anny fit of 5 frames at 50 fps, Y up, millimetres (the units and up axis the add-on
-    turns into Blender's): a random pose per frame, one shape."""
+    turns into Blender's): a random pose per frame, one shape. -> (folder, bone names, the
+    bones' heads in Blender's world (T, J, 3), the world)."""
     from helpers import random_pose, write_body_fit
 
     from engine.pipeline.world import WorldFrame
@@ -33,12 +34,12 @@ def anny_fit(anny64, tmp_path_factory):
     folder = write_body_fit(tmp_path_factory.mktemp("anim") / "fit", anny64, p, world, fps=FPS)
     z = np.load(folder / "fit.npz")
     heads = world.points_to_engine(z["rig_pose"][..., :3, 3])  # (T, J, 3): Blender's world, metres
-    return folder, list(z["rig_bone_names"]), heads
+    return folder, list(z["rig_bone_names"]), heads, world
 
 
 @pytest.mark.blender
 def test_exports_read_back_by_blender(anny_fit, staged, tmp_path):
-    folder, names, heads = anny_fit
+    folder, names, heads, world = anny_fit
     out = {"fbx": tmp_path / "mixamo.fbx", "bvh": tmp_path / "cm.bvh", "glb": tmp_path / "part.glb"}
     runs = {"fbx": animation(folder, "--out", out["fbx"], "--rig", "mixamo", "--json"),
             "bvh": animation(folder, "--out", out["bvh"], "--scale", 100, "--fps", FPS / 2, "--json"),
@@ -72,6 +73,15 @@ def test_exports_read_back_by_blender(anny_fit, staged, tmp_path):
         order = [names.index(n) for n in [{v: k for k, v in rename[kind].items()}[b] for b in got[f"{i}_names"]]]
         error = np.linalg.norm(got[f"{i}_heads"] / scale[kind] - heads[footage[kind]][:, order], axis=-1)
         assert error.max() < 1e-4, (kind, error.max())  # every joint, every frame: BVH stands Y up as read
+    # Mixamo's rest: a T-pose (arms out along the body's left +X / right -X, legs straight down)
+    rest, bones = got["0_rest"], list(got["0_names"])
+    for bone, axis in (("LeftArm", [1, 0, 0]), ("RightForeArm", [-1, 0, 0]), ("LeftHand", [1, 0, 0]),
+                       ("RightUpLeg", [0, 0, -1]), ("LeftLeg", [0, 0, -1])):
+        head, tail = rest[bones.index("mixamorig:" + bone)]
+        np.testing.assert_allclose((tail - head) / np.linalg.norm(tail - head), axis, atol=1e-4)
+    # the mesh bound again in the T-pose: exact but where weights blend bones the T-pose turned
+    skin = np.linalg.norm(got["0_vertices"] - world.points_to_engine(np.load(folder / "fit.npz")["vertices"]), axis=-1)
+    assert np.median(skin) < 1e-5 and skin.max() < 0.03, (np.median(skin), skin.max())  # 1.1 cm here
     glb_json = out["glb"].read_bytes()
     gltf = json.loads(glb_json[20:20 + int.from_bytes(glb_json[12:16], "little")])
     times = gltf["accessors"][gltf["animations"][0]["samplers"][0]["input"]]

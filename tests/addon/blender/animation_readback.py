@@ -2,14 +2,16 @@
 importer (FBX, BVH, glTF), each into an empty scene: its armatures, bones, keyed frames and
 rate, and every bone's head (world) at each keyed frame. glTF keeps seconds, not frames:
 FPS is the scene rate it is read at. Heads go to out.npz as ``<n>_heads`` (frames, bones, 3),
-``<n>_frames``, ``<n>_names``; the rest is the JSON line."""
+``<n>_frames``, ``<n>_names``, the rest pose's heads and tails ``<n>_rest`` (bones, 2, 3) and,
+where the file has a skinned mesh, its evaluated vertices ``<n>_vertices`` (frames, V, 3); the
+rest is the JSON line."""
 
 import sys
 from pathlib import Path
 
 import bpy
 import numpy as np
-from common import emit
+from common import emit, evaluated_vertices
 
 
 def keyed_frames(arm) -> list[float]:
@@ -40,14 +42,22 @@ def read(path: Path, fps: float | None) -> tuple[dict, dict]:
         return report, {}
     arm = arms[0]
     frames = keyed_frames(arm)
-    heads = []
+    mesh = next((o for o in scene.objects if o.type == "MESH" and o.find_armature() == arm), None)
+    M = np.array(arm.matrix_world)
+    world = lambda p: M[:3, :3] @ np.array(p) + M[:3, 3]  # noqa: E731
+    heads, vertices = [], []
     for f in frames:
         scene.frame_set(int(f), subframe=f - int(f))
-        M = np.array(arm.matrix_world)
-        heads.append([M[:3, :3] @ np.array(pb.head) + M[:3, 3] for pb in arm.pose.bones])
+        heads.append([world(pb.head) for pb in arm.pose.bones])
+        if mesh is not None:
+            vertices.append(evaluated_vertices(mesh))
     report.update(bones=len(arm.data.bones), frames=len(frames), first=frames[0] if frames else None,
                   names=[b.name for b in arm.data.bones])
-    return report, {"heads": np.array(heads), "frames": np.array(frames), "names": np.array(report["names"])}
+    found = {"heads": np.array(heads), "frames": np.array(frames), "names": np.array(report["names"]),
+             "rest": np.array([[world(b.head_local), world(b.tail_local)] for b in arm.data.bones])}
+    if vertices:
+        found["vertices"] = np.array(vertices)
+    return report, found
 
 
 out = Path(sys.argv[1])

@@ -29,6 +29,19 @@ def run_op(op, **kwargs):
         return None, str(e)
 
 
+def evaluated_vertices(obj):
+    """``obj``'s mesh as evaluated now (modifiers, armature), in world coordinates: (V, 3)."""
+    import numpy as np
+
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    data = evaluated.to_mesh()
+    co = np.empty(len(data.vertices) * 3, np.float64)
+    data.vertices.foreach_get("co", co)
+    M = np.array(evaluated.matrix_world)
+    evaluated.to_mesh_clear()
+    return co.reshape(-1, 3) @ M[:3, :3].T + M[:3, 3]
+
+
 def emit(result: dict):
     print(json.dumps(result))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from common import emit, enable, run_op
+from common import emit, enable, evaluated_vertices, run_op
 
 enable()
 fit_dir, out = sys.argv[1], Path(sys.argv[2])
@@ -22,14 +22,7 @@ def sample(mesh_obj, arm_obj):
     verts, heads = [], []
     for f in frames:
         scene.frame_set(f)
-        dg = bpy.context.evaluated_depsgraph_get()
-        evaluated = mesh_obj.evaluated_get(dg)
-        data = evaluated.to_mesh()
-        co = np.empty(len(data.vertices) * 3, np.float64)
-        data.vertices.foreach_get("co", co)
-        M = np.array(evaluated.matrix_world)
-        verts.append(co.reshape(-1, 3) @ M[:3, :3].T + M[:3, 3])
-        evaluated.to_mesh_clear()
+        verts.append(evaluated_vertices(mesh_obj))
         A = np.array(arm_obj.matrix_world)
         heads.append([A[:3, :3] @ np.array(arm_obj.pose.bones[b.name].head) + A[:3, 3] for b in arm.data.bones])
     return np.stack(verts), np.array(heads)
