@@ -18,7 +18,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 
 from .core.rig import pose_basis, quaternions
-from .core.rig_names import target_names
+from .core.rig_names import TABLES, target_names
 
 Y_UP = Matrix.Rotation(-math.pi / 2, 4, "X")  # Blender (Z up, -Y front) -> BVH (Y up, +Z front)
 
@@ -59,7 +59,7 @@ def rename_bones(arm: bpy.types.Object, rig: str) -> list[str]:
         new = names[bone.name]
         if new != bone.name:
             bone.name = new
-    return sorted(old for old, new in names.items() if old == new)
+    return sorted(old for old in names if old not in TABLES[rig])
 
 
 # T-pose: these chains straightened along these directions (Blender's world: +X is the body's left)
