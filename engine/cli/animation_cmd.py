@@ -52,8 +52,10 @@ def animation(
         summary = run_export(command, out)
     for n in summary["notes"]:
         note(n)
-    say(f"wrote {out}: {summary['frames']} frame(s) at {summary['fps']:g} fps, {summary['bones']} bones "
-        f"({summary['rig']} names) in {summary['seconds_total']:.1f} s")
+    body = (f"{summary['bones']} bones ({summary['rig']} names)" if summary["bones"]
+            else "shape keys (the fit has no rig)")
+    say(f"wrote {out}: {summary['frames']} frame(s) at {summary['fps']:g} fps, {body} in "
+        f"{summary['seconds_total']:.1f} s")
     if as_json:
         print(json.dumps(summary, allow_nan=False))
 
