@@ -10,7 +10,10 @@ A board is given as text, the way ``--board`` takes it:
 
 Corners are found with OpenCV (``findChessboardCorners`` then ``cornerSubPix``; ChArUco with
 ``aruco.CharucoDetector``), the camera is solved with ``calibrateCamera`` (k1, k2, p1, p2: the
-4 coefficients Pose2Sim writes; k3 fixed at 0, which a few photos cannot pin down). Photos
+4 coefficients Pose2Sim writes; k3 fixed at 0, which a few photos cannot pin down; with fewer
+than ``FREE_CENTRE_PHOTOS`` photos the principal point is fixed at the image's centre too: on
+the bundled capture, 6 photos put it 20-30 px off the reference's, which turned the cameras
+found from the person by a degree more than the centre does). Photos
 where the board is not found are rejected and named; so is a photo whose own reprojection
 error is far above the others' (a blurred or mis-ordered detection), after which the camera
 is solved again without it.
@@ -33,6 +36,7 @@ VIDEO_SAMPLES = 40          # frames read from a board video, evenly spread
 MIN_PHOTOS = 3              # fewer photos with the board found cannot solve a camera
 OUTLIER_FACTOR = 3.0        # a photo whose RMS is this many times the median (and over OUTLIER_MIN_PX) is dropped
 OUTLIER_MIN_PX = 1.0
+FREE_CENTRE_PHOTOS = 15     # with fewer photos, the principal point stays at the image's centre
 BOARD_FORMS = "checkerboard:COLSxROWS:SQUARE_MM or charuco:COLSxROWS:SQUARE_MM:MARKER_MM:DICT"
 
 
@@ -248,7 +252,12 @@ def _solve(camera: str, found: dict[str, tuple[np.ndarray, np.ndarray]], size: t
     image_points = [found[n][0] for n in names]
     object_points = [found[n][1] for n in names]
     flags = cv2.CALIB_FIX_K3
-    rms, K, dist, rvecs, tvecs = cv2.calibrateCamera(object_points, image_points, size, None, None, flags=flags)
+    K0 = None
+    if len(names) < FREE_CENTRE_PHOTOS:
+        f0 = max(size)  # a start only: calibrateCamera refines it
+        K0 = np.array([[f0, 0, (size[0] - 1) / 2], [0, f0, (size[1] - 1) / 2], [0, 0, 1]])
+        flags |= cv2.CALIB_USE_INTRINSIC_GUESS | cv2.CALIB_FIX_PRINCIPAL_POINT
+    rms, K, dist, rvecs, tvecs = cv2.calibrateCamera(object_points, image_points, size, K0, None, flags=flags)
     per_photo = {}
     for n, obj, img, r, t in zip(names, object_points, image_points, rvecs, tvecs):
         projected, _ = cv2.projectPoints(obj, r, t, K, dist)

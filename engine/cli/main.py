@@ -13,6 +13,7 @@ import typer
 
 from engine.cli.animation_cmd import animation
 from engine.cli.assets_cmd import app as assets_app
+from engine.cli.calibrate_cmd import calibrate
 from engine.cli.doctor import doctor
 from engine.cli.fit_cmds import evaluate, fit
 from engine.cli.landmarks_cmd import landmarks
@@ -47,6 +48,7 @@ app.command()(train)
 app.command()(export)
 app.command()(demo)
 app.command()(reconstruct)
+app.command()(calibrate)
 app.command()(landmarks)
 app.command()(animation)
 app.add_typer(assets_app, name="assets")
