@@ -3,7 +3,10 @@ capture's Calib.toml): focal lengths, then the camera centres (cm) and orientati
 after the similarity (scale, rotation, translation) that best maps the found centres onto the
 reference's (Umeyama), and that similarity's scale (the metric scale error).
 
-    .venv/bin/python scripts/compare_calibrations.py FOUND.toml REFERENCE.toml [--json]
+    .venv/bin/python scripts/compare_calibrations.py FOUND.toml REFERENCE.toml [--json] [--picture PNG]
+
+``--picture``: both sets of cameras from above in the reference's frame (the found ones moved
+by that similarity), the reference's hollow, the found filled, each with its viewing direction.
 """
 
 import json
@@ -41,11 +44,43 @@ def compare(found, reference) -> dict:
             "orientation_error_deg": float(angle)}
     up = R @ np.array([0.0, 0.0, 1.0])
     out["up_error_deg"] = float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
+    out["similarity"] = (s, R, t)
     return out
 
 
+def picture(path, found, reference, similarity) -> None:
+    from PIL import Image, ImageDraw
+
+    s, A, b = similarity
+    size, margin = 600, 60
+    names = [c for c in reference.names() if c in found.names()]
+    ref = {n: (reference[n].center_world, reference[n].R_cam_world[2]) for n in names}
+    got = {n: (s * A @ found[n].center_world + b, A @ found[n].R_cam_world[2]) for n in names}
+    xy = np.array([c[:2] for c, _ in list(ref.values()) + list(got.values())] + [[0.0, 0.0]])
+    lo, span = xy.min(0) - 0.5, float(max(np.ptp(xy, 0))) + 1.0
+    px = lambda p: (margin / 2 + (p[0] - lo[0]) / span * (size - margin),  # noqa: E731
+                    size - margin / 2 - (p[1] - lo[1]) / span * (size - margin))
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    for n in names:
+        for (c, z), filled in ((ref[n], False), (got[n], True)):
+            p, q = px(c), px(c[:2] + 0.6 * z[:2] / max(np.linalg.norm(z[:2]), 1e-9))
+            draw.line([p, q], fill=(0, 0, 0) if filled else (160, 160, 160), width=2)
+            box = [p[0] - 6, p[1] - 6, p[0] + 6, p[1] + 6]
+            draw.ellipse(box, fill=(220, 60, 40) if filled else None, outline=(0, 0, 0))
+        draw.text((px(ref[n][0])[0] + 9, px(ref[n][0])[1] - 6), n, fill=(0, 0, 0))
+    o = px((0.0, 0.0))
+    draw.text((o[0] - 3, o[1] - 6), "+", fill=(0, 0, 0))
+    draw.text((8, 8), "from above, reference frame: hollow = reference, filled = found (aligned)", fill=(0, 0, 0))
+    image.save(path)
+
+
 if __name__ == "__main__":
-    result = compare(read_calibration(sys.argv[1]), read_calibration(sys.argv[2]))
+    found, reference = read_calibration(sys.argv[1]), read_calibration(sys.argv[2])
+    result = compare(found, reference)
+    if "--picture" in sys.argv:
+        picture(sys.argv[sys.argv.index("--picture") + 1], found, reference, result["similarity"])
+    del result["similarity"]
     if "--json" in sys.argv:
         print(json.dumps(result))
     else:

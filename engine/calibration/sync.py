@@ -16,7 +16,7 @@ its footage that shows the first instant every camera has (0 for the camera that
    for three cameras and the reference camera's own refinement brings them right.
 
 The landmarks' 2D speeds, cross-correlated, were tried first for step 1: on the bundled capture
-(a person balancing, 1.7 s) their correlation peaked at wrong lags for three cameras of four
+(a person balancing, 1.7 s) their correlation peaked at wrong lags for all three cameras
 (docs/calibrate.md), the person's motion there being slow beside the detector's jitter.
 """
 
@@ -30,7 +30,7 @@ MAX_LAG = 30        # frames either way the coarse search covers
 REFINE = 2          # frames either way of the coarse lag the reprojection tries
 ROUNDS = 2          # solve, refine every camera's lag in turn; twice
 STRIDE = 2          # every STRIDE-th instant in the solve that the refinement holds fixed
-SAMPLE = 400        # points at most per essential matrix in the coarse search
+SAMPLE = 400        # points at most per essential matrix in the coarse search (200: two frames off on the bundled capture)
 MIN_MATCHES = 30    # landmarks two cameras must share at a lag for it to count
 SEEN = 0.5          # MediaPipe visibility above which a landmark is used
 
@@ -72,8 +72,8 @@ def lag_errors(xy_ref, score_ref, xy, score, K_ref, K, max_lag: int = MAX_LAG) -
     return out
 
 
-def synchronise(tracks, lenses: dict) -> tuple[dict[str, int], dict]:
-    """-> ({camera: start_frame}, a report of how each was found)."""
+def synchronise(tracks, lenses: dict, max_lag: int = MAX_LAG) -> tuple[dict[str, int], dict]:
+    """-> ({camera: start_frame}, a report of how each was found); lags searched up to ``max_lag``."""
     names = tracks.cameras
     ref = max(names, key=tracks.frames)
     und = {c: lenses[c].undistort_points(tracks.xy[c].reshape(-1, 2)).reshape(tracks.xy[c].shape) for c in names}
@@ -82,10 +82,10 @@ def synchronise(tracks, lenses: dict) -> tuple[dict[str, int], dict]:
     for c in names:
         if c == ref:
             continue
-        errors = lag_errors(und[ref], tracks.score[ref], und[c], tracks.score[c], lenses[ref].K, lenses[c].K)
+        errors = lag_errors(und[ref], tracks.score[ref], und[c], tracks.score[c], lenses[ref].K, lenses[c].K, max_lag)
         coarse[c] = min(errors, key=lambda d: errors[d]) if errors else 0
         if not errors or not np.isfinite(errors[coarse[c]]):
-            raise InputError(f"--sync: cameras {c} and {ref} never see the person at once (within {MAX_LAG} frames "
+            raise InputError(f"--sync: cameras {c} and {ref} never see the person at once (within {max_lag} frames "
                              f"either way): their start frames cannot be found")
         scan[c] = errors[coarse[c]]
     offsets, refine = dict(coarse), {}

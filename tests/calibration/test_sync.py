@@ -6,6 +6,7 @@ import pytest
 
 from engine.calibration.sync import synchronise
 from engine.calibration.tracks import Tracks
+from engine.errors import InputError
 from engine.io.calibration import Calibration, CameraCalibration, read_calibration
 from engine.io.calibration.toml_format import write_toml
 from tests.calibration.support import project, ring_of_cameras, walking_person
@@ -30,10 +31,18 @@ def _cut_capture(late: dict[str, int], instants: int = 60):
 def test_start_frames_of_cameras_cut_at_different_instants_are_exact():
     late = {"cam1": 0, "cam2": 7, "cam3": 15}
     tracks, lenses = _cut_capture(late)
-    starts, report = synchronise(tracks, lenses)
+    starts, report = synchronise(tracks, lenses, max_lag=18)
     last = max(late.values())
     assert starts == {c: last - s for c, s in late.items()}  # cam3 started last: its frame 0
     assert report["reference"] == "cam1"
+
+
+def test_cameras_that_never_see_the_person_at_once_are_named():
+    tracks, lenses = _cut_capture({"cam1": 0, "cam2": 0})
+    tracks.score["cam1"][30:] = 0
+    tracks.score["cam2"][:45] = 0
+    with pytest.raises(InputError, match="--sync: cameras cam2 and cam1 never see the person at once"):
+        synchronise(tracks, lenses, max_lag=10)
 
 
 def test_calibration_toml_round_trip(tmp_path):
