@@ -6,7 +6,11 @@ Blender's BVH exporter writes the armature's own space, which is Z up here: read
 importer's defaults (Y up) the body would lie on its back. So the armature is copied, the copy
 turned -90 degrees about X (Z up -> Y up, Blender's -Y front -> +Z) and that turn applied to its
 bones; the pose keys are relative to each bone's rest, so the same action moves the copy the
-same way, turned. The copy is removed afterwards: the scene is left as it was.
+same way, turned. The copy is also moved so that its root rests at the origin, and its own copy
+of the action moves the root back by as much: the file's root OFFSET is then zero and its
+position channels are where the body is, which readers agree on (Blender writes the root's rest
+head as its OFFSET and absolute positions too, which a reader adding the two would place a hip
+height too high). The copies are removed afterwards: the scene is left as it was.
 """
 
 from __future__ import annotations
@@ -37,14 +41,27 @@ def export_bvh(context, arm: bpy.types.Object, path: str, scale: float = 1.0) ->
             obj.select_set(False)
         copy.select_set(True)
         context.view_layer.objects.active = copy
-        copy.matrix_world = Y_UP @ arm.matrix_world
+        turned = Y_UP @ arm.matrix_world
+        root = next(b for b in arm.data.bones if b.parent is None)
+        head = turned @ root.head_local
+        to_root = (turned @ root.matrix_local).to_3x3().transposed() @ head  # in the root's rest frame
+        copy.animation_data.action = arm.animation_data.action.copy()
+        for curve in fcurves(copy.animation_data.action):
+            if curve.data_path == f'pose.bones["{root.name}"].location':
+                for point in curve.keyframe_points:
+                    for attr in ("co", "handle_left", "handle_right"):
+                        getattr(point, attr)[1] += to_root[curve.array_index]
+                curve.update()
+        copy.matrix_world = Matrix.Translation(-head) @ turned
         bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
         return bpy.ops.export_anim.bvh(filepath=path, frame_start=scene.frame_start, frame_end=scene.frame_end,
                                        global_scale=scale, rotate_mode="NATIVE", root_transform_only=True)
     finally:
-        data = copy.data
+        data, action = copy.data, copy.animation_data.action
         bpy.data.objects.remove(copy)
         bpy.data.armatures.remove(data)
+        if action is not arm.animation_data.action:
+            bpy.data.actions.remove(action)
         for obj in selected:
             obj.select_set(True)
         context.view_layer.objects.active = active

@@ -82,10 +82,66 @@ def test_exports_read_back_by_blender(anny_fit, staged, tmp_path):
     # the mesh bound again in the T-pose: exact but where weights blend bones the T-pose turned
     skin = np.linalg.norm(got["0_vertices"] - world.points_to_engine(np.load(folder / "fit.npz")["vertices"]), axis=-1)
     assert np.median(skin) < 1e-5 and skin.max() < 0.03, (np.median(skin), skin.max())  # 1.1 cm here
+    # the BVH as any reader sees it (forward kinematics here, not Blender's): Y up, root OFFSET 0
+    bvh_names, bvh_joints = bvh_forward_kinematics(out["bvh"])
+    np.testing.assert_allclose(bvh_joints / 100, heads[[0, 2, 4]][:, [names.index(n) for n in bvh_names]]
+                               @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]).T, atol=1e-4)
     glb_json = out["glb"].read_bytes()
     gltf = json.loads(glb_json[20:20 + int.from_bytes(glb_json[12:16], "little")])
     times = gltf["accessors"][gltf["animations"][0]["samplers"][0]["input"]]
     assert times["count"] == 3 and times["max"][0] - times["min"][0] == pytest.approx(2 / FPS, abs=1e-4)
+
+
+def bvh_forward_kinematics(path):
+    """A BVH file's joint names and positions (frames, joints, 3), by the format's rules: a
+    joint's offset from its parent, channels read in the order listed, rotations applied in that
+    order (``Xrotation Yrotation Zrotation``: Rx @ Ry @ Rz), degrees."""
+    words = path.read_text().split()
+    names, parents, offsets, channels, stack, i = [], [], [], [], [], 0
+    while words[i] != "MOTION":
+        if words[i] in ("ROOT", "JOINT"):
+            names.append(words[i + 1])
+            parents.append(stack[-1] if stack else -1)
+            i += 2
+        elif words[i] == "End":  # End Site { OFFSET x y z }: a bone's tail, no joint
+            i += 8
+        elif words[i] == "{":
+            stack.append(len(names) - 1)
+            i += 1
+        elif words[i] == "}":
+            stack.pop()
+            i += 1
+        elif words[i] == "OFFSET":
+            offsets.append([float(w) for w in words[i + 1:i + 4]])
+            i += 4
+        elif words[i] == "CHANNELS":
+            channels.append(words[i + 2:i + 2 + int(words[i + 1])])
+            i += 2 + int(words[i + 1])
+        else:  # HIERARCHY
+            i += 1
+    frames = int(words[i + 2])
+    values = np.array(words[i + 6:], dtype=np.float64).reshape(frames, -1)
+    axes = {"X": 0, "Y": 1, "Z": 2}
+    joints = np.zeros((frames, len(names), 3))
+    for t in range(frames):
+        column, world = 0, []
+        for j in range(len(names)):
+            M = np.eye(4)
+            M[:3, 3] = offsets[j]
+            for channel in channels[j]:
+                v = values[t, column]
+                column += 1
+                if channel.endswith("position"):
+                    M[axes[channel[0]], 3] += v
+                else:
+                    c, s_ = np.cos(np.radians(v)), np.sin(np.radians(v))
+                    a, b = {"X": (1, 2), "Y": (2, 0), "Z": (0, 1)}[channel[0]]  # the turn takes a to b
+                    R = np.eye(4)
+                    R[a, a], R[a, b], R[b, a], R[b, b] = c, -s_, s_, c
+                    M = M @ R
+            world.append(M if parents[j] < 0 else world[parents[j]] @ M)
+            joints[t, j] = world[j][:3, 3]
+    return names, joints
 
 
 def test_bad_input_is_one_line_before_blender(tmp_path):
