@@ -32,6 +32,7 @@ from staging import stage_addon  # this folder: the script's own
 
 OPERATORS = {".fbx": "export_fbx", ".bvh": "export_bvh", ".glb": "export_gltf"}
 EPS = 1e-6
+RIGS = ("anny", "mixamo", "ue5")
 T_POSE_RIGS = ("mixamo",)  # rest pose made a T-pose; UE5's Manny rests in an A-pose, as Anny does
 
 
@@ -62,12 +63,12 @@ def main() -> None:
 def export(args, tmp: Path) -> dict:
     import bpy  # noqa: PLC0415  (the bpy module: this process is Blender)
 
-    seconds = {}
+    suffix = _check_output(args)
     t0 = time.perf_counter()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     addon = stage_addon(tmp / "stage")
     scene = bpy.context.scene
-    seconds["start"] = time.perf_counter() - t0
+    seconds = {"start": time.perf_counter() - t0}
     try:
         bpy.ops.diffproxy.import_fit(filepath=str(args.fit))
     except RuntimeError as e:  # the operator's report: one line naming the file and field
@@ -75,55 +76,59 @@ def export(args, tmp: Path) -> dict:
     seconds["import"] = time.perf_counter() - t0 - seconds["start"]
     body = bpy.context.active_object
     arm = body.parent if body.parent is not None and body.parent.type == "ARMATURE" else None
-    notes = []
-    fit_frames = range(int(scene.frame_start) - 1, int(scene.frame_end))  # scene frame = footage frame + 1
-    recorded = _recorded_fps(args.fit)
-    source = recorded or args.fps or 30.0
-    if not recorded:
-        notes.append(f"the fit records no frame rate: taken as {source:g} fps")
-    target = args.fps or source
-    start, stop = _frame_range(args.start, args.stop, fit_frames, notes)
-    export_module = sys.modules[addon.__name__ + ".scene_export"]
     if args.rig != "anny" and arm is None:
         raise Refused(f"--rig {args.rig}: {args.fit} has no rig (shape keys only: an SMPL-X or older fit)")
-    if args.rig in T_POSE_RIGS:
-        t1 = time.perf_counter()
-        export_module.to_t_pose(bpy.context, arm, body)
+    notes = []
+    fit_frames = range(int(scene.frame_start) - 1, int(scene.frame_end))  # scene frame = footage frame + 1
+    start, stop = _frame_range(args.start, args.stop, fit_frames, notes)
+    source = _recorded_fps(args.fit) or args.fps or 30.0
+    if not _recorded_fps(args.fit):
+        notes.append(f"the fit records no frame rate: taken as {source:g} fps")
+    target = args.fps or source
+    scene_export = sys.modules[addon.__name__ + ".scene_export"]
+    t1 = time.perf_counter()
+    if args.rig in T_POSE_RIGS:  # before retiming: the keys still sit at the fitted frames
+        scene_export.to_t_pose(bpy.context, arm, body)
         seconds["rest_pose"] = time.perf_counter() - t1
     ratio = target / source
     for action in _actions(body, arm):
-        _retime(action, ratio, export_module.fcurves)
-    set_fps = sys.modules[addon.__name__ + ".scene_capture"].set_fps
-    set_fps(scene, target)
+        _retime(action, ratio, scene_export.fcurves)
+    sys.modules[addon.__name__ + ".scene_capture"].set_fps(scene, target)
     scene.frame_start = math.ceil(1 + start * ratio - EPS)
     scene.frame_end = max(scene.frame_start, math.floor(1 + (stop - 1) * ratio + EPS))
-    unmapped = []
-    if args.rig != "anny":
-        try:
-            unmapped = export_module.rename_bones(arm, args.rig)
-        except ValueError as e:  # InputError: an unknown rig
-            raise Refused(str(e)) from None
-    suffix = args.out.suffix.lower()
-    if suffix not in OPERATORS:
-        raise Refused(f"{args.out}: unknown suffix {args.out.suffix!r} (expected .fbx, .bvh or .glb)")
-    options = {"global_scale": args.scale} if suffix == ".bvh" else {}
-    if args.scale != 1.0 and suffix != ".bvh":
-        raise Refused(f"--scale: only for .bvh (FBX records its unit, glTF is metres by its specification), got "
-                      f"{args.out.name}")
-    partial = args.out.with_name(f".{args.out.stem}.partial-{os.getpid()}{suffix}")
+    unmapped = scene_export.rename_bones(arm, args.rig) if args.rig != "anny" else []
     t1 = time.perf_counter()
-    try:
-        getattr(bpy.ops.diffproxy, OPERATORS[suffix])(filepath=str(partial), **options)
-        os.replace(partial, args.out)
-    except RuntimeError as e:
-        raise Refused(_last_line(e).replace(str(partial), str(args.out))) from None
-    finally:
-        partial.unlink(missing_ok=True)
+    _write(bpy, args.out, suffix, {"global_scale": args.scale} if suffix == ".bvh" else {})
     seconds["export"] = time.perf_counter() - t1
     return {"out": str(args.out), "frames": scene.frame_end - scene.frame_start + 1, "fps": target,
             "frame_range": [scene.frame_start, scene.frame_end], "bones": len(arm.data.bones) if arm else 0,
             "rig": args.rig, "unmapped_bones": unmapped, "notes": notes,
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+
+
+def _check_output(args) -> str:
+    """The export's suffix; what the command line checked, checked again for a direct caller."""
+    suffix = args.out.suffix.lower()
+    if suffix not in OPERATORS:
+        raise Refused(f"{args.out}: unknown suffix {args.out.suffix!r} (expected .fbx, .bvh or .glb)")
+    if args.scale != 1.0 and suffix != ".bvh":
+        raise Refused(f"--scale: only for .bvh (FBX records its unit, glTF is metres by its specification), got "
+                      f"{args.out.name}")
+    if args.rig not in RIGS:
+        raise Refused(f"--rig: expected one of {', '.join(RIGS)}, got {args.rig!r}")
+    return suffix
+
+
+def _write(bpy, out: Path, suffix: str, options: dict) -> None:
+    """The add-on's export operator into a temporary name beside ``out``, moved there when whole."""
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{suffix}")
+    try:
+        getattr(bpy.ops.diffproxy, OPERATORS[suffix])(filepath=str(partial), **options)
+        os.replace(partial, out)
+    except RuntimeError as e:
+        raise Refused(_last_line(e).replace(str(partial), str(out))) from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _recorded_fps(fit: Path) -> float | None:
