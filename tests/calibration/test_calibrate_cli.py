@@ -101,3 +101,34 @@ def test_the_bundled_capture_calibrates_close_to_its_calib_toml(tmp_path):
     for name, c in found["cameras"].items():
         assert abs(c["focal_error_pct"]) < 2 and c["centre_error_cm"] < 10 and c["orientation_error_deg"] < 2.5, name
     assert abs(found["scale_found_over_true"] - 1) < 0.06
+
+
+@pytest.mark.slow
+def test_sync_finds_where_cut_videos_start(tmp_path):
+    """The bundled videos cut at frames 0, 5, 12 and 3 (re-encoded): --sync gives each camera's
+    start frame (about 60 s). Measured exact (docs/calibrate.md), but by a 0.05 px margin for
+    cam03 on this slow-moving capture: one frame is allowed here."""
+    cuts = {"cam01": 0, "cam02": 5, "cam03": 12, "cam04": 3}
+    footage = tmp_path / "cut"
+    footage.mkdir()
+    for camera, start in cuts.items():
+        cap = cv2.VideoCapture(str(EXAMPLE / "videos" / f"{camera}.mp4"))
+        writer, index = None, 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index >= start:
+                if writer is None:
+                    writer = cv2.VideoWriter(str(footage / f"{camera}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 60.0,
+                                             (frame.shape[1], frame.shape[0]))
+                writer.write(frame)
+            index += 1
+        writer.release()
+        cap.release()
+    result = _run(footage, "--out", tmp_path / "calib", "--sync", "--json")
+    assert result.exit_code == 0, result.output
+    starts = json.loads(result.stdout.strip().splitlines()[-1])["start_frame"]
+    expected = {c: max(cuts.values()) - s for c, s in cuts.items()}
+    assert all(abs(starts[c] - expected[c]) <= 1 for c in cuts), (starts, expected)
+    assert sum(starts[c] == expected[c] for c in cuts) >= 3, (starts, expected)
