@@ -55,6 +55,16 @@ def test_charuco_through_a_known_camera(tmp_path):
     assert result.not_found == ["blank.png"]
     assert abs(result.K[0, 0] / 900 - 1) < 0.01 and abs(result.K[1, 1] / 900 - 1) < 0.01
     assert result.rms_px < 0.5
+    # the same photos as a video (one per camera, frames sampled from it)
+    video = tmp_path / "videos" / "cam2.avi"
+    video.parent.mkdir()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480), isColor=False)
+    for path in sorted(folder.glob("[0-9].png")):
+        writer.write(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+    writer.release()
+    from_video = calibrate_intrinsics("cam2", board_sources(video.parent, ["cam2"])["cam2"], board)
+    assert from_video.used == [f"cam2.avi#{i}" for i in range(6)]
+    assert abs(from_video.K[0, 0] / 900 - 1) < 0.01
 
 
 @pytest.mark.parametrize("text, message", [

@@ -68,9 +68,15 @@ def test_a_camera_whose_photos_never_show_the_board_is_named(tmp_path):
     assert "camera b: the board (checkerboard 4x7 inner corners, 60 mm squares) was found in 0 of 3" in result.stderr
 
 
-def test_footage_where_nobody_is_found_names_the_cameras(tmp_path):
-    _video(tmp_path / "a.mp4", 30)
-    _video(tmp_path / "b.mp4", 30)
+@pytest.mark.parametrize("kind", ["videos", "frames"])
+def test_footage_where_nobody_is_found_names_the_cameras(tmp_path, kind):
+    for camera in ("a", "b"):
+        if kind == "videos":
+            _video(tmp_path / f"{camera}.mp4", 30)
+        else:
+            (tmp_path / camera).mkdir()
+            for i in range(2):
+                cv2.imwrite(str(tmp_path / camera / f"{i:06d}.png"), np.full((48, 64, 3), 90 * i, np.uint8))
     result = _run(tmp_path, "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
     assert "no person found in any frame of camera(s) a, b" in result.stderr
