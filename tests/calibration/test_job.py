@@ -36,3 +36,15 @@ def test_an_unplaceable_camera_is_reported_and_the_rest_written(tmp_path):
     assert all(0.9 < h < 2.2 for h in heights), heights  # the cameras stand 1.2-1.8 m above the floor
     assert json.loads((tmp_path / "report.json").read_text())["not_placed"] == ["c4"]
     assert (tmp_path / "cameras_top.png").stat().st_size > 1000
+
+
+def test_landmarks_spanning_little_of_the_images_are_warned_about():
+    cams = ring_of_cameras(3, radius=12.0, f=1000.0, size=(1000, 1000))
+    person = walking_person(30) * [0.3, 0.3, 1.0]  # a small circle, far away
+    names = ["c1", "c2", "c3"]
+    xy = {n: project(person, *c) for n, c in zip(names, cams)}
+    tracks = Tracks(names, xy, {n: np.full((30, 33), 0.95) for n in names}, {n: (1000, 1000) for n in names}, 30.0, [])
+    result = solve(tracks, {}, {n: 0 for n in names}, height=None)
+    spans = [r["landmark_span"] for r in result["report"]["cameras"].values()]
+    assert all(max(s) < 0.25 for s in spans), spans
+    assert sum("its pose is poorly constrained" in n for n in result["notes"]) == 3
