@@ -134,11 +134,7 @@ def solve(tracks, intrinsics: dict, starts: dict[str, int], height: float | None
                          f"folder, or check their videos")
     K = np.stack([lenses[c].K for c in names])
     focal_free = [c not in intrinsics for c in names]
-    sol = solve_cameras(xy, score, K, names, refine_focal=any(focal_free))
-    if any(focal_free) and not all(focal_free):  # one focal per camera: put back the board's
-        for i, c in enumerate(names):
-            if not focal_free[i]:
-                sol.K[i] = K[i]
+    sol = solve_cameras(xy, score, K, names, refine_focal=focal_free)
     notes = list(sol.notes)
     unplaced = [c for c, ok in zip(names, sol.placed) if not ok]
     if sol.placed.sum() < 2:

@@ -53,9 +53,11 @@ class PersonSolution:
 
 
 def solve_cameras(xy: np.ndarray, score: np.ndarray, K: np.ndarray, names: list[str],
-                  refine_focal: bool = False) -> PersonSolution:
-    """``xy`` (C, T, L, 2) undistorted pixels of the same instants, ``score`` (C, T, L), ``K`` (C, 3, 3)."""
+                  refine_focal=False) -> PersonSolution:
+    """``xy`` (C, T, L, 2) undistorted pixels of the same instants, ``score`` (C, T, L), ``K`` (C, 3, 3);
+    ``refine_focal``: True, False, or one bool per camera (those whose focal length is unknown)."""
     C, T, L = score.shape
+    refine_focal = np.broadcast_to(np.asarray(refine_focal, bool), (C,))
     seen = (score > MIN_SCORE) & np.isfinite(xy).all(-1)
     shared = np.array([[np.sum(seen[a] & seen[b]) for b in range(C)] for a in range(C)])
     np.fill_diagonal(shared, 0)
@@ -176,7 +178,6 @@ def _bundle(xy, use, K, R, t, points, placed, first, refine_focal):
     from scipy.sparse import lil_matrix
 
     cams = [c for c in np.flatnonzero(placed) if c != first]
-    n_cam = 7 if refine_focal else 6
     point_ids = np.flatnonzero(use.sum(0).ravel() >= 2)
     slot = -np.ones(use.shape[1] * use.shape[2], int)
     slot[point_ids] = np.arange(len(point_ids))
@@ -184,7 +185,7 @@ def _bundle(xy, use, K, R, t, points, placed, first, refine_focal):
     obs_p = slot[obs_tl]
     target = xy.reshape(len(xy), -1, 2)[obs_c, obs_tl]
     cam_slot = {c: i for i, c in enumerate(cams)}
-    focal_cams = list(np.flatnonzero(placed)) if refine_focal else []
+    focal_cams = list(np.flatnonzero(placed & refine_focal))
     n_cam_params = 6 * len(cams) + len(focal_cams)
 
     def unpack(v):

@@ -93,3 +93,13 @@ def test_a_camera_that_shares_too_little_is_not_placed():
     score[2, 0, :5] = 0.95  # five landmarks in one frame
     sol = solve_cameras(xy, score, np.stack([K for K, _, _ in cams]), list("abc"))
     assert sol.placed.tolist() == [True, True, False]
+
+
+def test_only_the_unknown_focal_lengths_move():
+    cams = ring_of_cameras(4)
+    xy, score = _observe(walking_person(40), cams)
+    guess = np.stack([K for K, _, _ in cams])
+    guess[2, :2] *= 1.1  # camera c's is unknown (10% off), the others' come from a board
+    sol = solve_cameras(xy, score, guess, list("abcd"), refine_focal=[False, False, True, False])
+    assert sol.K[[0, 1, 3], 0, 0].tolist() == [900.0] * 3
+    assert abs(sol.K[2, 0, 0] / 900 - 1) < 0.01, sol.K[2, 0, 0]
