@@ -68,6 +68,7 @@ def calibrate_into(out: Path, footage: Path, options: CalibrateOptions | None = 
                 continue
             intrinsics[camera] = calibrate_intrinsics(camera, sources[camera], board)
             progress("board", len(intrinsics), len(sources))
+    lenses(capture.cameras, capture.sizes, intrinsics)  # board photos that do not fit the footage: refused now
     t_board = time.perf_counter() - t0
     tracks = detect_tracks(capture, out / "detections", options.pose_model, progress)
     t_detect = time.perf_counter() - t0 - t_board
@@ -76,7 +77,7 @@ def calibrate_into(out: Path, footage: Path, options: CalibrateOptions | None = 
     if options.sync:
         from engine.calibration.sync import synchronise
 
-        starts, sync_report = synchronise(tracks, _cameras(tracks, intrinsics))
+        starts, sync_report = synchronise(tracks, lenses(tracks.cameras, tracks.size, intrinsics))
     result = solve(tracks, intrinsics, starts, options.height)
     result["notes"] = notes + result["notes"]
     result.update(seconds={"board": t_board, "detect": t_detect, "total": time.perf_counter() - t0},
@@ -89,11 +90,11 @@ def calibrate_into(out: Path, footage: Path, options: CalibrateOptions | None = 
     return result["report"]
 
 
-def _cameras(tracks, intrinsics) -> dict[str, CameraCalibration]:
+def lenses(cameras: list[str], sizes: dict[str, tuple[int, int]], intrinsics: dict) -> dict[str, CameraCalibration]:
     """Each camera's lens at its footage's size: from the board (scaled), or the default guess."""
     cams = {}
-    for c in tracks.cameras:
-        w, h = tracks.size[c]
+    for c in cameras:
+        w, h = sizes[c]
         if c in intrinsics:
             b = intrinsics[c]
             if abs((w / h) / (b.width / b.height) - 1) > ASPECT_TOLERANCE:
@@ -119,12 +120,12 @@ def solve(tracks, intrinsics: dict, starts: dict[str, int], height: float | None
     from engine.calibration.person import solve_cameras
     from engine.detect.types import BODY_LANDMARKS
 
-    lenses = _cameras(tracks, intrinsics)
     names = tracks.cameras
+    lens_of = lenses(names, tracks.size, intrinsics)
     T = common_instants(tracks, starts)
     if T < 1:
         raise InputError(f"the cameras share no instant with these start frames ({starts})")
-    xy = np.stack([lenses[c].undistort_points(tracks.xy[c][starts[c]:starts[c] + T].reshape(-1, 2)).reshape(T, -1, 2)
+    xy = np.stack([lens_of[c].undistort_points(tracks.xy[c][starts[c]:starts[c] + T].reshape(-1, 2)).reshape(T, -1, 2)
                    for c in names])
     score = np.stack([tracks.score[c][starts[c]:starts[c] + T] for c in names])
     seen = (score > 0).any(-1).sum(-1)  # frames where each camera found someone
@@ -132,7 +133,7 @@ def solve(tracks, intrinsics: dict, starts: dict[str, int], height: float | None
     if lonely:
         raise InputError(f"no person found in any frame of camera(s) {', '.join(lonely)}: leave them out of the footage "
                          f"folder, or check their videos")
-    K = np.stack([lenses[c].K for c in names])
+    K = np.stack([lens_of[c].K for c in names])
     focal_free = [c not in intrinsics for c in names]
     sol = solve_cameras(xy, score, K, names, refine_focal=focal_free)
     notes = list(sol.notes)
@@ -146,12 +147,12 @@ def solve(tracks, intrinsics: dict, starts: dict[str, int], height: float | None
     cameras = []
     for i in placed:
         R, t = frame.camera(sol.R_cam_world[i], sol.t_cam_world[i])
-        lens = lenses[names[i]]
+        lens = lens_of[names[i]]
         cameras.append(CameraCalibration(names[i], sol.K[i], lens.dist, R, t, lens.width, lens.height))
     points = frame.points(sol.points)
     hips = (points[:, 23] + points[:, 24]) / 2
     report = {
-        "cameras": {names[i]: _camera_report(names[i], sol, i, xy, score, lenses, intrinsics, cameras) for i in placed},
+        "cameras": {names[i]: _camera_report(names[i], sol, i, xy, score, lens_of, intrinsics, cameras) for i in placed},
         "not_placed": unplaced,
         "instants": T,
         "scale": {"source": "height" if height is not None else "average body", "body_height_m": frame.body_height_m,

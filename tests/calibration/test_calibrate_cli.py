@@ -138,3 +138,23 @@ def test_sync_finds_where_cut_videos_start(tmp_path):
     expected = {c: max(cuts.values()) - s for c, s in cuts.items()}
     assert all(abs(starts[c] - expected[c]) <= 1 for c in cuts), (starts, expected)
     assert sum(starts[c] == expected[c] for c in cuts) >= 3, (starts, expected)
+
+
+def test_board_photos_of_another_shape_than_the_footage_are_refused_before_detection(tmp_path):
+    from engine.calibration.board import Board, charuco_board
+
+    _video(tmp_path / "a.mp4", 30, size=(640, 480))
+    _video(tmp_path / "b.mp4", 30, size=(640, 480))
+    board = Board.parse("charuco:5x5:40:30:4X4_50")
+    image = charuco_board(board).generateImage((500, 500), marginSize=0)
+    photos = tmp_path / "photos" / "a"
+    photos.mkdir(parents=True)
+    for i, angle in enumerate((-20, -10, 10, 20)):  # square photos: the footage is 4:3
+        M = cv2.getRotationMatrix2D((350, 350), angle, 0.8)
+        M[:, 2] += 100
+        cv2.imwrite(str(photos / f"{i}.png"), cv2.warpAffine(image, M, (700, 700), borderValue=255))
+    result = _run(tmp_path, "--out", tmp_path / "out", "--board", "charuco:5x5:40:30:4X4_50", "--board-images",
+                  tmp_path / "photos")
+    assert result.exit_code == 2, result.output
+    assert "camera a: its board photos are 700x700, its footage 640x480" in result.stderr
+    assert not (tmp_path / "out" / "detections").exists()
