@@ -15,7 +15,9 @@ that near and far, large and small views count alike):
 
 Start: the landmarks triangulated across views, the rest body's landmarks aligned to them
 by a similarity (one view: the body upright in front of the camera at the depth its torso's
-image size gives); or a previous frame's fit. Then L-BFGS on the placement and the body at
+image size gives); or a previous frame's fit. From the triangulation, L-BFGS poses the body
+onto the triangulated landmarks (``lift.py``; the pose alone, then everything, with the
+image terms beside); from one view, L-BFGS places the rest body. Then L-BFGS on the body at
 a wide robust scale (masks included), and Levenberg-Marquardt at the narrow one (landmarks
 and priors, the analytic Jacobian of ``refine.py``): the body, then everything with the
 fingers. A sequence's frames start from the previous frame and run the Levenberg-Marquardt
@@ -44,12 +46,13 @@ from engine.fitting.priors import Priors
 from engine.fitting.refine import lm_stage
 from engine.fitting.types import FitOptions, FitResult
 from engine.fitting.variables import Variables
+from engine.fitting.lift import lift_loss, robust_triangulation, triangulate_landmarks
 from engine.geometry.camera import Cameras
-from engine.geometry.triangulation import triangulate
 from engine.proxy.lookup import surface_points
 
 FACE = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
         "left_ear", "right_ear", "mouth_left", "mouth_right")
+BODY_HEIGHT_M = 1.7  # the scale of the 3D stage's residuals (% of a body's height)
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_ear", "right_ear")
 
 
@@ -100,35 +103,49 @@ def fit_landmarks(observations: Observations, body: BodyModel, opt: FitOptions, 
     corr, ccams = (None, None) if proxies is None else proxies[:2]
     scale_pct = 100.0 / views.height_px  # px -> % of the person's height, per view
 
-    def objective(hands: bool, sigma: float) -> torch.Tensor:
-        """The L-BFGS stages' loss: landmarks, masks, proxies, priors."""
+    lifted, fit_score = None, score  # fit_score: the landmarks' weights in the fit
+    if len(cams) > 1:  # the observations that disagree with the other views' count less
+        X, X_weight, dropped = robust_triangulation(xy, score, cams, views.height_px)
+        fit_score = torch.where(dropped, score * opt.disagree_weight, score)
+        if how == "triangulation" and opt.lift_weight > 0:
+            lifted = X, X_weight
+
+    def objective(hands: bool, sigma: float, lift: float = 0.0) -> torch.Tensor:
+        """The L-BFGS stages' loss: landmarks, masks, proxies, the triangulated landmarks
+        (``lift``: their weight), priors."""
         params = var.params(hands)
         posed = points(params)
         marks = (weights[..., None] * posed[:n_marks].reshape(*ids.shape, 3)).sum(1)
+        lift_term = 0.0
+        if lift > 0:
+            lift_term = lift * lift_loss(marks, *lifted, BODY_HEIGHT_M)
         px, _ = cams.project(marks)
         sq = ((px - xy).square().sum(-1)) * scale_pct[:, None] ** 2
-        loss = (gmof(sq, sigma) * score).sum() / score.sum().clamp(min=1e-9)
+        loss = (gmof(sq, sigma) * fit_score).sum() / fit_score.sum().clamp(min=1e-9)
         loss = loss + opt.mask_weight * _mask_loss(cams, posed[n_marks:], views, scale_pct, sigma)
         if corr is not None and len(corr):
             pts = surface_points(body(params).vertices, body.faces, corr.face, corr.bary)[0]
             sq_c = (project(pts, corr.view, ccams.K, ccams.R_cam_world, ccams.t_cam_world) - corr.xy_px
                     ).square().sum(-1) * (100.0 / (0.8 * ccams.height)) ** 2  # the person fills ~80% of a crop
             loss = loss + opt.proxy_weight * (gmof(sq_c, sigma) * corr.weight).sum() / corr.weight.sum()
-        return priors.loss(loss, var, hands)
+        return priors.loss(loss + lift_term, var, hands)
 
     placement = [var.rot, var.transl] + ([var.log_scale] if len(cams) > 1 else [])
-    lbfgs_stages = [("place", placement, 4 * opt.sigma_pct, opt.place_iters),
-                    ("body", list(var.parameters()), 2 * opt.sigma_pct, opt.body_iters)]
+    lbfgs_stages = [("place", placement, 4 * opt.sigma_pct, opt.place_iters, 0.0)]
+    if lifted is not None:  # placed in 3D by the triangulation already; the body onto it
+        lbfgs_stages = [("lift_pose", [var.body_pose], 2 * opt.sigma_pct, opt.body_iters, opt.lift_weight),
+                        ("lift", list(var.parameters()), 2 * opt.sigma_pct, opt.body_iters, opt.lift_weight)]
+    lbfgs_stages.append(("body", list(var.parameters()), 2 * opt.sigma_pct, opt.body_iters, 0.0))
     if init is not None:  # a previous frame's body is close: Levenberg-Marquardt only
         lbfgs_stages = []
     lbfgs_rel_tol = opt.rel_tol if opt.lbfgs_rel_tol is None else opt.lbfgs_rel_tol
     losses: dict[str, list[float]] = {}
     timings = {}
-    for name, params, sigma, iters in lbfgs_stages:
+    for name, params, sigma, iters, lift in lbfgs_stages:
         t0 = time.perf_counter()
-        losses[name] = lbfgs(params, lambda: objective(False, sigma), iters, lbfgs_rel_tol)
+        losses[name] = lbfgs(params, lambda: objective(False, sigma, lift), iters, lbfgs_rel_tol)
         timings[f"{name}_s"] = time.perf_counter() - t0
-    lm = _LandmarkProblem(xy, score, cams, scale_pct, body, table, dtype, device)
+    lm = _LandmarkProblem(xy, fit_score, cams, scale_pct, body, table, dtype, device)
     cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
     for name, hands in (("body_lm", False), ("hands_lm", True)):
         t0 = time.perf_counter()
@@ -272,13 +289,3 @@ def _initial_placement(xy, score, cams: Cameras, body: BodyModel, table: Landmar
     R = torch.stack([x_axis, y_axis, up], dim=1)
     mid = rest.mean(0)
     return R, center - R @ mid, torch.ones((), dtype=dtype, device=device), "one view"
-
-
-def triangulate_landmarks(xy: torch.Tensor, score: torch.Tensor, cams: Cameras) -> torch.Tensor:
-    """``engine.geometry.triangulation`` on tensors, each view weighted by its landmark's score
-    (those over 0.3): xy (N, L, 2), score (N, L) -> (L, 3), NaN where < 2 views."""
-    P = cams.K @ torch.cat([cams.R_cam_world, cams.t_cam_world[..., None]], dim=2)
-    w = score * (score > 0.3)
-    X = triangulate(xy.detach().double().cpu().numpy(), w.detach().double().cpu().numpy(),
-                    P.detach().double().cpu().numpy())
-    return torch.as_tensor(X, dtype=xy.dtype, device=xy.device)

@@ -47,6 +47,10 @@ class FitOptions:
     face_weight: float = 1.0  # weight of the 11 face landmarks (eyes, ears, mouth, nose) against the others
     hold_shape: float = 1e3  # from a previous frame: weight of the pull of shape and scale to its (one person)
     mask_points: int = 600  # body vertices projected for the mask terms
+    # a landmark's weight in a view where it disagrees with the other views (lift.py); 1: as any other
+    # (0.2 mended one studio scene and spoiled others and the bundled capture: docs/reconstruct.md)
+    disagree_weight: float = 1.0
+    lift_weight: float = 10.0  # weight of the 3D term of the triangulated landmarks (lift.py), first stages; 0: off
 
     @classmethod
     def for_proxies(cls, **overrides) -> "FitOptions":

@@ -11,7 +11,9 @@ from engine.body.base import BodyModel, BodyParams
 from engine.fitting.objective import finger_pairs
 
 HAND_WORDS = ("finger", "metacarpal", "thumb", "index", "middle", "ring", "pinky")
-FIXED_WORDS = ("eye", "jaw")
+# bones held at rest: the eyes and jaw (no evidence), and Anny's pelvis.L/.R (the hip sockets, which
+# do not turn in a real pelvis: freed, the fit swung a crouching person's hips 0.5 m aside with them)
+FIXED_WORDS = ("eye", "jaw", "pelvis.")
 SCALE_PRIOR = 10.0  # pulls the global scale to 1 once the shape can explain the size
 
 

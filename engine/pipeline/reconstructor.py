@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from engine.body.base import BodyModel, BodyParams
+from engine.detect.pose_models import DEFAULT_POSE_MODEL
 from engine.errors import InputError
 from engine.fitting.fit import fit
-from engine.fitting.landmark_fit import triangulate_landmarks
+from engine.fitting.lift import triangulate_landmarks
 from engine.fitting.observations import Observations
 from engine.fitting.types import FitOptions, FitResult
 from engine.geometry.camera import Cameras
@@ -64,7 +65,7 @@ class Reconstructor:
     @classmethod
     def from_pretrained(cls, checkpoint=None, body: str = "anny", device: str = "auto", smplx_model=None,
                         hands: bool = True, landmark_table=None, samples: int = 3, steps: int = 4,
-                        uniform_weights: bool = False, pose_model: str = "full") -> "Reconstructor":
+                        uniform_weights: bool = False, pose_model: str = DEFAULT_POSE_MODEL) -> "Reconstructor":
         from engine.body import load_body_model
         from engine.detect.mediapipe_detector import MediaPipeDetector
 
