@@ -38,6 +38,7 @@ HAND_CROP_PX = 256
 HAND_CROP_FACTORS = (8.0, 4.5, 11.0)   # crop side / wrist-to-knuckle distance, tried in turn
 HAND_MIN_SIDE = 96.0
 HAND_MAX_WRIST_ERROR = 1.5            # accepted hand wrist to pose wrist, in wrist-to-knuckle units
+LOW_POSE_CONFIDENCE = 0.2            # the second try's pose detection threshold (a person MediaPipe doubts)
 ROI_MARGIN = 0.1                      # roi crops are widened by this fraction of their size per side
 _SIDES = (("left_wrist", "left_index", "left_pinky"), ("right_wrist", "right_index", "right_pinky"))
 
@@ -52,16 +53,15 @@ class MediaPipeDetector:
     """
 
     def __init__(self, hands: bool = True, mask: bool = True, min_pose_confidence: float = 0.5,
-                 model: str = "full"):
+                 model: str = "full", low_confidence: float = LOW_POSE_CONFIDENCE):
         check_pose_model(model, "model")
-        resources = pose_model_resources(model)
+        self._resources = pose_model_resources(model)
         import mediapipe as mp
 
-        self.mask, self.model = mask, model
-        with native_logs_quieted(), mediapipe_resources(resources):
-            self._pose = mp.solutions.pose.Pose(
-                static_image_mode=True, model_complexity=MODEL_COMPLEXITY[model], enable_segmentation=mask,
-                min_detection_confidence=min_pose_confidence)
+        self.mask, self.model, self.low_confidence = mask, model, low_confidence
+        self._pose_low = None  # the pose graph at low_confidence, built on its first use
+        with native_logs_quieted(), mediapipe_resources(self._resources):
+            self._pose = self._pose_graph(min_pose_confidence)
             self._hands = mp.solutions.hands.Hands(
                 static_image_mode=True, max_num_hands=1, model_complexity=1,
                 min_detection_confidence=0.3) if hands else None
@@ -75,17 +75,23 @@ class MediaPipeDetector:
         # ("full" keeps the keys it had before "heavy" came, so earlier caches stay valid)
         self.signature = {"detector": "mediapipe", "version": mp.__version__,
                           "model_complexity": MODEL_COMPLEXITY[model], "hands": hands,
-                          "mask": mask, "min_pose_confidence": min_pose_confidence,
+                          "mask": mask, "min_pose_confidence": min_pose_confidence, "low_confidence": low_confidence,
                           "hand_crops": list(HAND_CROP_FACTORS), "hand_min_side": HAND_MIN_SIDE}
         if model != "full":
             self.signature.update(pose_model=model, pose_landmark_sha256=HEAVY_SHA256)
 
+    def _pose_graph(self, min_confidence: float):
+        import mediapipe as mp
+
+        return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=MODEL_COMPLEXITY[self.model],
+                                      enable_segmentation=self.mask, min_detection_confidence=min_confidence)
+
     def close(self) -> None:
         with native_logs_quieted():
-            for graph in (self._pose, self._hands):
+            for graph in (self._pose, self._pose_low, self._hands):
                 if graph is not None:
                     graph.close()
-        self._pose = self._hands = None
+        self._pose = self._pose_low = self._hands = None
 
     def __enter__(self):
         return self
@@ -94,11 +100,13 @@ class MediaPipeDetector:
         self.close()
 
     def __call__(self, image_rgb: np.ndarray, roi: np.ndarray | None = None,
-                 quarter_turns: int = 0) -> Detection | None:
+                 quarter_turns: int = 0, low_confidence: bool = False) -> Detection | None:
         """Detect the person in ``image_rgb`` ((H, W, 3) uint8 RGB), inside ``roi`` (x0, y0, x1, y1
         in image pixels; it is widened by ``ROI_MARGIN`` per side and clipped to the image) when
         given. ``quarter_turns``: the crop is shown to MediaPipe turned by that many quarter turns
-        counter-clockwise (a person bent over or lying is found upright). Landmarks are in
+        counter-clockwise (a person bent over or lying is found upright). ``low_confidence``: the
+        pose detector accepts a person from ``self.low_confidence`` (a second try where the first
+        found no one: the caller checks what it finds against other views). Landmarks are in
         full-image pixels; the mask is zero outside the roi."""
         if self._pose is None:
             raise InputError("MediaPipeDetector: called after close()")
@@ -108,14 +116,18 @@ class MediaPipeDetector:
                              f"{getattr(image_rgb, 'dtype', type(image_rgb).__name__)} "
                              f"{getattr(image_rgb, 'shape', '')}")
         with native_logs_quieted():  # MediaPipe logs on a graph's first process()
-            return self._detect(image_rgb, roi, int(quarter_turns) % 4)
+            if low_confidence and self._pose_low is None:
+                with mediapipe_resources(self._resources):
+                    self._pose_low = self._pose_graph(self.low_confidence)
+            pose = self._pose_low if low_confidence else self._pose
+            return self._detect(pose, image_rgb, roi, int(quarter_turns) % 4)
 
-    def _detect(self, image_rgb: np.ndarray, roi: np.ndarray | None, turns: int = 0) -> Detection | None:
+    def _detect(self, pose, image_rgb: np.ndarray, roi: np.ndarray | None, turns: int = 0) -> Detection | None:
         H, W = image_rgb.shape[:2]
         x0, y0, x1, y1 = _roi_pixels(roi, W, H)
         t0 = time.perf_counter()
         crop = np.ascontiguousarray(np.rot90(image_rgb[y0:y1, x0:x1], turns))
-        res = self._pose.process(crop)
+        res = pose.process(crop)
         if res.pose_landmarks is None:
             self.last_timings = {"pose": time.perf_counter() - t0, "hands": 0.0}
             return None

@@ -5,8 +5,10 @@ the wrong one. :func:`detect_views` keeps the largest set of views whose detecti
 (RANSAC over views: every pair of views proposes a triangulation, the views that reproject it
 within ``AGREE_FRACTION`` of their person's box height join it) and re-detects in the other
 views inside the box where the agreed person projects (turned a quarter either way when the
-upright crop gives no one who agrees: a person bent over). A view whose detection agrees only with
-left and right exchanged (the detector took the person's back for their front) is kept, swapped.
+upright crop gives no one who agrees: a person bent over); views still without the person are
+tried once more with the detector's low confidence, kept if more views then agree. A view
+whose detection agrees only with left and right exchanged (the detector took the person's back
+for their front) is kept, swapped.
 
 Projections are (3, 4) pixel projection matrices ``P = K [R | t]`` (world to pixel, OpenCV
 pixel centres at integers). Lens distortion is ignored here: the detections are in distorted
@@ -32,8 +34,9 @@ AGREE_FRACTION = 0.05    # median reprojection error below this fraction of the 
 ROI_ENLARGE = 1.25       # the projected person's box is scaled by this about its centre
 MIN_POINTS = 4           # a view with fewer reliable landmarks cannot agree
 # Changes when detect_views gives other detections for the same images (a cache key includes it):
-# 2 = re-detection in turned crops
-POLICY = 2
+# 2 = re-detection in turned crops; 3 = between as many agreeing views, the surer detections,
+# and a second try at low confidence in the views still without the person
+POLICY = 3
 
 
 def view_error(det: Detection, P: np.ndarray, X: np.ndarray) -> float:
@@ -68,7 +71,7 @@ def consistent_views(dets: list[Detection | None], P: np.ndarray
     swapped in the views that agree only so (single-image detectors confuse a person's front
     and back); ([], None, dets) when no two views agree."""
     found = [v for v, d in enumerate(dets) if d is not None]
-    best, best_key, best_X, best_dets = [], (0, 0.0), None, list(dets)
+    best, best_key, best_X, best_dets = [], (0, 0.0, 0.0), None, list(dets)
     for i, j in combinations(found, 2):
         for first_j in (dets[j], dets[j].swapped_sides()):
             use, inliers = {v: dets[v] for v in found}, [i, j]
@@ -84,7 +87,10 @@ def consistent_views(dets: list[Detection | None], P: np.ndarray
                 inliers = new
             if len(new) < 2 or not all(errs[v] < AGREE_FRACTION for v in inliers):
                 continue
-            key = (len(inliers), -float(np.mean([errs[v] for v in inliers])))
+            # more views first; between as many, the surer detections (two poor detections of a
+            # person seen from behind can agree with each other as well as two good ones)
+            key = (len(inliers), float(sum(dets[v].body_score[list(RELIABLE)].mean() for v in inliers)),
+                   -float(np.mean([errs[v] for v in inliers])))
             if key > best_key:
                 best, best_key, best_X = inliers, key, X
                 best_dets = [use[v] if v in inliers else d for v, d in enumerate(dets)]
@@ -125,7 +131,26 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
         if roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16:
             continue   # the person projects outside this image
         out[v] = _redetect(detector, img, roi, P[v], X)
-    return out
+    return _second_try(detector, images, P, out)
+
+
+def _second_try(detector, images: list[np.ndarray], P: np.ndarray, out: list[Detection | None]
+                ) -> list[Detection | None]:
+    """The views still without the person, searched again with the detector's low confidence
+    (a crouching person with hair over the face, which the pose detector doubts); kept when
+    more views then agree than before."""
+    missing = [v for v, d in enumerate(out) if d is None]
+    if not missing or "low_confidence" not in inspect.signature(detector).parameters:
+        return out
+    dets = list(out)
+    for v in missing:
+        dets[v] = detector(images[v], low_confidence=True)
+    if all(dets[v] is None for v in missing):
+        return out
+    views, _, agreed = consistent_views(dets, P)
+    if len(views) <= len(out) - len(missing):
+        return out
+    return [d if v in views else None for v, d in enumerate(agreed)]
 
 
 def _redetect(detector, image: np.ndarray, roi: np.ndarray, P: np.ndarray, X: np.ndarray) -> Detection | None:

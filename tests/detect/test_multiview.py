@@ -158,3 +158,25 @@ def test_a_view_found_only_turned_is_redetected_turned(detector, frames0, projec
     expected = detections0[2].body_xy @ A[:2, :2].T + A[:2, 2]
     ok = detections0[2].body_score > 0.5
     assert np.median(np.linalg.norm(out[2].body_xy[ok] - expected[ok], axis=1)) < 5.0
+
+
+def test_a_view_the_detector_doubts_is_tried_again_at_low_confidence(example, detector, frames0, projections,
+                                                                      detections0):
+    """A detector that finds the person in cam01 only at its low confidence (as MediaPipe doubts
+    a crouching person with hair over the face): the second try finds them and they agree with
+    the other views; a second try that finds someone else (the bystander) is not kept."""
+    def doubts(found_low):
+        def detect(image, roi=None, quarter_turns=0, low_confidence=False):
+            if image is frames0[0]:
+                return found_low if low_confidence else None
+            return detector(image, roi=roi, quarter_turns=quarter_turns)
+        return detect
+
+    out = detect_views(doubts(detector(frames0[0], low_confidence=True)), frames0, list(projections))
+    assert out[0] is not None
+    np.testing.assert_allclose(out[0].box, detections0[0].box, atol=0.02 * detections0[0].height)
+    people = [openpose_to_detection(p, "BODY_25B")
+              for p in openpose_people(example / "pose2d_openpose_body25b", CAMERAS[0], 0)]
+    bystander = detector(frames0[0], roi=min(people, key=lambda d: d.height).box, low_confidence=True)
+    assert bystander is not None
+    assert detect_views(doubts(bystander), frames0, list(projections))[0] is None
