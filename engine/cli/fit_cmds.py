@@ -16,6 +16,7 @@ from rich.table import Table
 
 from engine.cli.output import console, error, warn
 from engine.cli.progress import progress_reporter
+from engine.detect.pose_models import DEFAULT_POSE_MODEL
 from engine.errors import InputError
 from engine.io.files import check_writable_file, check_writable_folder, read_npz, read_rgb, require_fields, strict_json
 from engine.pipeline.options import PROXIES, check_proxies, proxies_help
@@ -93,8 +94,8 @@ def evaluate(
     smplx_model: Optional[Path] = typer.Option(None, help="SMPL-X file (default: the dataset's)."),
     vposer: Optional[Path] = typer.Option(None, help=VPOSER_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
-    pose_model: str = typer.Option("full", help="With --proxies none or model: BlazePose's landmark model in "
-                                                "MediaPipe, full or heavy."),
+    pose_model: str = typer.Option(DEFAULT_POSE_MODEL, help="With --proxies none or model: BlazePose's landmark "
+                                                            "model in MediaPipe, heavy or full."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Fit every scene from its ground-truth proxies (optionally corrupted) or from a model's, and report the errors."""
@@ -158,7 +159,7 @@ def evaluate(
 
 def _evaluate_evidence(dataset: Path, num_views: int | None, num_views_sweep: str | None, max_scenes: int | None,
                        plot: Path | None, as_json: bool, generator: dict | None = None,
-                       pose_model: str = "full", set_: list[str] | None = None) -> None:
+                       pose_model: str = DEFAULT_POSE_MODEL, set_: list[str] | None = None) -> None:
     """``--proxies none``: the detector on the renders and the fit to its evidence; ``--proxies
     model`` (``generator``: checkpoint, samples, steps, uniform_weights): and to the proxies
     sampled from the renders (engine.evaluation.reconstructor). ``set_``: ``--set KEY=VALUE``

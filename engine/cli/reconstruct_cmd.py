@@ -12,6 +12,7 @@ import typer
 from engine.cli.interrupts import interruptible
 from engine.cli.output import error, note, say
 from engine.cli.progress import PROGRESS_OPTION, ProgressMode, progress_reporter
+from engine.detect.pose_models import DEFAULT_POSE_MODEL
 from engine.pipeline.options import proxies_help
 
 # the generator's options, shared by reconstruct and demo
@@ -22,8 +23,8 @@ CHECKPOINT_OPTION = typer.Option(None, help="With --proxies model: a model folde
 SAMPLES_OPTION = typer.Option(3, help="Proxy samples per view (K), with --proxies model.")
 STEPS_OPTION = typer.Option(4, help="Denoising steps, with --proxies model.")
 # the detector's option, shared by reconstruct, demo and evaluate
-POSE_MODEL_OPTION = typer.Option("full", help="BlazePose's landmark model in MediaPipe: full, or heavy (shipped with "
-                                              "DiffProxy; about twice the time per view).")
+POSE_MODEL_OPTION = typer.Option(DEFAULT_POSE_MODEL, help="BlazePose's landmark model in MediaPipe: heavy (shipped "
+                                                             "with DiffProxy), or full (about half the time per view).")
 
 
 def reconstruct(

@@ -31,6 +31,9 @@ from engine.errors import InputError
 from engine.io.files import atomic_copy
 
 POSE_MODELS = ("full", "heavy")
+# the reconstruction's default (issue 25: the studio set's MPVPE 50.8 -> 43.5 mm at 4 views; the bundled
+# capture's held-out error 3.47 -> 3.59%, within what another local minimum gives): docs/reconstruct.md
+DEFAULT_POSE_MODEL = "heavy"
 MODEL_COMPLEXITY = {"full": 1, "heavy": 2}   # MediaPipe Pose's model_complexity
 HEAVY_FILE = "pose_landmark_heavy.tflite"
 HEAVY_SHA256 = "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe"

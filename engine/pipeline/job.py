@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from engine.detect.pose_models import DEFAULT_POSE_MODEL
 from engine.errors import InputError
 from engine.pipeline.options import (check_count, check_device, check_nonnegative, check_positive, check_proxies,
                                      parse_frames, parse_units, parse_up)
@@ -49,7 +50,7 @@ class ReconstructOptions:
     units: str | None = None
     up: str | None = None
     overlay_scale: float = 1.0
-    pose_model: str = "full"  # BlazePose's landmark model for MediaPipe: "full" or "heavy" (engine.detect.pose_models)
+    pose_model: str = DEFAULT_POSE_MODEL  # BlazePose's landmark model: "heavy" or "full" (engine.detect.pose_models)
 
     def checked(self) -> "ReconstructOptions":
         check_count("--samples", self.samples)

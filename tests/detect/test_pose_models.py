@@ -212,9 +212,9 @@ def test_job_builds_its_detector_with_the_pose_model(example, monkeypatch):
         raise Built
 
     monkeypatch.setattr(Reconstructor, "from_pretrained", from_pretrained)
-    for model in ("heavy", None):
+    for model in ("full", None):
         options = engine.ReconstructOptions(pose_model=model) if model else engine.ReconstructOptions()
         job = engine.prepare(example / "videos", example / "calibration" / "Calib.toml", frames="0", options=options)
         with pytest.raises(Built):
             job.run()
-        assert asked["pose_model"] == (model or "full")
+        assert asked["pose_model"] == (model or "heavy")  # heavy by default
