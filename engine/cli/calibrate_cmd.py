@@ -13,7 +13,6 @@ import typer
 from engine.cli.interrupts import interruptible
 from engine.cli.output import note, say
 from engine.cli.progress import PROGRESS_OPTION, ProgressMode, progress_reporter
-from engine.cli.reconstruct_cmd import POSE_MODEL_OPTION
 
 
 def calibrate(
@@ -29,7 +28,9 @@ def calibrate(
                                           "(report.json's start_frame); without it, frame i is one instant everywhere."),
     height: Optional[float] = typer.Option(None, help="The person's height in metres (default: the scale of an "
                                                       "average person)."),
-    pose_model: str = POSE_MODEL_OPTION,
+    pose_model: str = typer.Option("full", help="BlazePose's landmark model in MediaPipe: full, or heavy (about twice "
+                                                "the time; on the bundled capture its cameras were further from "
+                                                "Calib.toml's: docs/calibrate.md)."),
     progress: ProgressMode = PROGRESS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON line (stdout)."),
 ) -> None:
