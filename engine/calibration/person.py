@@ -87,7 +87,7 @@ def solve_cameras(xy: np.ndarray, score: np.ndarray, K: np.ndarray, names: list[
         placed[c] = True
         points = _triangulate_all(xy, seen, K, R, t, placed)
     first = int(a)
-    R, t, K, points, dropped, used = _adjust(xy, score, seen, K, R, t, placed, first, refine_focal)
+    R, t, K, points, dropped, used = _adjust(xy, seen, K, R, t, placed, first, refine_focal)
     rms, median, count = _errors(xy, used, K, R, t, points, placed)
     return PersonSolution(R, t, K, points, placed, rms, median, count, dropped, notes)
 
@@ -150,7 +150,7 @@ def _project(X: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> np.n
     return (x[..., :2] / x[..., 2:]) * np.diag(K)[:2] + K[:2, 2]
 
 
-def _adjust(xy, score, seen, K, R, t, placed, first, refine_focal):
+def _adjust(xy, seen, K, R, t, placed, first, refine_focal):
     """The robust bundle adjustment, twice: then without the observations far off."""
     points = _triangulate_all(xy, seen, K, R, t, placed)
     use = seen & placed[:, None, None] & np.isfinite(points).all(-1)[None]
