@@ -34,6 +34,7 @@ class CalibrateOptions:
     sync: bool = False
     height: float | None = None       # the person's height, metres
     pose_model: str = "full"
+    cameras: list[str] | None = None  # the cameras to use (default: every camera with footage)
 
     def checked(self) -> "CalibrateOptions":
         if (self.board is None) != (self.board_images is None):
@@ -55,7 +56,7 @@ def calibrate_into(out: Path, footage: Path, options: CalibrateOptions | None = 
     out = Path(out)
     check_writable_folder(out, "--out")
     t0 = time.perf_counter()
-    capture = open_footage(Path(footage), skip=out)
+    capture = open_footage(Path(footage), skip=out, cameras=options.cameras)
     notes = list(capture.notes)
     board = Board.parse(options.board) if options.board else None
     intrinsics = {}

@@ -36,18 +36,22 @@ class Tracks:
         return len(self.xy[camera])
 
 
-def open_footage(folder: Path, skip: Path | None = None):
-    """The capture in ``folder`` (every camera with footage), as ``reconstruct`` opens it."""
+def open_footage(folder: Path, skip: Path | None = None, cameras: list[str] | None = None):
+    """The capture in ``folder`` as ``reconstruct`` opens it: every camera with footage, or the
+    ``cameras`` named (``--cameras``; the others' footage is neither checked nor used)."""
     from engine.pipeline.capture import _footage_names, open_capture
 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"FOOTAGE: {folder} is not a folder (expected one video or one folder of frames per camera)")
     names = _footage_names(folder, skip)
-    if len(names) < 2:
-        raise InputError(f"FOOTAGE: {folder} holds footage of {len(names)} camera(s) ({', '.join(names) or 'none'}); "
+    used = names if cameras is None else [c for c in cameras if c in names]
+    if len(used) < 2 and (cameras is None or len(cameras) < 2):
+        what = "holds footage of" if cameras is None else "--cameras names"
+        shown = used if cameras is None else cameras
+        raise InputError(f"FOOTAGE: {folder} {what} {len(shown)} camera(s) ({', '.join(shown) or 'none'}); "
                          f"calibrating from the person needs 2 or more (<camera>.mp4 or <camera>/ frames each)")
-    return open_capture(folder, names, skip=skip)
+    return open_capture(folder, names, skip=skip, cameras=cameras)
 
 
 def frame_counts(capture) -> dict[str, int]:

@@ -24,6 +24,8 @@ def calibrate(
     board_images: Optional[Path] = typer.Option(None, help="One folder of photos (or one video) of the board per "
                                                 "camera, whose name contains the camera's (Pose2Sim: int_cam01_img/). "
                                                 "Without it, focal lengths are found from the person."),
+    cameras: Optional[str] = typer.Option(None, help="Comma-separated camera names (default: every camera with "
+                                                     "footage)."),
     sync: bool = typer.Option(False, help="Find each camera's first frame of the common time from the person's motion "
                                           "(report.json's start_frame); without it, frame i is one instant everywhere."),
     height: Optional[float] = typer.Option(None, help="The person's height in metres (default: the scale of an "
@@ -37,7 +39,8 @@ def calibrate(
     """Calibrate the cameras from the footage: a board for the lenses, the person for the poses."""
     from engine.calibration.job import CalibrateOptions, calibrate_into
 
-    options = CalibrateOptions(board, board_images, sync, height, pose_model)
+    chosen = None if cameras is None else [c.strip() for c in cameras.split(",")]
+    options = CalibrateOptions(board, board_images, sync, height, pose_model, chosen)
     with interruptible(), progress_reporter(progress) as report:
         summary = calibrate_into(out, footage, options, progress=report)
     for n in summary["notes"]:

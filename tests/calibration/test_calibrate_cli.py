@@ -32,6 +32,18 @@ def test_mixed_frame_rates_are_refused_naming_the_cameras(tmp_path):
     assert "different frame rates (left: 30 fps, right: 25 fps)" in result.stderr
 
 
+def test_cameras_leaves_out_the_others_footage(tmp_path):
+    _video(tmp_path / "left.mp4", 30)
+    _video(tmp_path / "right.mp4", 25)
+    _video(tmp_path / "top.mp4", 30)
+    result = _run(tmp_path, "--out", tmp_path / "out", "--cameras", "left,top")  # right's rate is not checked
+    assert result.exit_code == 2, result.output
+    assert "no person found in any frame of camera(s) left, top" in result.stderr
+    result = _run(tmp_path, "--out", tmp_path / "out", "--cameras", "left,side")
+    assert result.exit_code == 2
+    assert "--cameras: side is not a camera of this capture" in result.stderr
+
+
 def test_one_camera_is_not_enough(tmp_path):
     _video(tmp_path / "solo.mp4", 30)
     result = _run(tmp_path, "--out", tmp_path / "out")
