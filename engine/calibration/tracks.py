@@ -46,10 +46,11 @@ def open_footage(folder: Path, skip: Path | None = None, cameras: list[str] | No
         raise InputError(f"FOOTAGE: {folder} is not a folder (expected one video or one folder of frames per camera)")
     names = _footage_names(folder, skip)
     used = names if cameras is None else [c for c in cameras if c in names]
-    if len(used) < 2 and (cameras is None or len(cameras) < 2):
-        what = "holds footage of" if cameras is None else "--cameras names"
-        shown = used if cameras is None else cameras
-        raise InputError(f"FOOTAGE: {folder} {what} {len(shown)} camera(s) ({', '.join(shown) or 'none'}); "
+    if cameras is not None and len(cameras) < 2:
+        raise InputError(f"--cameras: {len(cameras)} camera named ({', '.join(cameras)}); calibrating from the person "
+                         f"needs 2 or more")
+    if len(used) < 2 and cameras is None:
+        raise InputError(f"FOOTAGE: {folder} holds footage of {len(used)} camera(s) ({', '.join(used) or 'none'}); "
                          f"calibrating from the person needs 2 or more (<camera>.mp4 or <camera>/ frames each)")
     return open_capture(folder, names, skip=skip, cameras=cameras)
 
