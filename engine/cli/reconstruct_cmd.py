@@ -62,6 +62,8 @@ def reconstruct(
                                                 "the person)."),
     overlay_scale: float = typer.Option(1.0, help="Size of overlay_<camera>.jpg against the footage (1: full size)."),
     pose_model: str = POSE_MODEL_OPTION,
+    sync: Optional[Path] = typer.Option(None, help="Cameras started by hand: calibrate --sync's report.json (or its "
+                                                   "folder); frame 0 is each camera's start_frame there."),
     progress: ProgressMode = PROGRESS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line (stdout; progress "
                                                        "stays on stderr)."),
@@ -71,7 +73,7 @@ def reconstruct(
 
     options = ReconstructOptions(proxies, checkpoint, samples, steps, device, body, smplx_model, keypoints,
                                  keypoints_order, strict, smooth, refine_cameras, fps, units, up, overlay_scale,
-                                 pose_model)
+                                 pose_model, sync=sync)
     with interruptible(), progress_reporter(progress) as report:
         summary = reconstruct_into(out, input_dir, calibration, frames=frames, cameras=cameras, options=options,
                                    progress=report)

@@ -45,6 +45,7 @@ class Capture:
     notes: list[str] = field(default_factory=list)  # what a user should know (frame counts, ignored cameras)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # camera -> (width, height) of its footage
     ignored: list[str] = field(default_factory=list)  # calibrated cameras without footage
+    starts: dict[str, int] = field(default_factory=dict)  # camera -> its footage's frame at frame 0 (--sync)
 
     @property
     def cameras(self) -> list[str]:
@@ -57,12 +58,16 @@ class Capture:
                              f"frame(s)")
         return list(range(start, stop, step))
 
+    def source_index(self, camera: str, frame: int) -> int:
+        """The index in ``camera``'s footage of the capture's ``frame`` (its start added)."""
+        return frame + self.starts.get(camera, 0)
+
     def read(self, frames: list[int], cameras: list[str] | None = None):
         """Yield (frame, {camera: RGB (H, W, 3) uint8}) for the frames, in order."""
         cameras = cameras or self.cameras
         if self.kind in ("frames", "scene"):
             for f in frames:
-                yield f, {c: _read_image(self.sources[c][f]) for c in cameras}
+                yield f, {c: _read_image(self.sources[c][self.source_index(c, f)]) for c in cameras}
             return
         import cv2
 
@@ -71,6 +76,8 @@ class Capture:
             for c, cap in readers.items():
                 if not cap.isOpened():
                     raise InputError(f"{self.sources[c]}: unreadable video (camera {c})")
+                for _ in range(self.starts.get(c, 0)):  # the frames before the common instant
+                    cap.grab()
             position = 0
             for f in frames:
                 while position <= f:
@@ -97,7 +104,7 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def open_capture(folder: Path, calibrated: Calibration | Sequence[str], strict: bool = False, skip: Path | None = None,
-                 cameras: Sequence[str] | None = None) -> Capture:
+                 cameras: Sequence[str] | None = None, starts: dict[str, int] | None = None) -> Capture:
     """The capture in ``folder``; every used camera's footage checked (see the module's docstring).
 
     ``calibrated``: the calibration, or just its cameras' names. Given the calibration, the
@@ -106,7 +113,9 @@ def open_capture(folder: Path, calibrated: Calibration | Sequence[str], strict: 
     ``skip``: a folder inside ``folder`` that is not footage (the output folder).
     ``cameras``: the cameras to use, by name (the CLI's ``--cameras``), in that order; the
     others' footage is neither checked nor counted in the common frame range. Each must have
-    footage and a calibration, else an error listing the cameras that have both."""
+    footage and a calibration, else an error listing the cameras that have both.
+    ``starts``: each camera's first frame of the common instant (``engine.pipeline.sync``;
+    videos or frame folders only): the capture's frame 0 is that frame of each."""
     calibration = calibrated if isinstance(calibrated, Calibration) else None
     names = calibration.names() if calibration is not None else list(calibrated)
     folder = Path(folder)
@@ -115,9 +124,11 @@ def open_capture(folder: Path, calibrated: Calibration | Sequence[str], strict: 
         raise InputError(f"{folder}: not a folder (expected one video or one folder of frames per camera)")
     chosen = None if cameras is None else _check_chosen(cameras)
     if (folder / "scene.json").exists():
+        if starts:
+            raise InputError(f"--sync: {folder} is a scene (one frame per camera): nothing to synchronise")
         capture = _scene_capture(folder, names, chosen, calibration)
     else:
-        capture = _footage_capture(folder, names, strict, skip, chosen, calibration)
+        capture = _footage_capture(folder, names, strict, skip, chosen, calibration, starts or {})
     if calibration is not None:
         capture.notes[:0] = [n for n in calibration.notes if n not in capture.notes]
     return capture
@@ -145,7 +156,7 @@ def _chosen(chosen: list[str], folder: Path, footage: Sequence[str], calibrated:
 
 
 def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Path | None,
-                     chosen: list[str] | None, calibration: Calibration | None) -> Capture:
+                     chosen: list[str] | None, calibration: Calibration | None, starts: dict[str, int]) -> Capture:
     entries = _entries(folder, skip, chosen)
     video_files = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
     videos = {p.stem: p for p in video_files}
@@ -183,13 +194,18 @@ def _footage_capture(folder: Path, calibrated: list[str], strict: bool, skip: Pa
         sizes = {c: _check_frames(c, files) for c, files in sources.items()}
         counts, fps = {c: len(v) for c, v in sources.items()}, 0.0
         notes += _numbering_notes(sources)
+    if starts:
+        from engine.pipeline.sync import check_start_frames
+
+        notes += check_start_frames(starts, counts, folder)
+        counts = {c: n - starts[c] for c, n in counts.items()}
     if len(set(counts.values())) > 1:
         listing = ", ".join(f"{c}: {n}" for c, n in counts.items())
         if strict:
             raise InputError(f"{folder}: the cameras have different frame counts ({listing}) and --strict is set")
         notes.append(f"the cameras have different frame counts ({listing}): using the first {min(counts.values())}")
     return Capture(folder, "videos" if videos else "frames", sources, min(counts.values()), fps, notes, sizes,
-                   ignored)
+                   ignored, {c: starts[c] for c in order} if starts else {})
 
 
 def _entries(folder: Path, skip: Path | None, chosen: list[str] | None) -> list[Path]:

@@ -30,10 +30,11 @@ def footage_identity(capture) -> Callable[[int, list[str]], dict]:
         for c in cameras:
             src = capture.sources[c]
             size = list(capture.sizes.get(c, ()))
+            index = capture.source_index(c, frame)  # in the camera's own footage (--sync)
             if isinstance(src, (list, tuple)):  # frame files: the frame's own file
-                out[c] = {"file": _file(src[frame]), "size": size}
+                out[c] = {"file": _file(src[index]), "size": size}
             else:  # a video: the file, its length, the frame's index
-                out[c] = {"file": _file(src), "frames": capture.frames, "size": size, "index": frame}
+                out[c] = {"file": _file(src), "frames": capture.frames, "size": size, "index": index}
         return out
 
     return identity

@@ -51,6 +51,7 @@ class ReconstructOptions:
     up: str | None = None
     overlay_scale: float = 1.0
     pose_model: str = DEFAULT_POSE_MODEL  # BlazePose's landmark model: "heavy" or "full" (engine.detect.pose_models)
+    sync: Path | None = None  # calibrate --sync's report.json (or its folder): each camera's start_frame
 
     def checked(self) -> "ReconstructOptions":
         check_count("--samples", self.samples)
@@ -174,7 +175,12 @@ def prepare(capture, calibration=None, *, frames=None, cameras=None, options: Re
         raise InputError(f"{folder}: no --calibration given and no scene.json in the folder")
     calib = read_calibration(calib_path)
     wanted = _camera_names(cameras)
-    footage = open_capture(folder, calib, strict=options.strict, skip=out, cameras=wanted)
+    starts = None
+    if options.sync is not None:
+        from engine.pipeline.sync import read_start_frames
+
+        starts = read_start_frames(options.sync)
+    footage = open_capture(folder, calib, strict=options.strict, skip=out, cameras=wanted, starts=starts)
     frame_list, range_notes = _frame_list(footage, span, options.strict)
     rate, rate_notes = _frame_rate(footage, options.fps)
     keypoints = (_KeypointSource(options.keypoints, options.keypoints_order, footage.cameras)
