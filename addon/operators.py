@@ -10,8 +10,8 @@ from bpy_extras.io_utils import ExportHelper
 from .core.export_path import check_export_path, exporter_message
 from .core.fitfile import read_fit, read_fit_world
 from .core.install import StepJob, engine_source, find_base_python, install_steps, venv_python
-from .core.job import (Job, check_device, check_python, reconstruct_command, render_command, render_report,
-                       stop_all)
+from .core.job import (Job, calibrate_command, calibrate_notes, check_device, check_python, reconstruct_command,
+                       render_command, render_report, stop_all)
 from .core.world import world_frame
 from .props import UP_AXIS_ITEMS, default_install_folder, engine_python
 from .scene_body import body_objects, import_body, is_body, remove_bodies_of
@@ -365,6 +365,54 @@ class DIFFPROXY_OT_reconstruct(_EngineCommand, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class DIFFPROXY_OT_calibrate(_EngineCommand, bpy.types.Operator):
+    """Run `diffproxy calibrate` on the footage folder (the person gives the cameras' poses, a board the lenses),
+    then import the capture with the calibration it found (Esc cancels)"""
+
+    bl_idname = "diffproxy.calibrate"
+    bl_label = "Calibrate from Footage"
+    kind, noun, unit = "calibrate", "calibration", "frames"
+    STAGES = {"board": ("board photos", "cameras"), "detect": ("landmarks", "frames")}
+
+    def _command(self, context) -> list[str]:
+        s = context.scene.diffproxy
+        if not s.footage.strip():
+            raise InputError("footage folder: not set (one <camera>.mp4 or <camera>/ of frames per camera)")
+        self._out = calibrate_folder(s)
+        return calibrate_command(engine_python(context), _abs(s.footage), self._out, s.board, _abs(s.board_images),
+                                 s.sync, s.height)
+
+    def _status(self, job) -> tuple[float, str] | None:
+        if not job.progress:
+            return None
+        done, total = job.progress
+        what, unit = DIFFPROXY_OT_calibrate.STAGES.get(job.stage, (job.stage, ""))
+        if job.stage == "detect" and done == total:
+            return 1.0, "solving the cameras"
+        return done / total, f"{what}: {done}/{total} {unit}".strip()
+
+    def _done(self, context, job: Job):
+        s = context.scene.diffproxy
+        toml = str(Path(self._out) / "calibration.toml")
+        try:
+            cameras, notes = import_capture(context, toml, _abs(s.footage), world_frame("+Z", 1.0), s.clean_scene)
+        except USER_ERRORS as e:
+            self.report({"ERROR"}, f"calibration finished but its cameras could not be imported: {e}")
+            return {"CANCELLED"}
+        s.calibration, s.up_axis, s.units_per_metre = toml, "+Z", 1.0  # calibrate writes metres, Z up
+        for note in calibrate_notes(job.result) + notes:
+            self.report({"WARNING"}, note)
+        self.report({"INFO"}, f"calibrated and imported {len(cameras)} camera(s) from {toml} (the cameras from "
+                              f"above: cameras_top.png beside it)")
+        return {"FINISHED"}
+
+
+def calibrate_folder(s) -> str:
+    """Where calibrate writes: the panel's folder, else ``<footage>/calibration`` (the engine
+    skips its own output folder when it reads the footage)."""
+    return _abs(s.calibrate_out) if s.calibrate_out.strip() else str(Path(_abs(s.footage)) / "calibration")
+
+
 class DIFFPROXY_OT_render_dataset(_EngineCommand, bpy.types.Operator):
     """Run `diffproxy render`: a synthetic multi-camera dataset (RGB, proxies, ground truth) with the panel's
     settings (Esc cancels; a rerun resumes the folder)"""
@@ -442,5 +490,5 @@ def _redraw(context) -> None:
 
 CLASSES = (DIFFPROXY_OT_import_capture, DIFFPROXY_OT_import_fit, DIFFPROXY_OT_export_gltf, DIFFPROXY_OT_export_fbx,
            DIFFPROXY_OT_export_bvh,
-           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_composite_footage, DIFFPROXY_OT_reconstruct,
+           DIFFPROXY_OT_set_camera, DIFFPROXY_OT_composite_footage, DIFFPROXY_OT_calibrate, DIFFPROXY_OT_reconstruct,
            DIFFPROXY_OT_render_dataset, DIFFPROXY_OT_install_engine)

@@ -31,6 +31,7 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         op.up_axis, op.units_per_metre = s.up_axis, s.units_per_metre
         fit_json = Path(bpy.path.abspath(s.fit)) / "fit.json" if s.fit else None
         op.fit_path = str(fit_json) if fit_json and fit_json.is_file() else ""
+        _calibrate_box(box.box(), s, job)
         cameras = [o for o in context.scene.objects if o.type == "CAMERA" and o.data.diffproxy.imported]
         if cameras:
             grid = box.grid_flow(columns=4, align=True)
@@ -68,6 +69,19 @@ class DIFFPROXY_PT_main(bpy.types.Panel):
         for name in ("dataset_scenes", "dataset_views", "dataset_resolution", "dataset_samples", "dataset_seed"):
             grid.prop(s, name)
         _run_button(box, job, "render", "diffproxy.render_dataset", "RENDER_STILL")
+
+
+def _calibrate_box(box, s, job) -> None:
+    """No calibration? The cameras from the footage (a board for the lenses, optional); the capture is
+    imported with it afterwards."""
+    box.label(text="Calibrate from footage", icon="CON_CAMERASOLVER")
+    box.prop(s, "board")
+    box.prop(s, "board_images")
+    row = box.row(align=True)
+    row.prop(s, "sync")
+    row.prop(s, "height")
+    box.prop(s, "calibrate_out")
+    _run_button(box, job, "calibrate", "diffproxy.calibrate", "CON_CAMERASOLVER")
 
 
 def _run_button(layout, job, kind: str, idname: str, icon: str) -> None:

@@ -92,6 +92,22 @@ class DIFFPROXY_SceneSettings(bpy.types.PropertyGroup):
                                 description="Calibration file or folder (Pose2Sim TOML, EasyMocap, COLMAP, JSON)")
     footage: StringProperty(name="Footage", subtype="DIR_PATH",
                             description="Folder of <camera>.mp4 videos or <camera>/ frame folders")
+    # Calibrate from footage (diffproxy calibrate)
+    calibrate_out: StringProperty(name="Calibrate into", subtype="DIR_PATH",
+                                  description="Folder diffproxy calibrate writes (calibration.toml, report.json, "
+                                              "cameras_top.png; empty: <footage>/calibration)")
+    board: StringProperty(name="Board", description="The board in the photos (optional): checkerboard:COLSxROWS:"
+                                                    "SQUARE_MM (inner corners, e.g. checkerboard:9x6:25) or charuco:"
+                                                    "COLSxROWS:SQUARE_MM:MARKER_MM:DICT. Empty: focal lengths from "
+                                                    "the person, no lens distortion")
+    board_images: StringProperty(name="Board photos", subtype="DIR_PATH",
+                                 description="One folder of photos (or one video) of the board per camera, whose "
+                                             "name contains the camera's (Pose2Sim: int_cam01_img/)")
+    sync: BoolProperty(name="Sync", default=False,
+                       description="Find each camera's first frame of the common time from the person's motion "
+                                   "(cameras started by hand); reported, the footage is not cut")
+    height: FloatProperty(name="Height (m)", default=0.0, min=0.0, max=2.5, precision=2, step=1,
+                          description="The person's height in metres (0: an average person's scale)")
     fit: StringProperty(name="Fit", subtype="DIR_PATH",
                         description="Reconstruction folder (fit.json + fit.npz); Reconstruct writes here")
     frames: StringProperty(name="Footage frames",
@@ -154,7 +170,7 @@ class DIFFPROXY_JobState(bpy.types.PropertyGroup):
     """The engine command running from the UI (one at a time)."""
 
     running: BoolProperty(default=False)
-    kind: StringProperty(description="Which: reconstruct, render or install")
+    kind: StringProperty(description="Which: reconstruct, calibrate, render or install")
     progress: FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty()
 

@@ -1,4 +1,4 @@
-"""The engine's commands as child processes (``diffproxy reconstruct``, ``diffproxy render``):
+"""The engine's commands as child processes (``diffproxy reconstruct``, ``calibrate``, ``render``):
 their command lines (no shell), their progress read from what they write with ``--progress
 jsonl`` (one JSON object per line on stderr: ``{"stage", "done", "total"}``, and ``{"error"}``
 before a failed run exits; ``--json``'s summary is the last line on stdout), and cancelling one
@@ -111,6 +111,47 @@ def reconstruct_command(python: str | Path, footage: str | Path, calibration: st
     if device_name(device) != "auto":  # whether cuda has a GPU: check_device, before the job is written
         cmd += ["--device", device]
     return cmd
+
+
+def calibrate_command(python: str | Path, footage: str | Path, out: str | Path, board: str = "",
+                      board_images: str | Path = "", sync: bool = False, height: float = 0.0) -> list[str]:
+    """``diffproxy calibrate``: the cameras from the footage into ``out`` (calibration.toml,
+    report.json, cameras_top.png). ``board`` and ``board_images`` go together (the engine says so
+    when one is missing); ``height`` 0: an average person's scale."""
+    python = check_python(python)
+    if not str(footage).strip() or not Path(footage).is_dir():
+        raise InputError(f"footage folder {str(footage)!r}: missing (one <camera>.mp4 or <camera>/ of frames per "
+                         f"camera)")
+    if not str(out).strip():
+        raise InputError("calibration output folder: not set")
+    cmd = [str(python), "-m", "engine.cli.main", "calibrate", str(footage), "--out", str(out), "--progress", "jsonl",
+           "--json"]
+    if str(board).strip():
+        cmd += ["--board", str(board).strip()]
+    if str(board_images).strip():
+        cmd += ["--board-images", str(board_images)]
+    if sync:
+        cmd.append("--sync")
+    if height:
+        cmd += ["--height", f"{height:g}"]
+    return cmd
+
+
+def calibrate_notes(summary: dict | None) -> list[str]:
+    """What the user must know from calibrate's ``--json`` summary: its notes, the cameras it
+    could not place, and start frames that differ (the footage is imported as filmed)."""
+    if not isinstance(summary, dict):
+        return []
+    notes = [str(n) for n in summary.get("notes") or []]
+    if summary.get("not_placed"):
+        notes.append(f"not placed (no camera made for them): {', '.join(map(str, summary['not_placed']))}")
+    starts = summary.get("start_frame") if "sync" in summary else None  # "sync": how --sync found them
+    if isinstance(starts, dict) and any(starts.values()):
+        frames = ", ".join(f"{c} {f}" for c, f in starts.items())
+        notes.append(f"the cameras started at different frames (start_frame {frames}, in report.json): the footage "
+                     f"is shown as filmed, so one scene frame is not one instant in every camera; cut the videos to "
+                     f"these frames before Reconstruct")
+    return notes
 
 
 def render_command(python: str | Path, out: str | Path, scenes: int, seed: int = 0, num_views: int = 0,

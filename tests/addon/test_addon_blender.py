@@ -13,8 +13,8 @@ from addon_support import EXAMPLE, ROOT, SCRIPTS, cube_fit, run_blender, write_p
 from engine.io.calibration import Calibration, CameraCalibration, write_calibration_json
 
 pytestmark = pytest.mark.blender
-OPERATORS = ["composite_footage", "export_bvh", "export_fbx", "export_gltf", "import_capture", "import_fit",
-             "install_engine", "reconstruct", "render_dataset", "set_camera"]
+OPERATORS = ["calibrate", "composite_footage", "export_bvh", "export_fbx", "export_gltf", "import_capture",
+             "import_fit", "install_engine", "reconstruct", "render_dataset", "set_camera"]
 
 
 def test_extension_installs_and_registers(blender_home):

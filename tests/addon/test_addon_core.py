@@ -153,6 +153,28 @@ def test_render_command_is_an_argument_list(core, tmp_path):
         "--num-views", "3", "--resolution", "64", "--samples", "2"]
 
 
+def test_calibrate_command_and_its_notes(core, tmp_path):
+    job, err = core["job"], core["errors"].InputError
+    with pytest.raises(err, match="engine interpreter /nope/python: no executable file"):
+        job.calibrate_command("/nope/python", tmp_path, tmp_path / "out")
+    with pytest.raises(err, match="footage folder '/nope': missing"):
+        job.calibrate_command(sys.executable, "/nope", tmp_path / "out")
+    with pytest.raises(err, match="calibration output folder: not set"):
+        job.calibrate_command(sys.executable, tmp_path, " ")
+    base = [sys.executable, "-m", "engine.cli.main", "calibrate", str(tmp_path), "--out", str(tmp_path / "out"),
+            "--progress", "jsonl", "--json"]
+    assert job.calibrate_command(sys.executable, tmp_path, tmp_path / "out") == base  # no board, no sync, no height
+    assert job.calibrate_command(sys.executable, tmp_path, tmp_path / "out", " checkerboard:4x7:60 ", tmp_path / "b",
+                                 True, 1.7) == base + ["--board", "checkerboard:4x7:60", "--board-images",
+                                                       str(tmp_path / "b"), "--sync", "--height", "1.7"]
+    assert job.calibrate_notes(None) == [] and job.calibrate_notes({"notes": [], "start_frame": {"a": 0}}) == []
+    notes = job.calibrate_notes({"notes": ["camera c3: no board photos"], "not_placed": ["c3"], "sync": {},
+                                 "start_frame": {"c1": 12, "c2": 0}})
+    assert notes[:2] == ["camera c3: no board photos", "not placed (no camera made for them): c3"]
+    assert notes[2].startswith("the cameras started at different frames (start_frame c1 12, c2 0, in report.json)")
+    assert job.calibrate_notes({"start_frame": {"c1": 12, "c2": 0}}) == []  # without --sync: no start frames found
+
+
 def test_progress_records_from_json_lines(core):
     read, progress_of = core["job"].read_record, core["job"].progress_of
     assert progress_of(read('{"stage": "reconstruct", "done": 40, "total": 100}')) == ("reconstruct", 40, 100)

@@ -1,6 +1,7 @@
 """The extension driving the real engine: ``diffproxy reconstruct`` on two frames of the bundled
-capture, and ``diffproxy render`` of a tiny synthetic dataset, each run as a subprocess by its
-operator (synchronously: Blender in background mode) with the checkout's own interpreter."""
+capture, ``diffproxy calibrate`` on its first 20 frames, and ``diffproxy render`` of a tiny
+synthetic dataset, each run as a subprocess by its operator (synchronously: Blender in background
+mode) with the checkout's own interpreter."""
 
 import time
 
@@ -88,3 +89,62 @@ def test_cancel_ends_the_real_engine_and_leaves_no_result(blender_home, engine_p
     assert not [f for f in files if f.startswith(("fit.", "report.json", ".tmp-reconstruct", "preview"))], files
     print(f"cancelled {report['cancel_s']:.2f} s after Esc, {report['started_s']:.1f} s after the start "
           f"(rc {report['returncode']}, tree {report['tree']}); fit folder: {files}")
+
+
+def _first_frames(videos, folder, count: int):
+    """The bundled videos cut to their first ``count`` frames (calibrate has no --frames)."""
+    import cv2
+
+    folder.mkdir()
+    for video in sorted(videos.glob("*.mp4")):
+        cap = cv2.VideoCapture(str(video))
+        writer = None
+        for _ in range(count):
+            ok, frame = cap.read()
+            assert ok, video
+            if writer is None:
+                writer = cv2.VideoWriter(str(folder / video.name), cv2.VideoWriter_fourcc(*"mp4v"),
+                                         cap.get(cv2.CAP_PROP_FPS), (frame.shape[1], frame.shape[0]))
+            writer.write(frame)
+        writer.release()
+        cap.release()
+    return folder
+
+
+def test_calibrate_from_footage_imports_the_cameras_it_found(blender_home, engine_python, tmp_path):
+    """Calibrate from Footage on the bundled capture's first 20 frames (no board; ~12 s of the
+    engine): an unset footage folder and a board without photos are reported in one line; the
+    UI job cancelled at its first progress record ends the engine and imports nothing; the whole
+    run imports one camera per entry of the calibration.toml it wrote, at the footage's size,
+    whose Blender projection is the calibration's."""
+    home, _ = blender_home
+    footage = _first_frames(EXAMPLE / "videos", tmp_path / "footage", 20)
+    out = footage / "calibration"  # the panel's default folder: the engine skips it when reading the footage
+    t0 = time.perf_counter()
+    report = run_blender("real_calibrate.py", footage, out, engine_python, home=home, timeout=240)
+    wall = time.perf_counter() - t0
+    runs = report["runs"]
+    assert runs["no_footage"][0] is None and "footage folder: not set" in runs["no_footage"][1]
+    assert runs["board_without_photos"][0] is None
+    assert "diffproxy calibrate failed (exit 2): --board needs --board-images too" in runs["board_without_photos"][1]
+    cancel = report["cancel"]
+    assert cancel["results"] == [["PASS_THROUGH"], ["CANCELLED"]], cancel
+    assert cancel["status"].startswith("landmarks: ") and cancel["status"].endswith("/80 frames")
+    assert cancel["alive_before"] and cancel["alive_after"] == [] and not cancel["running"]
+    assert [["WARNING"], "calibration cancelled"] in cancel["reports"]
+    assert cancel["objects_added"] == 0 and "calibration.toml" not in cancel["files"]
+
+    assert runs["works"] == [["FINISHED"], None]
+    assert report["commands"][-1] == [str(engine_python), "-m", "engine.cli.main", "calibrate", str(footage), "--out",
+                                      str(out), "--progress", "jsonl", "--json"]
+    assert report["returncodes"][-1] == 0 and report["left_running"] == []
+    assert {"calibration.toml", "report.json", "cameras_top.png"} <= set(report["out"])
+    assert report["calibration"] == str(out / "calibration.toml") and report["world"] == ["+Z", 1.0]
+    names = ["cam01", "cam02", "cam03", "cam04"]
+    assert report["imported"] == names and sorted(report["cameras"]) == names
+    for name, cam in report["cameras"].items():
+        assert cam["size"] == cam["calibrated"] == [1080 if name in ("cam01", "cam02") else 1088, 1920]
+        assert cam["clip"] == str(footage / f"{name}.mp4")
+        assert cam["max_px"] < 0.01, (name, cam["max_px"])
+    assert report["frame_end"] == 20
+    print(f"calibrate through the operator: {report['seconds']:.1f} s, Blender process {wall:.1f} s")
