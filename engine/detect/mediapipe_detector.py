@@ -53,13 +53,13 @@ class MediaPipeDetector:
     """
 
     def __init__(self, hands: bool = True, mask: bool = True, min_pose_confidence: float = 0.5,
-                 model: str = "full", low_confidence: float = LOW_POSE_CONFIDENCE):
+                 model: str = "full", low_pose_confidence: float = LOW_POSE_CONFIDENCE):
         check_pose_model(model, "model")
         self._resources = pose_model_resources(model)
         import mediapipe as mp
 
-        self.mask, self.model, self.low_confidence = mask, model, low_confidence
-        self._pose_low = None  # the pose graph at low_confidence, built on its first use
+        self.mask, self.model, self.low_pose_confidence = mask, model, low_pose_confidence
+        self._pose_low = None  # the pose graph at low_pose_confidence, built on its first use
         with native_logs_quieted(), mediapipe_resources(self._resources):
             self._pose = self._pose_graph(min_pose_confidence)
             self._hands = mp.solutions.hands.Hands(
@@ -72,10 +72,11 @@ class MediaPipeDetector:
                     graph.process(np.zeros((64, 64, 3), np.uint8))
         self.last_timings: dict[str, float] = {}
         # what a cached detection was made with (engine.pipeline.detection_cache keys on it)
-        # ("full" keeps the keys it had before "heavy" came, so earlier caches stay valid)
+        # (the second try's threshold is in the key since it came: caches made before are re-made)
         self.signature = {"detector": "mediapipe", "version": mp.__version__,
                           "model_complexity": MODEL_COMPLEXITY[model], "hands": hands,
-                          "mask": mask, "min_pose_confidence": min_pose_confidence, "low_confidence": low_confidence,
+                          "mask": mask, "min_pose_confidence": min_pose_confidence,
+                          "low_pose_confidence": low_pose_confidence,
                           "hand_crops": list(HAND_CROP_FACTORS), "hand_min_side": HAND_MIN_SIDE}
         if model != "full":
             self.signature.update(pose_model=model, pose_landmark_sha256=HEAVY_SHA256)
@@ -105,7 +106,7 @@ class MediaPipeDetector:
         in image pixels; it is widened by ``ROI_MARGIN`` per side and clipped to the image) when
         given. ``quarter_turns``: the crop is shown to MediaPipe turned by that many quarter turns
         counter-clockwise (a person bent over or lying is found upright). ``low_confidence``: the
-        pose detector accepts a person from ``self.low_confidence`` (a second try where the first
+        pose detector accepts a person from ``low_pose_confidence`` (a second try where the first
         found no one: the caller checks what it finds against other views). Landmarks are in
         full-image pixels; the mask is zero outside the roi."""
         if self._pose is None:
@@ -118,7 +119,8 @@ class MediaPipeDetector:
         with native_logs_quieted():  # MediaPipe logs on a graph's first process()
             if low_confidence and self._pose_low is None:
                 with mediapipe_resources(self._resources):
-                    self._pose_low = self._pose_graph(self.low_confidence)
+                    self._pose_low = self._pose_graph(self.low_pose_confidence)
+                    self._pose_low.process(np.zeros((64, 64, 3), np.uint8))  # opens its calculators here
             pose = self._pose_low if low_confidence else self._pose
             return self._detect(pose, image_rgb, roi, int(quarter_turns) % 4)
 

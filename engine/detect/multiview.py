@@ -104,7 +104,8 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
     ``detector(image, roi=None) -> Detection | None`` (e.g. a ``MediaPipeDetector``);
     ``projections``: one (3, 4) pixel projection matrix per image, or None (then, as with a
     single view, every image's detection is returned unchecked). When no two views agree,
-    the detections are returned unchecked too (there is no 3D person to check them against).
+    even after the second try, the detections are returned unchecked too (there is no 3D
+    person to check them against).
     """
     P = None if projections is None else np.asarray(projections, np.float64)
     if P is not None and P.shape != (len(images), 3, 4):
@@ -115,7 +116,8 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
         return dets
     views, X, out = consistent_views(dets, P)
     if X is None:
-        return dets
+        return _second_try(detector, images, P, dets, agreeing=0, outside=())
+    outside = []
     for v, img in enumerate(images):
         if v in views:
             continue
@@ -129,17 +131,19 @@ def detect_views(detector, images: list[np.ndarray], projections: list[np.ndarra
         c, half = 0.5 * (lo + hi), 0.5 * ROI_ENLARGE * (hi - lo)
         roi = np.concatenate([np.maximum(c - half, 0), np.minimum(c + half, [W - 1, H - 1])])
         if roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16:
+            outside.append(v)
             continue   # the person projects outside this image
         out[v] = _redetect(detector, img, roi, P[v], X)
-    return _second_try(detector, images, P, out)
+    return _second_try(detector, images, P, out, sum(d is not None for d in out), outside)
 
 
-def _second_try(detector, images: list[np.ndarray], P: np.ndarray, out: list[Detection | None]
-                ) -> list[Detection | None]:
-    """The views still without the person, searched again with the detector's low confidence
-    (a crouching person with hair over the face, which the pose detector doubts); kept when
-    more views then agree than before."""
-    missing = [v for v, d in enumerate(out) if d is None]
+def _second_try(detector, images: list[np.ndarray], P: np.ndarray, out: list[Detection | None], agreeing: int,
+                outside) -> list[Detection | None]:
+    """The views without the person (``out``'s None, but those the agreed person projects
+    outside of), searched again with the detector's low confidence (a crouching person with
+    hair over the face, which the pose detector doubts); kept when more views then agree than
+    the ``agreeing`` ones of ``out``, which is returned otherwise."""
+    missing = [v for v, d in enumerate(out) if d is None and v not in outside]
     if not missing or "low_confidence" not in inspect.signature(detector).parameters:
         return out
     dets = list(out)
@@ -148,7 +152,7 @@ def _second_try(detector, images: list[np.ndarray], P: np.ndarray, out: list[Det
     if all(dets[v] is None for v in missing):
         return out
     views, _, agreed = consistent_views(dets, P)
-    if len(views) <= len(out) - len(missing):
+    if len(views) <= agreeing:
         return out
     return [d if v in views else None for v, d in enumerate(agreed)]
 

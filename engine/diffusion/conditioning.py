@@ -88,7 +88,8 @@ class ViewEvidence:
 
 def detect_evidence(images: list[np.ndarray], projections: list[np.ndarray] | None, detector=None) -> ViewEvidence:
     """MediaPipe's evidence in calibrated views (``engine.detect.detect_views``, as the
-    reconstruct pipeline detects: the person the views agree on, sides put right); images
+    reconstruct pipeline detects: the person the views agree on, sides put right; by default
+    with BlazePose full, the shipped generator's training evidence); images
     (H, W, 3) uint8 RGB, projections (3, 4) pixel matrices (None: views unchecked)."""
     from engine.detect import MediaPipeDetector, detect_views
 

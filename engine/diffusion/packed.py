@@ -16,7 +16,8 @@ packed/
 
 The evidence (``engine.diffusion.conditioning``) is what the reconstruct pipeline's detector
 (``engine.detect.detect_views``: MediaPipe, the person the views agree on, sides put right)
-finds in the renders, computed once per scene and kept in ``<packed>_detections/`` so that a
+finds in the renders, with BlazePose full, as the shipped generator was trained (reconstruct
+uses heavy by default since issue 25: the generator sees heavy's evidence there), computed once per scene and kept in ``<packed>_detections/`` so that a
 larger pack reuses it. The folder appears complete or not at all (written beside, then
 renamed). A rebuild is skipped when the index lists the same scenes with the same
 ``scene.json`` (size and modification time) and was written by this version; scenes are read

@@ -17,7 +17,7 @@ Start: the landmarks triangulated across views, the rest body's landmarks aligne
 by a similarity (one view: the body upright in front of the camera at the depth its torso's
 image size gives); or a previous frame's fit. From the triangulation, L-BFGS poses the body
 onto the triangulated landmarks (``lift.py``; the pose alone, then everything, with the
-image terms beside); from one view, L-BFGS places the rest body. Then L-BFGS on the body at
+image terms beside); otherwise L-BFGS places the rest body. Then L-BFGS on the body at
 a wide robust scale (masks included), and Levenberg-Marquardt at the narrow one (landmarks
 and priors, the analytic Jacobian of ``refine.py``): the body, then everything with the
 fingers. A sequence's frames start from the previous frame and run the Levenberg-Marquardt
@@ -103,12 +103,9 @@ def fit_landmarks(observations: Observations, body: BodyModel, opt: FitOptions, 
     corr, ccams = (None, None) if proxies is None else proxies[:2]
     scale_pct = 100.0 / views.height_px  # px -> % of the person's height, per view
 
-    lifted, fit_score = None, score  # fit_score: the landmarks' weights in the fit
-    if len(cams) > 1:  # the observations that disagree with the other views' count less
-        X, X_weight, dropped = robust_triangulation(xy, score, cams, views.height_px)
-        fit_score = torch.where(dropped, score * opt.disagree_weight, score)
-        if how == "triangulation" and opt.lift_weight > 0:
-            lifted = X, X_weight
+    lifted = None
+    if how == "triangulation" and opt.lift_weight > 0:  # the scores as detected (not face_weight's)
+        lifted = robust_triangulation(xy, obs.scores.to(device, dtype), cams, views.height_px)
 
     def objective(hands: bool, sigma: float, lift: float = 0.0) -> torch.Tensor:
         """The L-BFGS stages' loss: landmarks, masks, proxies, the triangulated landmarks
@@ -121,7 +118,7 @@ def fit_landmarks(observations: Observations, body: BodyModel, opt: FitOptions, 
             lift_term = lift * lift_loss(marks, *lifted, BODY_HEIGHT_M)
         px, _ = cams.project(marks)
         sq = ((px - xy).square().sum(-1)) * scale_pct[:, None] ** 2
-        loss = (gmof(sq, sigma) * fit_score).sum() / fit_score.sum().clamp(min=1e-9)
+        loss = (gmof(sq, sigma) * score).sum() / score.sum().clamp(min=1e-9)
         loss = loss + opt.mask_weight * _mask_loss(cams, posed[n_marks:], views, scale_pct, sigma)
         if corr is not None and len(corr):
             pts = surface_points(body(params).vertices, body.faces, corr.face, corr.bary)[0]
@@ -145,7 +142,7 @@ def fit_landmarks(observations: Observations, body: BodyModel, opt: FitOptions, 
         t0 = time.perf_counter()
         losses[name] = lbfgs(params, lambda: objective(False, sigma, lift), iters, lbfgs_rel_tol)
         timings[f"{name}_s"] = time.perf_counter() - t0
-    lm = _LandmarkProblem(xy, fit_score, cams, scale_pct, body, table, dtype, device)
+    lm = _LandmarkProblem(xy, score, cams, scale_pct, body, table, dtype, device)
     cam_delta = CameraDelta(len(cams), dtype, device) if opt.refine_cameras else None
     for name, hands in (("body_lm", False), ("hands_lm", True)):
         t0 = time.perf_counter()

@@ -43,13 +43,10 @@ class FitOptions:
     sigma_pct: float = 4.0  # robust scale of a landmark residual, % of the person's height in the view
     mask_weight: float = 0.03  # weight of each mask term against the landmarks (a clothed mask is larger)
     proxy_weight: float = 1.0  # weight of the dense proxy term (with proxies)
-    place_iters: int = 20  # L-BFGS iterations of the placement (from the triangulation)
+    place_iters: int = 20  # L-BFGS iterations of the placement (one view, or lift_weight 0)
     face_weight: float = 1.0  # weight of the 11 face landmarks (eyes, ears, mouth, nose) against the others
     hold_shape: float = 1e3  # from a previous frame: weight of the pull of shape and scale to its (one person)
     mask_points: int = 600  # body vertices projected for the mask terms
-    # a landmark's weight in a view where it disagrees with the other views (lift.py); 1: as any other
-    # (0.2 mended one studio scene and spoiled others and the bundled capture: docs/reconstruct.md)
-    disagree_weight: float = 1.0
     lift_weight: float = 10.0  # weight of the 3D term of the triangulated landmarks (lift.py), first stages; 0: off
 
     @classmethod

@@ -120,9 +120,10 @@ def test_landmarks_alone_and_with_proxies(seen, anny32, anny_proxy):
     quick = FitOptions.for_landmarks(lm_iters=5)
     alone = fit(landmarks, anny32, quick)
     both = fit(dataclasses.replace(landmarks, proxies=views, body_proxy=anny_proxy), anny32, quick)
-    assert set(alone.stage_losses) == set(both.stage_losses) == {"place", "body", "body_lm", "hands_lm"}
+    stages = {"lift_pose", "lift", "body", "body_lm", "hands_lm"}  # from the triangulation: the 3D stage first
+    assert set(alone.stage_losses) == set(both.stage_losses) == stages
     assert alone.init == both.init == "triangulation"
-    assert both.stage_losses["place"][0] > alone.stage_losses["place"][0]
+    assert both.stage_losses["lift_pose"][0] > alone.stage_losses["lift_pose"][0]
     assert float(alone.residual_px.max()) < 1.0, alone.residual_px
     for result in (alone, both):
         err = mpvpe(result.vertices[None], gt.vertices).item()
