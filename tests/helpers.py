@@ -152,6 +152,7 @@ def write_body_fit(folder, body, params, world, frames=None, fps: float = 30.0):
 
     from engine.io.calibration import Calibration, CameraCalibration
     from engine.io.reconstruction import write_reconstruction
+    from engine.pipeline.contacts import FOOT_LANDMARKS, foot_contacts
     from engine.proxy.part_table import build_part_table
 
     folder, T = Path(folder), params.batch_size
@@ -164,6 +165,8 @@ def write_body_fit(folder, body, params, world, frames=None, fps: float = 30.0):
                           vertices=out.vertices.double().numpy(), joints=out.joints.double().numpy(),
                           landmarks=out.keypoints.double().numpy(), landmark_names=body.keypoint_names,
                           landmark_reprojection_px=np.zeros((T, 1)), mask_iou=np.ones((T, 1)), notes=[], timings={})
+    if all(set(a) & set(body.keypoint_names) for a in FOOT_LANDMARKS.values()):  # as reconstruct_frames finds them
+        rec.contacts = foot_contacts(rec.landmarks, body.keypoint_names, fps)
     write_reconstruction(folder, rec, body, build_part_table(body), {})
     return folder
 

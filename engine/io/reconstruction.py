@@ -18,11 +18,15 @@ out/
                 (J,4,4), rig_length (J,), rest_vertices (V,3), skin_index/skin_weight (V,S),
                 rig_pose (J,4,4) per frame, rig_vertex_error per frame: user frame, a posed
                 vertex is sum_s skin_weight * rig_pose[i] @ inv(rig_rest[i]) @ rest vertex
-                (i = skin_index). A sequence (T > 1) puts a leading frame axis on vertices,
-                joints, landmarks, params_*, residual_px, mask_iou, rig_pose, rig_vertex_error.
+                (i = skin_index). Foot contacts (``engine.pipeline.contacts``):
+                contact_left_heel/left_toe/right_heel/right_toe bool per frame (one frame: False),
+                floor_height () the floor's height along world.up_axis, user units. A sequence
+                (T > 1) puts a leading frame axis on vertices, joints, landmarks, params_*,
+                residual_px, mask_iou, rig_pose, rig_vertex_error, contact_*.
   fit.glb       the body of the first frame (user frame), coloured by part
   overlay_<camera>.jpg, contact_sheet.jpg   the fitted body over the (undistorted) footage
-  report.json   the summary (the --json line) with the per-frame, per-view figures
+  report.json   the summary (the --json line) with the per-frame, per-view figures, floor_height and
+                frames_in_contact per heel and toe
 ```
 Files are written into a temporary folder and moved into place, ``fit.json`` removed first and
 moved in last (``engine.io.outdir``): a folder with a ``fit.json`` holds one run's files.
@@ -41,7 +45,8 @@ from engine.geometry.camera import project_array
 from engine.io.files import strict_json
 from engine.io.fit_result import write_glb
 from engine.io.rig import rig_arrays
-from engine.io.schema import CONTACT_SHEET, LANDMARK_NAMES, LANDMARKS, PROXY_SHEET, RECONSTRUCTION, overlay_name
+from engine.io.schema import (CONTACT_SHEET, CONTACTS, FLOOR_HEIGHT, LANDMARK_NAMES, LANDMARKS, PROXY_SHEET,
+                              RECONSTRUCTION, overlay_name)
 from engine.proxy.parts import PART_NAMES
 
 PREVIEW_HEIGHT = 480  # the contact sheet's rows
@@ -57,6 +62,18 @@ def user_params(rec) -> dict[str, np.ndarray]:
     return {"global_orient": roma.rotmat_to_rotvec(orient).numpy(), "transl": s * (p.transl.double() @ R).numpy(),
             "body_pose": p.body_pose.double().numpy(), "shape": p.shape.double().numpy(),
             "scale": s * p.scale.double().numpy()}
+
+
+def contact_arrays(rec) -> dict[str, np.ndarray]:
+    """The feet's contacts (``engine.pipeline.contacts``), when the reconstruction has them:
+    ``contact_<point>`` (T,) bool and ``floor_height``, the floor's engine Z in the user's units:
+    its height along the world's up axis (the plane up . x_user = floor_height)."""
+    c = getattr(rec, "contacts", None)
+    if c is None:
+        return {}
+    out = {name: np.asarray(c.contact[name[len("contact_"):]], bool) for name in CONTACTS}
+    out[FLOOR_HEIGHT] = np.asarray(c.floor * rec.world.units_per_metre, np.float64)
+    return out
 
 
 def write_reconstruction(folder, rec, body, part_table, summary: dict, previews: dict | None = None,
@@ -81,6 +98,7 @@ def write_reconstruction(folder, rec, body, part_table, summary: dict, previews:
     arrays.update({f"params_{k}": v for k, v in user_params(rec).items()})
     rig = rig_arrays(body, rec.params, w, w.points_to_user(rec.vertices))
     arrays.update(rig)
+    arrays.update(contact_arrays(rec))
     cams = rec.calibration.cameras
     arrays.update(cameras_K=np.stack([c.K for c in cams]), cameras_R_cam_world=np.stack([c.R_cam_world for c in cams]),
                   cameras_t_cam_world=np.stack([c.t_cam_world for c in cams]))

@@ -8,7 +8,8 @@ Two layouts:
   written by ``engine.io.reconstruction``): a body per frame in the calibration's own world
   frame and units, its ``landmarks`` (the landmark table's points, ``engine.landmarks``), the
   cameras by name with their distortion, the ``world`` record (up axis, units), the frames and
-  frame rate, the rig; ``report.json`` and the overlays beside it.
+  frame rate, the rig, the foot contacts and the floor (``engine.pipeline.contacts``);
+  ``report.json`` and the overlays beside it.
 - :data:`SCENE_FIT`, kind ``diffproxy.scene_fit``, version 1 (``diffproxy fit`` of one
   scene's proxies, written by ``engine.io.fit_result``): one body in the engine's frame
   (metres, Z up), its ``keypoints`` (the body model's 33 named surface points,
@@ -40,6 +41,9 @@ PARAMS = tuple(f"params_{name}" for name in PARAM_NAMES)
 CAMERA_ARRAYS = ("cameras_K", "cameras_R_cam_world", "cameras_t_cam_world")
 RIG_ARRAYS = ("rig_bone_names", "rig_parents", "rig_rest", "rig_length", "rig_pose", "rig_vertex_error",
               "rest_vertices", "skin_index", "skin_weight")  # see engine.io.rig
+CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")  # engine.pipeline.contacts
+CONTACTS = tuple(f"contact_{p}" for p in CONTACT_POINTS)  # a reconstruction's fit.npz: (T,) bool, in contact
+FLOOR_HEIGHT = "floor_height"  # () the floor's height along fit.json's world.up_axis, user units
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Layout:
     camera_fields: tuple[str, ...]  # each of fit.json's cameras
     view_fields: tuple[str, ...]  # each of fit.json's views
     arrays: tuple[str, ...]  # fit.npz's arrays, always there
-    optional_arrays: tuple[str, ...] = ()  # there when the fit has them (a rig)
+    optional_arrays: tuple[str, ...] = ()  # there when the fit has them (a rig, foot contacts)
     per_frame: tuple[str, ...] = ()  # arrays with a leading frame axis in a sequence (more than one frame)
 
 
@@ -67,8 +71,9 @@ RECONSTRUCTION = Layout(
     view_fields=("name", "residual_px", "mask_iou"),
     arrays=("vertices", "joints", LANDMARKS, "faces", "vertex_part", "residual_px", "mask_iou", "frames", "fps",
             "uv_coords", "uv_faces", *PARAMS, *CAMERA_ARRAYS),
-    optional_arrays=RIG_ARRAYS,
-    per_frame=("vertices", "joints", LANDMARKS, "residual_px", "mask_iou", *PARAMS, "rig_pose", "rig_vertex_error"),
+    optional_arrays=(*RIG_ARRAYS, *CONTACTS, FLOOR_HEIGHT),
+    per_frame=("vertices", "joints", LANDMARKS, "residual_px", "mask_iou", *PARAMS, "rig_pose", "rig_vertex_error",
+               *CONTACTS),
 )
 SCENE_FIT = Layout(
     kind="diffproxy.scene_fit", version=1, what="diffproxy fit",

@@ -56,7 +56,16 @@ def summary(result, t_start: float) -> dict:
             "landmark_reprojection_px_per_view": list(_nan(np.nanmedian, px, axis=0)),
             "mask_iou": _nan(np.nanmean, result.mask_iou),
             "mask_iou_per_view": list(_nan(np.nanmean, result.mask_iou, axis=0)),
-            **result.world.record(), "notes": result.notes}
+            **result.world.record(), **_contacts(result), "notes": result.notes}
+
+
+def _contacts(result) -> dict:
+    """The feet's contacts, short: the floor's height along the up axis (user units) and the
+    frames each heel and toe is in contact."""
+    c = getattr(result, "contacts", None)
+    if c is None:
+        return {}
+    return {"floor_height": c.floor * result.world.units_per_metre, "frames_in_contact": c.frames_in_contact()}
 
 
 def _nan(fn, x, axis=None):

@@ -1,7 +1,8 @@
 """A capture, frame by frame: each frame's fit starts from the previous frame's body, then
 one shape and scale are kept for the whole sequence (the frames' mean: one person), the
 pose and placement are filtered in time (``smoothing.py``) and the bodies rebuilt; scores of
-how the bodies line up with the evidence (landmark reprojection, mask IoU) per frame and view.
+how the bodies line up with the evidence (landmark reprojection, mask IoU) per frame and view;
+the feet's contacts with the floor (``contacts.py``).
 
 Detections are cached per frame (``detection_cache.py``), keyed on the footage and the
 detector, so a rerun (other fit settings, an interrupted job) does not detect again."""
@@ -17,6 +18,7 @@ import torch
 
 from engine.body.base import BodyParams
 from engine.io.calibration import Calibration
+from engine.pipeline.contacts import FootContacts, foot_contacts
 from engine.pipeline.reconstructor import FrameResult, Reconstructor
 from engine.errors import InputError
 from engine.pipeline.detection_cache import DetectionCache
@@ -45,6 +47,7 @@ class Reconstruction:
     notes: list[str] = field(default_factory=list)
     landmark_names: tuple[str, ...] = ()  # of ``landmarks``
     first_proxies: object = None  # the first frame's GeneratedProxies, when a generator ran (pictures)
+    contacts: FootContacts | None = None  # heels' and toes' contacts with the floor (``contacts.py``)
     # set by engine.pipeline.job: what save() writes besides the arrays
     body: object = None  # the body model fitted
     summary: dict = field(default_factory=dict)  # report.json, the --json line
@@ -163,7 +166,7 @@ def reconstruct_frames(rec: Reconstructor, frames_images, calibration: Calibrati
                "seconds_score": time.perf_counter() - t0}
     return Reconstruction(frames, fps, list(calib.names()), calib, world, params.detach(), vertices,
                           out.joints.double().cpu().numpy(), landmarks, reproj, iou, detections, timings, notes,
-                          rec.table.names, results[0].proxies)
+                          rec.table.names, results[0].proxies, foot_contacts(landmarks, rec.table.names, fps))
 
 
 def _world(rec: Reconstructor, detections: list, calib: Calibration, given: WorldFrame | None) -> WorldFrame:
